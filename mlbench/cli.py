@@ -1,0 +1,426 @@
+"""The ``mlbench`` command line (Typer)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mlbench.errors import MlbenchError
+
+app = typer.Typer(
+    help="Benchmark multi-label classification methods on the standard datasets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+# Options that take several values after one flag (`--seeds 0 1 2`); click wants the flag
+# repeated, so `expand_argv` rewrites the former into the latter.
+MULTI_VALUE_OPTIONS = {"--seeds", "--seed", "--ratios", "--datasets", "--methods", "--metrics",
+                       "--set", "--protocols", "--method", "-m", "--dataset", "-d"}
+
+DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory [env MLBENCH_DATA, default ./data].")]
+Mirror = Annotated[Optional[str], typer.Option("--mirror", help="Fetch https://<host>/<path> from BASE/<host>/<path> [env MLBENCH_MIRROR]; BASE is a URL or a directory.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def expand_argv(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    current: str | None = None
+    for arg in argv:
+        if arg.startswith("-"):
+            current = arg if arg in MULTI_VALUE_OPTIONS else None
+            out.append(arg)
+        elif current is not None and out and out[-1] != current:
+            out.extend([current, arg])
+        else:
+            out.append(arg)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: click handles usage errors and --help; MlbenchError becomes one line."""
+    argv = expand_argv(list(sys.argv[1:] if argv is None else argv))
+    try:
+        app(args=argv, prog_name="mlbench")
+    except MlbenchError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise SystemExit(exc.exit_code) from None
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+# -- datasets ------------------------------------------------------------------------------------
+
+@app.command()
+def datasets(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
+    """List every registered dataset, its shape and whether it is cached."""
+    from mlbench.data.cache import read_meta, resolve_data_dir
+    from mlbench.data.fetch import embedded_datasets
+    from mlbench.data.registry import DATASETS
+
+    root = resolve_data_dir(data_dir)
+    embedded = set(embedded_datasets())
+    records = []
+    for spec in DATASETS.values():
+        meta = read_meta(root, spec.name)
+        records.append({
+            "name": spec.name,
+            "domain": spec.domain,
+            "n_samples": meta["n_samples"] if meta else spec.n_samples,
+            "n_features": meta["n_features"] if meta else spec.n_features,
+            "n_labels": meta["n_labels"] if meta else spec.n_labels,
+            "cardinality": round(meta["cardinality"], 3) if meta else spec.cardinality,
+            "source": meta["source"] if meta else "/".join(s.name for s in spec.sources),
+            "cached": meta is not None,
+            "embedded": spec.name in embedded,
+        })
+    if as_json:
+        _print_json(records)
+        return
+    table = Table(title=f"Datasets (cache: {root})")
+    for column in ("name", "domain", "samples", "features", "labels", "card.", "source", "cached"):
+        table.add_column(column, justify="right" if column in ("samples", "features", "labels", "card.") else "left")
+    for r in records:
+        cached = "[green]yes[/]" if r["cached"] else ("embedded" if r["embedded"] else "-")
+        table.add_row(r["name"], r["domain"], _fmt(r["n_samples"]), _fmt(r["n_features"]),
+                      _fmt(r["n_labels"]), _fmt(r["cardinality"]), r["source"], cached)
+    console.print(table)
+
+
+def _fmt(value) -> str:
+    return "?" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+# -- fetch ---------------------------------------------------------------------------------------
+
+@app.command()
+def fetch(
+    names: Annotated[Optional[list[str]], typer.Argument(help="Datasets to fetch.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Fetch every downloadable dataset.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Download and parse again.")] = False,
+    source: Annotated[Optional[str], typer.Option("--source", help="Use only this source (e.g. mulan, meka).")] = None,
+    from_dir: Annotated[Optional[Path], typer.Option("--from", help="Import an MPVAE/C-GMVAE .npy bundle from DIR.")] = None,
+    data_dir: DataDir = None,
+    mirror: Mirror = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Download, verify (sha256), parse and cache datasets."""
+    from mlbench.data.fetch import fetch_dataset
+    from mlbench.data.registry import DATASETS, get_dataset
+
+    if all_:
+        names = [n for n, spec in DATASETS.items() if not spec.is_bundle]
+    if not names:
+        raise MlbenchError("name at least one dataset (see `mlbench datasets`) or pass --all.")
+    specs = [get_dataset(name) for name in names]  # fail on a typo before downloading anything
+    for spec in specs:
+        dataset = fetch_dataset(
+            spec.name, data_dir, mirror=mirror, force=force, source=source, from_dir=from_dir,
+            progress=not quiet and sys.stderr.isatty(),
+            notify=lambda message: err_console.print(f"[yellow]warning:[/] {message}"),
+        )
+        console.print(
+            f"[green]✓[/] {dataset.name}: {dataset.n_samples} samples, {dataset.n_features} "
+            f"features, {dataset.n_labels} labels (cardinality {dataset.cardinality:.2f}), "
+            f"source {dataset.meta.get('source')}"
+        )
+
+
+# -- split ---------------------------------------------------------------------------------------
+
+@app.command()
+def split(
+    name: Annotated[str, typer.Argument(help="Dataset.")],
+    seeds: Annotated[list[int], typer.Option("--seeds", help="Seeds (`--seeds 0 1 2`).")] = [0],
+    strategy: Annotated[str, typer.Option("--strategy", help="iterative | random | official.")] = "iterative",
+    ratios: Annotated[list[float], typer.Option("--ratios", help="Train val test fractions.")] = [0.8, 0.1, 0.1],
+    force: Annotated[bool, typer.Option("--force", help="Recompute saved splits.")] = False,
+    data_dir: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Make seeded train/val/test splits and save their indices."""
+    from mlbench.data import load_dataset
+    from mlbench.data.cache import resolve_data_dir
+    from mlbench.data.splits import get_split
+
+    dataset = load_dataset(name, data_dir)
+    results = []
+    for seed in seeds:
+        s = get_split(resolve_data_dir(data_dir), dataset, strategy, seed, tuple(ratios), force=force)
+        results.append({"dataset": dataset.name, "strategy": strategy, "seed": seed,
+                        "split_id": s.id, **s.summary})
+    if as_json:
+        _print_json(results)
+        return
+    for result in results:
+        table = Table(title=f"{dataset.name} · {strategy} · seed {result['seed']} · split {result['split_id']}")
+        for column in ("part", "size", "cardinality", "labels with no positive example"):
+            table.add_column(column)
+        for part in ("train", "val", "test"):
+            info = result[part]
+            missing = info["labels_without_positives"]
+            shown = ", ".join(missing[:6]) + (f" (+{len(missing) - 6} more)" if len(missing) > 6 else "")
+            table.add_row(part, str(info["size"]), f"{info['cardinality']:.3f}", shown or "-")
+        console.print(table)
+
+
+# -- methods -------------------------------------------------------------------------------------
+
+RunsDir = Annotated[Optional[Path], typer.Option("--runs-dir", help="Runs directory [env MLBENCH_RUNS, default ./runs].")]
+
+
+@app.command()
+def methods(as_json: JsonFlag = False) -> None:
+    """List the registered methods and their hyperparameters."""
+    from mlbench.methods import get_method_class, method_ids
+
+    records = []
+    for method_id in method_ids():
+        cls = get_method_class(method_id)
+        records.append({"id": method_id, "name": cls.display_name, "neural": cls.is_neural,
+                        "params": {**cls.params, **cls.fixed_params},
+                        "datasets_with_paper_settings": sorted(cls.dataset_params)})
+    if as_json:
+        _print_json(records)
+        return
+    table = Table(title="Methods")
+    for column in ("id", "name", "kind", "hyperparameters (defaults)"):
+        table.add_column(column)
+    for r in records:
+        params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
+        table.add_row(r["id"], r["name"], "neural" if r["neural"] else "classic", params)
+    console.print(table)
+
+
+# -- train ---------------------------------------------------------------------------------------
+
+def parse_sets(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise MlbenchError(f"--set expects key=value, got {item!r}.")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def load_config_file(path: Path) -> dict:
+    import tomllib
+
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise MlbenchError(f"config file {path} not found.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise MlbenchError(f"config file {path} is not valid TOML: {exc}.") from None
+
+
+@app.command()
+def train(
+    method: Annotated[Optional[list[str]], typer.Option("--method", "-m", help="Method id(s) (see `mlbench methods`).")] = None,
+    dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Dataset(s).")] = None,
+    seed: Annotated[Optional[list[int]], typer.Option("--seed", help="Seed(s): `--seed 0 1 2`.")] = None,
+    split_strategy: Annotated[Optional[str], typer.Option("--split-strategy", help="iterative | random | official.")] = None,
+    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda.")] = "auto",
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file: method, dataset, seeds, split_strategy, device, [params].")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Hyperparameter key=value (repeatable).")] = None,
+    train_fraction: Annotated[float, typer.Option("--train-fraction", help="Train on this seeded fraction of the training part.")] = 1.0,
+    force: Annotated[bool, typer.Option("--force", help="Redo runs that already exist.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue interrupted runs from their checkpoint.")] = False,
+    runs_dir: RunsDir = None,
+    data_dir: DataDir = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Train methods on datasets (one run per method x dataset x seed) and store the results."""
+    from mlbench.runner import RunSpec, train_run
+    from mlbench.training import resolve_device
+
+    cfg = load_config_file(config) if config else {}
+    methods_ = method or _as_list(cfg.get("method"))
+    datasets_ = dataset or _as_list(cfg.get("dataset"))
+    seeds = seed or _as_list(cfg.get("seeds", cfg.get("seed"))) or [0]
+    strategy = split_strategy or cfg.get("split_strategy", "iterative")
+    device = resolve_device(cfg.get("device", device) if device == "auto" else device)
+    if not methods_ or not datasets_:
+        raise MlbenchError("give --method and --dataset (or a --config file naming them).")
+    overrides = {**cfg.get("params", {}), **parse_sets(set_ or [])}
+    from mlbench.data import get_dataset
+    from mlbench.methods import get_method_class, resolve_params
+
+    for m in methods_:  # validate everything before the first (possibly long) run
+        get_method_class(m)
+        for d in datasets_:
+            resolve_params(m, get_dataset(d).name, overrides)
+    for d in datasets_:
+        for m in methods_:
+            for s in seeds:
+                spec = RunSpec(m, get_dataset(d).name, int(s), strategy,
+                               tuple(sorted(_typed_overrides(m, overrides).items())),
+                               train_fraction)
+                run_dir, what = train_run(spec, runs_dir=runs_dir, data_dir=data_dir, device=device,
+                                          force=force, resume=resume,
+                                          progress=not quiet and sys.stderr.isatty())
+                _report_run(run_dir, what)
+
+
+def _typed_overrides(method_id: str, overrides: dict) -> dict:
+    from mlbench.methods.base import coerce_param, get_method_class
+
+    cls = get_method_class(method_id)
+    return {k: coerce_param(cls, k, v) for k, v in overrides.items()}
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _report_run(run_dir: Path, what: str) -> None:
+    from mlbench.io import read_json
+
+    if what == "skipped":
+        console.print(f"[dim]- {run_dir} already complete (use --force to redo)[/]")
+        return
+    metrics = read_json(run_dir / "metrics.json")["fixed"]["metrics"]
+    shown = "  ".join(f"{k} {metrics[k]:.3f}" for k in ("ha", "ex-f1", "mi-f1", "ma-f1", "p@1", "map") if k in metrics)
+    console.print(f"[green]✓[/] {run_dir}  {shown}  [dim](threshold 0.5)[/]")
+
+
+# -- eval ----------------------------------------------------------------------------------------
+
+@app.command("eval")
+def eval_(
+    run_dir: Annotated[Optional[Path], typer.Argument(help="A run directory.")] = None,
+    predictions: Annotated[Optional[Path], typer.Option("--predictions", help="An .npz with y_true, scores (and y_true_val, scores_val for --protocol val).")] = None,
+    protocol: Annotated[str, typer.Option("--protocol", help="fixed | val | paper.")] = "fixed",
+    threshold: Annotated[float, typer.Option("--threshold", help="Threshold of the fixed protocol.")] = 0.5,
+    selection_metric: Annotated[str, typer.Option("--selection-metric", help="Metric the val protocol maximizes.")] = "ma-f1",
+    expect: Annotated[Optional[Path], typer.Option("--expect", help="JSON {metric: expected value}: exit 1 on a regression.")] = None,
+    tolerance: Annotated[float, typer.Option("--tolerance", help="Allowed shortfall for --expect.")] = 0.01,
+    as_json: JsonFlag = False,
+) -> None:
+    """Recompute metrics from saved scores (a run, or your own model's predictions)."""
+    from mlbench.protocols import evaluate
+    from mlbench.runner import load_scores
+
+    if (run_dir is None) == (predictions is None):
+        raise MlbenchError("give either a RUN_DIR or --predictions FILE.npz.")
+    if run_dir is not None:
+        arrays = load_scores(run_dir)
+        y_true, scores = arrays["y_test"], arrays["scores_test"]
+        y_val, scores_val = arrays.get("y_val"), arrays.get("scores_val")
+    else:
+        y_true, scores, y_val, scores_val = _read_predictions(predictions)
+    result = evaluate(y_true, scores, protocol, y_true_val=y_val, scores_val=scores_val,
+                      threshold=threshold, selection_metric=selection_metric)
+    if as_json:
+        _print_json(result.metrics)
+    else:
+        from mlbench.metrics import get_metric
+
+        table = Table(caption=result.description, caption_justify="left",
+                      title=str(run_dir or predictions))
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for key, value in result.metrics.items():
+            table.add_row(f"{get_metric(key).display_name} ({key})", f"{value:.4f}")
+        console.print(table)
+    if expect is not None:
+        failures = check_expectations(result.metrics, _read_expected(expect), tolerance)
+        if failures:
+            for line in failures:
+                err_console.print(f"[bold red]regression:[/] {line}", highlight=False)
+            raise typer.Exit(1)
+        err_console.print(f"[green]✓[/] all expected metrics within tolerance {tolerance}")
+
+
+def check_expectations(metrics: dict, expected: dict, tolerance: float) -> list[str]:
+    """One line per metric that is worse than expected beyond ``tolerance``."""
+    from mlbench.metrics import get_metric
+
+    failures = []
+    for key, want in expected.items():
+        spec = get_metric(key)
+        if key not in metrics:
+            failures.append(f"{key}: not computed")
+            continue
+        got = metrics[key]
+        worse = got < want - tolerance if spec.higher_is_better else got > want + tolerance
+        if worse or got != got:  # NaN is a regression too
+            failures.append(f"{key} = {got:.4f}, expected {want:.4f} ± {tolerance}")
+    return failures
+
+
+def _read_expected(path: Path) -> dict:
+    try:
+        expected = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise MlbenchError(f"expectation file {path} not found.") from None
+    except json.JSONDecodeError as exc:
+        raise MlbenchError(f"{path} is not valid JSON: {exc}.") from None
+    if not isinstance(expected, dict) or not all(isinstance(v, (int, float)) for v in expected.values()):
+        raise MlbenchError(f"{path} must be a JSON object of metric id -> number.")
+    return expected
+
+
+def _read_predictions(path: Path):
+    import numpy as np
+
+    if not Path(path).is_file():
+        raise MlbenchError(f"predictions file {path} not found.")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (ValueError, OSError) as exc:
+        raise MlbenchError(f"cannot read {path} as .npz: {exc}.") from None
+    for key in ("y_true", "scores"):
+        if key not in arrays:
+            raise MlbenchError(f"{path} lacks the array {key!r} (need y_true and scores).")
+    return arrays["y_true"], arrays["scores"], arrays.get("y_true_val"), arrays.get("scores_val")
+
+
+# -- table ---------------------------------------------------------------------------------------
+
+@app.command()
+def table(
+    metric: Annotated[str, typer.Option("--metric", help="Metric id, e.g. ex-f1.")] = "ex-f1",
+    datasets: Annotated[Optional[list[str]], typer.Option("--datasets", help="Columns, in order.")] = None,
+    methods: Annotated[Optional[list[str]], typer.Option("--methods", help="Rows, in order.")] = None,
+    protocol: Annotated[str, typer.Option("--protocol", help="fixed | val | paper.")] = "fixed",
+    fmt: Annotated[str, typer.Option("--format", help="rich | markdown | latex | csv | html.")] = "rich",
+    train_fraction: Annotated[float, typer.Option("--train-fraction")] = 1.0,
+    split_strategy: Annotated[Optional[str], typer.Option("--split-strategy")] = None,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Render finished runs: methods x datasets, mean ± std over seeds."""
+    from mlbench.protocols import PROTOCOLS
+    from mlbench.runner import resolve_runs_dir
+    from mlbench.store import read_store
+    from mlbench.tables import render
+
+    if protocol not in PROTOCOLS:
+        raise MlbenchError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}.")
+    out = render(read_store(resolve_runs_dir(runs_dir)), metric, protocol, fmt,
+                 datasets=datasets, methods=methods, train_fraction=train_fraction,
+                 split=split_strategy)
+    if fmt == "rich":
+        console.print(out)
+    else:
+        print(out, end="")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,156 @@
+"""The parsed-dataset cache: ``<data_dir>/<name>/dataset.npz`` + ``meta.json``.
+
+``dataset.npz`` holds the features (dense, or CSR parts for sparse data), the 0/1 labels and the
+upstream split membership of every sample; ``meta.json`` holds names, shapes, the source URLs and
+the sha256 of every input file. Both are written atomically, meta last: a dataset is cached iff
+its meta file exists and names the npz's content hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from mlbench.errors import MlbenchError
+from mlbench.io import atomic_save_npz, atomic_write_json, read_json
+
+DATA_ENV = "MLBENCH_DATA"
+
+# upstream_split codes
+UPSTREAM_NONE, UPSTREAM_TRAIN, UPSTREAM_TEST, UPSTREAM_VAL = -1, 0, 1, 2
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """``--data-dir``, else ``$MLBENCH_DATA``, else ``./data``."""
+    return Path(data_dir or os.environ.get(DATA_ENV) or "data")
+
+
+@dataclass
+class Dataset:
+    name: str
+    X: np.ndarray | sp.csr_matrix
+    Y: np.ndarray
+    feature_names: list[str]
+    label_names: list[str]
+    upstream_split: np.ndarray  # int8 per sample: -1 none, 0 train, 1 test, 2 val
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_samples(self) -> int:
+        return self.Y.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def n_labels(self) -> int:
+        return self.Y.shape[1]
+
+    @property
+    def cardinality(self) -> float:
+        return float(self.Y.sum(axis=1).mean()) if self.n_samples else 0.0
+
+    @property
+    def content_hash(self) -> str:
+        return self.meta["content_sha256"]
+
+
+def dataset_dir(data_dir: Path, name: str) -> Path:
+    return data_dir / name
+
+
+def _content_hash(X, Y: np.ndarray, upstream: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    if sp.issparse(X):
+        for part in (X.data, X.indices, X.indptr):
+            digest.update(np.ascontiguousarray(part).tobytes())
+    else:
+        digest.update(np.ascontiguousarray(X).tobytes())
+    digest.update(np.ascontiguousarray(Y).tobytes())
+    digest.update(np.ascontiguousarray(upstream).tobytes())
+    return digest.hexdigest()
+
+
+def save_dataset(data_dir: Path, dataset: Dataset, provenance: dict[str, Any]) -> Dataset:
+    """Write the cache for ``dataset``; ``provenance`` holds source name, files and checksums."""
+    directory = dataset_dir(data_dir, dataset.name)
+    X = dataset.X.tocsr() if sp.issparse(dataset.X) else np.ascontiguousarray(dataset.X)
+    X = X.astype(np.float32)
+    Y = np.ascontiguousarray(dataset.Y, dtype=np.uint8)
+    upstream = np.asarray(dataset.upstream_split, dtype=np.int8)
+    arrays: dict[str, np.ndarray] = {"Y": Y, "upstream_split": upstream}
+    if sp.issparse(X):
+        arrays.update(X_data=X.data, X_indices=X.indices, X_indptr=X.indptr,
+                      X_shape=np.array(X.shape, dtype=np.int64))
+    else:
+        arrays["X"] = X
+    try:
+        atomic_save_npz(directory / "dataset.npz", **arrays)
+    except PermissionError:
+        raise MlbenchError(
+            f"cannot write to the data directory {data_dir}; choose another with --data-dir "
+            "or MLBENCH_DATA."
+        ) from None
+    meta = {
+        "name": dataset.name,
+        "n_samples": int(Y.shape[0]),
+        "n_features": int(X.shape[1]),
+        "n_labels": int(Y.shape[1]),
+        "cardinality": float(Y.sum(axis=1).mean()) if Y.shape[0] else 0.0,
+        "sparse": bool(sp.issparse(X)),
+        "feature_names": list(dataset.feature_names),
+        "label_names": list(dataset.label_names),
+        "upstream_counts": {
+            name: int((upstream == code).sum())
+            for name, code in (("train", UPSTREAM_TRAIN), ("val", UPSTREAM_VAL),
+                               ("test", UPSTREAM_TEST), ("none", UPSTREAM_NONE))
+        },
+        "content_sha256": _content_hash(X, Y, upstream),
+        **dataset.meta,
+        **provenance,
+    }
+    atomic_write_json(directory / "meta.json", meta)
+    return Dataset(dataset.name, X, Y, meta["feature_names"], meta["label_names"], upstream, meta)
+
+
+def is_cached(data_dir: Path, name: str) -> bool:
+    directory = dataset_dir(data_dir, name)
+    return (directory / "meta.json").is_file() and (directory / "dataset.npz").is_file()
+
+
+def read_meta(data_dir: Path, name: str) -> dict[str, Any] | None:
+    path = dataset_dir(data_dir, name) / "meta.json"
+    return read_json(path) if path.is_file() else None
+
+
+def load_cached(data_dir: Path, name: str) -> Dataset:
+    """Load a cached dataset; a clear error names the fetch command when it is missing."""
+    if not is_cached(data_dir, name):
+        raise MlbenchError(
+            f"dataset {name!r} is not fetched in {data_dir}; run `mlbench fetch {name}` "
+            "(or pass --data-dir)."
+        )
+    directory = dataset_dir(data_dir, name)
+    meta = read_json(directory / "meta.json")
+    with np.load(directory / "dataset.npz") as npz:
+        if "X" in npz:
+            X = npz["X"]
+        else:
+            X = sp.csr_matrix(
+                (npz["X_data"], npz["X_indices"], npz["X_indptr"]), shape=tuple(npz["X_shape"])
+            )
+        Y = npz["Y"]
+        upstream = npz["upstream_split"]
+    if Y.shape != (meta["n_samples"], meta["n_labels"]):
+        raise MlbenchError(
+            f"the cache of {name!r} in {directory} is inconsistent; refetch it with "
+            f"`mlbench fetch {name} --force`."
+        )
+    return Dataset(name, X, Y, meta["feature_names"], meta["label_names"], upstream, meta)

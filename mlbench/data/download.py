@@ -1,0 +1,188 @@
+"""Verified downloads of upstream files, through mirrors, into the raw-file cache.
+
+pooch does the work: it streams into a temporary file beside the target and moves it into place
+only once the sha256 matches, so a killed or corrupted download never leaves a file that a later
+run trusts. A file already in the cache is re-hashed and reused without touching the network.
+
+Mirrors: with ``--mirror BASE`` / ``MLBENCH_MIRROR=BASE`` the URL ``https://<host>/<path>`` is
+fetched from ``BASE/<host>/<path>``; BASE is an ``http(s)://`` URL or a local directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pooch
+
+from mlbench.data.registry import RemoteFile
+from mlbench.errors import MlbenchError
+
+MIRROR_ENV = "MLBENCH_MIRROR"
+TIMEOUT_S = 60
+
+pooch.get_logger().setLevel(logging.WARNING)
+
+
+def mirror_url(url: str, mirror: str | None) -> str:
+    """Where to fetch ``url`` from: itself, or ``mirror/<host>/<path>``."""
+    if not mirror:
+        return url
+    parts = urlsplit(url)
+    return f"{mirror.rstrip('/')}/{parts.netloc}{parts.path}"
+
+
+def resolve_mirror(mirror: str | None) -> str | None:
+    return mirror or os.environ.get(MIRROR_ENV) or None
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class _ProgressAdapter:
+    """The object pooch's HTTPDownloader drives (``total``, ``update``, ``reset``, ``close``),
+    shown as a rich progress task."""
+
+    def __init__(self, progress, description: str) -> None:
+        self._progress = progress
+        self._task = progress.add_task(description, total=None)
+        self.total = 0
+
+    def update(self, n: int) -> None:
+        self._progress.update(self._task, advance=n, total=self.total or None)
+
+    def reset(self) -> None:
+        self._progress.reset(self._task, total=self.total or None)
+
+    def close(self) -> None:
+        self._progress.update(self._task, total=self.total or None, visible=True)
+
+
+def _copy_downloader(progress: _ProgressAdapter | None) -> Callable:
+    """A pooch downloader for a local-directory mirror (same temp-file + hash path as HTTP)."""
+
+    def download(url: str, output_file: str, _pooch) -> None:
+        source = Path(url)
+        if not source.is_file():
+            raise FileNotFoundError(url)
+        if progress is not None:
+            progress.total = source.stat().st_size
+        with open(source, "rb") as src, open(output_file, "wb") as dst:
+            while block := src.read(1 << 20):
+                dst.write(block)
+                if progress is not None:
+                    progress.update(len(block))
+
+    return download
+
+
+@contextmanager
+def _download_progress(enabled: bool):
+    if not enabled:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    with Progress(
+        TextColumn("[bold blue]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        transient=False,
+    ) as progress:
+        yield progress
+
+
+def fetch_file(
+    remote: RemoteFile,
+    directory: Path,
+    *,
+    mirror: str | None = None,
+    force: bool = False,
+    progress: bool = True,
+    seed_from: Path | None = None,
+) -> Path:
+    """Return the verified local copy of ``remote`` in ``directory``, downloading it if needed.
+
+    ``seed_from`` is a local file with the same content (the embedded copy shipped with the
+    package): it is used instead of the network when its sha256 matches, unless ``force``.
+    """
+    target = directory / remote.filename
+    if force and target.exists():
+        target.unlink()
+    if target.exists() and sha256_of(target) == remote.sha256:
+        return target
+    if not force and seed_from is not None and seed_from.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(seed_from, tmp)
+        if sha256_of(tmp) == remote.sha256:
+            os.replace(tmp, target)
+            return target
+        tmp.unlink()
+    source = mirror_url(remote.url, resolve_mirror(mirror))
+    is_local = "://" not in source
+    with _download_progress(progress) as bar:
+        adapter = _ProgressAdapter(bar, remote.filename) if bar is not None else None
+        downloader = (
+            _copy_downloader(adapter)
+            if is_local
+            else pooch.HTTPDownloader(progressbar=adapter or False, timeout=TIMEOUT_S)
+        )
+        try:
+            pooch.retrieve(
+                source,
+                known_hash=f"sha256:{remote.sha256}",
+                fname=remote.filename,
+                path=directory,
+                downloader=downloader,
+            )
+        except ValueError as exc:
+            if "hash" not in str(exc).lower():
+                raise
+            raise MlbenchError(
+                f"checksum mismatch for {source}: expected sha256 {remote.sha256[:12]}...; the "
+                "server may have sent an error page or a truncated file. Nothing was cached; "
+                "retry, or use another mirror with --mirror BASE."
+            ) from None
+        except (OSError, Exception) as exc:  # requests errors, missing local mirror files
+            if isinstance(exc, MlbenchError):
+                raise
+            reason = _short_reason(exc)
+            raise MlbenchError(
+                f"could not download {source} ({reason}). Check the connection, or set a "
+                f"mirror with --mirror BASE or {MIRROR_ENV}=BASE (BASE/<host>/<path> layout)."
+            ) from None
+    return target
+
+
+def _short_reason(exc: Exception) -> str:
+    name = type(exc).__name__
+    response = getattr(exc, "response", None)
+    if response is not None and getattr(response, "status_code", None):
+        return f"HTTP {response.status_code}"
+    if isinstance(exc, FileNotFoundError):
+        return "not in the mirror"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    if "Connection refused" in text or "Max retries" in text:
+        return "connection refused"
+    return f"{name}: {text[:80]}" if text else name

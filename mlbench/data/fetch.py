@@ -1,0 +1,263 @@
+"""fetch: upstream files -> verified raw cache -> parsed dataset cache.
+
+Sources of a dataset are tried in order (e.g. Mulan, then MEKA); ``source=`` pins one. The
+package ships a few small datasets (yeast, emotions) as xz-compressed copies of their upstream
+files: they stand in for the download when their sha256 matches the registry, so the default
+job runs with no network. ``force`` ignores both the caches and the embedded copy.
+"""
+
+from __future__ import annotations
+
+import lzma
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from mlbench import __version__
+from mlbench.data.arff import parse_arff, read_mulan_xml
+from mlbench.data.cache import (
+    UPSTREAM_NONE,
+    UPSTREAM_TEST,
+    UPSTREAM_TRAIN,
+    UPSTREAM_VAL,
+    Dataset,
+    dataset_dir,
+    is_cached,
+    load_cached,
+    read_meta,
+    resolve_data_dir,
+    save_dataset,
+)
+from mlbench.data.download import fetch_file, sha256_of
+from mlbench.data.registry import DatasetSpec, RemoteFile, Source, get_dataset
+from mlbench.errors import MlbenchError
+
+EMBEDDED_DIR = Path(__file__).resolve().parent.parent / "embedded"
+_ROLE_CODES = {"train": UPSTREAM_TRAIN, "test": UPSTREAM_TEST, "all": UPSTREAM_NONE}
+
+
+def embedded_datasets() -> list[str]:
+    """Datasets whose every Mulan file ships inside the package."""
+    from mlbench.data.registry import DATASETS
+
+    return [
+        name for name, spec in DATASETS.items()
+        if not spec.is_bundle
+        and all((EMBEDDED_DIR / f"{f.filename}.xz").is_file() for f in spec.sources[0].files)
+    ]
+
+
+def fetch_dataset(
+    name: str,
+    data_dir: str | Path | None = None,
+    *,
+    mirror: str | None = None,
+    force: bool = False,
+    source: str | None = None,
+    from_dir: str | Path | None = None,
+    progress: bool = False,
+    notify: Callable[[str], None] = lambda message: None,
+) -> Dataset:
+    """Make sure ``name`` is in the parsed cache and return it."""
+    spec = get_dataset(name)
+    data_dir = resolve_data_dir(data_dir)
+    if spec.is_bundle:
+        return _import_bundle(spec, data_dir, from_dir, mirror, force, progress)
+    if from_dir is not None:
+        raise MlbenchError(
+            f"--from imports MPVAE/C-GMVAE .npy bundles; {spec.name!r} is downloaded from its "
+            "upstream source instead: drop --from."
+        )
+    if not force and is_cached(data_dir, spec.name):
+        cached_source = (read_meta(data_dir, spec.name) or {}).get("source")
+        if source is None or cached_source == source:
+            return load_cached(data_dir, spec.name)
+    sources = [spec.source(source)] if source else list(spec.sources)
+    failures: list[str] = []
+    for candidate in sources:
+        try:
+            paths = _fetch_source_files(spec, candidate, data_dir, mirror, force, progress)
+        except MlbenchError as exc:
+            failures.append(str(exc))
+            if candidate is not sources[-1]:
+                notify(f"{spec.name}: source {candidate.name!r} failed ({exc}); trying the next.")
+            continue
+        dataset = _parse_source(spec, candidate, paths)
+        return save_dataset(data_dir, dataset, _provenance(candidate, paths))
+    raise MlbenchError(failures[0] if len(failures) == 1 else " | ".join(failures))
+
+
+def _fetch_source_files(
+    spec: DatasetSpec, source: Source, data_dir: Path, mirror, force, progress
+) -> dict[RemoteFile, Path]:
+    raw_dir = dataset_dir(data_dir, spec.name) / "raw"
+    try:
+        raw_dir.mkdir(parents=True, exist_ok=True)
+    except PermissionError:
+        raise MlbenchError(
+            f"cannot write to the data directory {data_dir}; choose another with --data-dir "
+            "or MLBENCH_DATA."
+        ) from None
+    paths = {}
+    for remote in source.files:
+        paths[remote] = fetch_file(
+            remote, raw_dir, mirror=mirror, force=force, progress=progress,
+            seed_from=_embedded(remote, raw_dir),
+        )
+    return paths
+
+
+def _embedded(remote: RemoteFile, raw_dir: Path) -> Path | None:
+    """Decompress the package's copy of ``remote`` (if any) beside the raw cache."""
+    packed = EMBEDDED_DIR / f"{remote.filename}.xz"
+    if not packed.is_file():
+        return None
+    unpacked = raw_dir / f".{remote.filename}.embedded"
+    unpacked.write_bytes(lzma.decompress(packed.read_bytes()))
+    return unpacked
+
+
+def _parse_source(spec: DatasetSpec, source: Source, paths: dict[RemoteFile, Path]) -> Dataset:
+    for path in paths.values():  # drop decompressed embedded copies once verified
+        stray = path.with_name(f".{path.name}.embedded")
+        if stray.exists():
+            stray.unlink()
+    label_names = None
+    if source.format == "mulan":
+        xml = next(path for remote, path in paths.items() if remote.role == "xml")
+        label_names = read_mulan_xml(xml)
+    parts, codes = [], []
+    for remote, path in paths.items():
+        if remote.role not in _ROLE_CODES:
+            continue
+        parsed = parse_arff(path, label_names, drop=spec.drop)
+        if parts and (parsed.feature_names != parts[0].feature_names
+                      or parsed.label_names != parts[0].label_names):
+            raise MlbenchError(
+                f"{path.name} has different attributes from {paths_name(paths, parts)}; the "
+                f"upstream files of {spec.name!r} disagree (report this)."
+            )
+        parts.append(parsed)
+        codes.append(np.full(parsed.Y.shape[0], _ROLE_CODES[remote.role], dtype=np.int8))
+    if any(sp.issparse(p.X) for p in parts):
+        X = sp.vstack([sp.csr_matrix(p.X) for p in parts], format="csr")
+    else:
+        X = np.vstack([p.X for p in parts])
+    meta = {
+        "n_missing_imputed": int(sum(p.n_missing for p in parts)),
+        "dropped_attributes": sorted({d for p in parts for d in p.dropped}),
+        "relation": parts[0].relation,
+    }
+    return Dataset(spec.name, X, np.vstack([p.Y for p in parts]), parts[0].feature_names,
+                   parts[0].label_names, np.concatenate(codes), meta)
+
+
+def paths_name(paths: dict[RemoteFile, Path], parts) -> str:
+    return next(iter(paths.values())).name
+
+
+def _provenance(source: Source, paths: dict[RemoteFile, Path]) -> dict:
+    return {
+        "source": source.name,
+        "format": source.format,
+        "files": [
+            {"url": remote.url, "role": remote.role, "bytes": remote.size, "sha256": remote.sha256,
+             "path": str(path)}
+            for remote, path in paths.items()
+        ],
+        "mlbench_version": __version__,
+        "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+# -- MPVAE / C-GMVAE .npy bundles ---------------------------------------------------------------
+
+def _import_bundle(
+    spec: DatasetSpec, data_dir: Path, from_dir, mirror, force, progress
+) -> Dataset:
+    if from_dir is None:
+        if is_cached(data_dir, spec.name) and not force:
+            return load_cached(data_dir, spec.name)
+        raise MlbenchError(
+            f"{spec.name} cannot be downloaded: " + spec.notes.replace("NAME", spec.name)
+        )
+    from_dir = Path(from_dir)
+    layout = spec.bundle
+    files = {part: from_dir / f"{spec.name}_{part}.npy" for part in ("data", "train_idx",
+                                                                        "val_idx", "test_idx")}
+    for path in files.values():
+        if not path.is_file():
+            raise MlbenchError(
+                f"{path} not found; a {spec.name} bundle is {spec.name}_data.npy plus "
+                f"{spec.name}_{{train,val,test}}_idx.npy in one directory."
+            )
+    try:
+        data = np.load(files["data"], mmap_mode="r", allow_pickle=False)
+        index = {part: np.load(files[f"{part}_idx"], allow_pickle=False).astype(np.int64)
+                 for part in ("train", "val", "test")}
+    except ValueError as exc:
+        raise MlbenchError(f"cannot read the bundle in {from_dir}: {exc}") from None
+    if data.ndim != 2:
+        raise MlbenchError(f"{files['data']} must be a 2-D array, got shape {data.shape}.")
+    n_rows, n_cols = data.shape
+    n_features = layout.n_features or n_cols - layout.meta_offset - layout.n_labels
+    expected = layout.meta_offset + layout.n_labels + n_features
+    if n_cols != expected or n_features <= 0:
+        raise MlbenchError(
+            f"{files['data']} has {n_cols} columns; {spec.name} needs {expected} "
+            f"({layout.meta_offset} meta + {layout.n_labels} labels + {n_features} features)."
+        )
+    Y = np.asarray(data[:, layout.meta_offset:layout.meta_offset + layout.n_labels])
+    bad = ~np.isin(Y, (0, 1))
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise MlbenchError(
+            f"{files['data']}: label column {col} of row {row} is {Y[row, col]!r}; labels must "
+            "be 0 or 1 (is the column layout meta | labels | features?)."
+        )
+    upstream = np.full(n_rows, UPSTREAM_NONE, dtype=np.int8)
+    for part, code in (("train", UPSTREAM_TRAIN), ("val", UPSTREAM_VAL), ("test", UPSTREAM_TEST)):
+        idx = index[part]
+        if idx.ndim != 1 or (idx.size and (idx.min() < 0 or idx.max() >= n_rows)):
+            raise MlbenchError(f"{files[part + '_idx']} holds indices outside 0..{n_rows - 1}.")
+        if (upstream[idx] != UPSTREAM_NONE).any() or len(np.unique(idx)) != len(idx):
+            raise MlbenchError(f"{files[part + '_idx']} overlaps another part or repeats rows.")
+        upstream[idx] = code
+    checked = _check_public_index(spec, index, data_dir, mirror, force, progress)
+    # Meta columns (eBird's coordinates) are not features here, as in MPVAE; C-GMVAE's code
+    # appends them to the features (docs/datasets.md).
+    X = np.ascontiguousarray(data[:, layout.meta_offset + layout.n_labels:], dtype=np.float32)
+    dataset = Dataset(spec.name, X, Y.astype(np.uint8), [f"f{i}" for i in range(n_features)],
+                      [f"label{i}" for i in range(layout.n_labels)], upstream,
+                      {"n_missing_imputed": 0, "dropped_attributes": [],
+                       "meta_columns_dropped": layout.meta_offset})
+    provenance = {
+        "source": "bundle",
+        "format": "bundle",
+        "files": [{"path": str(path), "role": part, "bytes": path.stat().st_size,
+                   "sha256": sha256_of(path)} for part, path in files.items()] + checked,
+        "mlbench_version": __version__,
+        "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    return save_dataset(data_dir, dataset, provenance)
+
+
+def _check_public_index(spec, index, data_dir, mirror, force, progress) -> list[dict]:
+    """Compare the user's split indices with the public ones (mirflickr's are on GitHub)."""
+    checked = []
+    raw_dir = dataset_dir(data_dir, spec.name) / "raw"
+    for remote in spec.sources[0].files:
+        part = remote.role.removesuffix("_idx")
+        path = fetch_file(remote, raw_dir, mirror=mirror, force=force, progress=progress)
+        public = np.load(path, allow_pickle=False).astype(np.int64)
+        if not np.array_equal(np.sort(public), np.sort(index[part])):
+            raise MlbenchError(
+                f"the bundle's {spec.name}_{part}_idx.npy differs from the public {remote.url}; "
+                "this is not the split the papers used."
+            )
+        checked.append({"url": remote.url, "role": remote.role, "bytes": remote.size,
+                        "sha256": remote.sha256, "path": str(path), "matches_bundle": True})
+    return checked

@@ -1,0 +1,25 @@
+"""Methods: one module per family, each registering its estimators (see :mod:`.base`)."""
+
+from mlbench.methods.base import (
+    METHODS,
+    FitContext,
+    MultiLabelMethod,
+    create_method,
+    get_method_class,
+    method_ids,
+    register_method,
+    register_variant,
+    resolve_params,
+)
+
+__all__ = [
+    "METHODS",
+    "FitContext",
+    "MultiLabelMethod",
+    "create_method",
+    "get_method_class",
+    "method_ids",
+    "register_method",
+    "register_variant",
+    "resolve_params",
+]

@@ -1,0 +1,215 @@
+"""The estimator contract every method follows, and the method registry.
+
+Every method, classic or neural, is a scikit-learn style estimator: ``fit(X, Y, X_val, Y_val)``
+then ``predict_proba(X)`` returning per-label probabilities in [0, 1]. Hyperparameters are
+declared once in the class attribute ``params`` (name -> default); their types are taken from the
+defaults, so ``--set key=value`` on the command line and ``[params]`` in a TOML config are
+validated in one place. Per-dataset settings from the papers live in ``dataset_params``.
+
+A method (or a variant of one: an ablation, a preset) is added by decorating its class with
+:func:`register_method`, or by :func:`register_variant`; the CLI, the tables and the tests
+discover it through :data:`METHODS`.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from mlbench.errors import MlbenchError, suggest
+
+METHODS: dict[str, type[MultiLabelMethod]] = {}
+
+
+@dataclass
+class FitContext:
+    """Where and how a fit runs. Methods that do not train iteratively ignore most of it."""
+
+    seed: int = 0
+    device: str = "cpu"
+    run_dir: Path | None = None  # checkpoints and per-epoch logs go here when set
+    progress: bool = True  # show a progress bar
+    resume: bool = False  # continue from the checkpoint in run_dir
+    log: list[dict[str, Any]] = field(default_factory=list)  # per-epoch records, filled by the loop
+
+
+class MultiLabelMethod:
+    """Base class: declare ``id``, ``display_name`` and ``params``; implement ``fit`` and
+    ``predict_proba``."""
+
+    id: ClassVar[str] = ""
+    display_name: ClassVar[str] = ""
+    citation: ClassVar[str] = ""
+    is_neural: ClassVar[bool] = False
+    params: ClassVar[dict[str, Any]] = {}
+    dataset_params: ClassVar[dict[str, dict[str, Any]]] = {}
+    fixed_params: ClassVar[dict[str, Any]] = {}  # set by register_variant; not overridable
+
+    def __init__(self, **params: Any) -> None:
+        resolved = copy.deepcopy(self.params)
+        resolved.update(self.fixed_params)
+        for key, value in params.items():
+            resolved[key] = coerce_param(type(self), key, value)
+        self.hparams: dict[str, Any] = resolved
+        self.n_labels_: int | None = None
+
+    # -- scikit-learn style API -------------------------------------------------------------
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return dict(self.hparams)
+
+    def set_params(self, **params: Any) -> MultiLabelMethod:
+        for key, value in params.items():
+            self.hparams[key] = coerce_param(type(self), key, value)
+        return self
+
+    def fit(
+        self,
+        X: np.ndarray | sp.csr_matrix,
+        Y: np.ndarray,
+        X_val: np.ndarray | sp.csr_matrix | None = None,
+        Y_val: np.ndarray | None = None,
+        context: FitContext | None = None,
+    ) -> MultiLabelMethod:
+        raise NotImplementedError
+
+    def predict_proba(self, X: np.ndarray | sp.csr_matrix) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict(self, X: np.ndarray | sp.csr_matrix, threshold: float = 0.5) -> np.ndarray:
+        return (self.predict_proba(X) >= threshold).astype(np.uint8)
+
+    # -- optional hooks -----------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        """Persist the fitted model (neural methods save their selected checkpoint)."""
+
+    def extras(self) -> dict[str, np.ndarray]:
+        """Arrays worth keeping beside the scores (e.g. C-GMVAE's label embeddings)."""
+        return {}
+
+
+def register_method(cls: type[MultiLabelMethod]) -> type[MultiLabelMethod]:
+    """Class decorator adding ``cls`` to :data:`METHODS` under ``cls.id``."""
+    if not cls.id or cls.id != cls.id.lower():
+        raise ValueError(f"method id must be non-empty lower case: {cls.id!r}")
+    if cls.id in METHODS and METHODS[cls.id] is not cls:
+        raise ValueError(f"method id {cls.id!r} registered twice")
+    METHODS[cls.id] = cls
+    return cls
+
+
+def register_variant(
+    base: type[MultiLabelMethod], id: str, display_name: str, **fixed: Any
+) -> type[MultiLabelMethod]:
+    """Register ``base`` with some hyperparameters pinned (an ablation or a preset) as ``id``."""
+    for key in fixed:
+        if key not in base.params:
+            raise ValueError(f"variant {id!r} pins unknown parameter {key!r} of {base.id!r}")
+    variant = type(
+        base.__name__ + "_" + id.replace("-", "_"),
+        (base,),
+        {"id": id, "display_name": display_name, "fixed_params": {**base.fixed_params, **fixed}},
+    )
+    return register_method(variant)
+
+
+def _load_builtin_methods() -> None:
+    # Importing the modules runs their @register_method decorators.
+    import importlib
+    import pkgutil
+
+    import mlbench.methods as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name != "base" and not info.name.startswith("_"):
+            importlib.import_module(f"mlbench.methods.{info.name}")
+
+
+def method_ids() -> list[str]:
+    _load_builtin_methods()
+    return sorted(METHODS)
+
+
+def get_method_class(method_id: str) -> type[MultiLabelMethod]:
+    _load_builtin_methods()
+    if method_id not in METHODS:
+        raise MlbenchError(suggest(method_id, METHODS, "method") + " See `mlbench methods`.")
+    return METHODS[method_id]
+
+
+def resolve_params(
+    method_id: str, dataset: str | None = None, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Defaults <- the paper's per-dataset settings <- user overrides (validated)."""
+    cls = get_method_class(method_id)
+    params = copy.deepcopy(cls.params)
+    if dataset is not None:
+        params.update(cls.dataset_params.get(dataset, {}))
+    for key, value in (overrides or {}).items():
+        if key in cls.fixed_params:
+            raise MlbenchError(
+                f"parameter {key!r} is fixed by the variant {method_id!r}; "
+                f"use the base method to change it."
+            )
+        params[key] = coerce_param(cls, key, value)
+    params.update(cls.fixed_params)
+    return params
+
+
+def create_method(
+    method_id: str, dataset: str | None = None, overrides: dict[str, Any] | None = None
+) -> MultiLabelMethod:
+    """Instantiate a registered method (like timm's ``create_model``)."""
+    cls = get_method_class(method_id)
+    return cls(**resolve_params(method_id, dataset, overrides))
+
+
+def coerce_param(cls: type[MultiLabelMethod], key: str, value: Any) -> Any:
+    """Validate ``value`` for hyperparameter ``key`` of ``cls``; strings (from --set) are parsed
+    to the default's type."""
+    if key not in cls.params:
+        raise MlbenchError(
+            suggest(key, cls.params, f"parameter for method {cls.id!r}")
+            + " Set parameters with --set key=value."
+        )
+    default = cls.params[key]
+    if default is None or type(value) is type(default):
+        return value
+    kind = type(default)
+    try:
+        if kind is bool:
+            if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on"):
+                return True
+            if isinstance(value, str) and value.lower() in ("false", "0", "no", "off"):
+                return False
+            raise ValueError
+        if kind is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value) if not isinstance(value, str) else int(value, 10)
+        if kind is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if kind is str:
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+        if kind in (list, tuple):
+            if isinstance(value, str):
+                import json
+
+                value = json.loads(value)
+            return kind(value)
+    except (ValueError, TypeError):
+        pass
+    raise MlbenchError(
+        f"parameter {key!r} of method {cls.id!r} expects a {kind.__name__} "
+        f"(default {default!r}), got {value!r}."
+    )

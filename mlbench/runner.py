@@ -1,0 +1,228 @@
+"""One run: (method, dataset, split, seed) -> fitted model -> saved scores -> metrics -> store.
+
+A run directory ``<runs_dir>/<dataset>/<method>/<variant>/<split>-seed<k>[-frac<f>]/`` holds:
+
+- ``config.json``: the fully resolved hyperparameters, seed, split (strategy, ratios, id), device,
+  package versions, dataset checksums and the command line;
+- ``status.json``: ``running`` / ``incomplete`` (interrupted; never counted) / ``complete``;
+- ``scores.npz``: validation and test probabilities with their true labels (``eval`` recomputes
+  every metric from this file alone), plus method extras such as label embeddings;
+- ``metrics.json``: the metrics under every threshold protocol;
+- neural methods: ``train_log.csv`` (per epoch), ``checkpoint.pt`` (resume), ``model.pt``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import random
+import re
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlbench.data import load_split
+from mlbench.data.splits import DEFAULT_RATIOS
+from mlbench.errors import MlbenchError
+from mlbench.io import atomic_save_npz, atomic_write_json, read_json
+from mlbench.methods import FitContext, create_method, get_method_class, resolve_params
+from mlbench.protocols import PROTOCOLS, evaluate
+from mlbench.store import add_rows, remove_run
+
+RUNS_ENV = "MLBENCH_RUNS"
+
+
+def resolve_runs_dir(runs_dir: str | Path | None = None) -> Path:
+    import os
+
+    return Path(runs_dir or os.environ.get(RUNS_ENV) or "runs")
+
+
+def variant_name(overrides: dict[str, Any] | None) -> str:
+    """``default``, or the overrides as ``k=v,...`` (hashed when long) — one directory each."""
+    if not overrides:
+        return "default"
+    text = ",".join(f"{k}={overrides[k]}" for k in sorted(overrides))
+    text = re.sub(r"[^A-Za-z0-9_.=,+-]", "_", text)
+    if len(text) > 60:
+        text = text[:40] + "-" + hashlib.sha1(text.encode()).hexdigest()[:10]
+    return text
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    method: str
+    dataset: str
+    seed: int = 0
+    strategy: str = "iterative"
+    overrides: tuple[tuple[str, Any], ...] = ()
+    train_fraction: float = 1.0
+    ratios: tuple[float, float, float] = DEFAULT_RATIOS
+
+    @property
+    def variant(self) -> str:
+        return variant_name(dict(self.overrides))
+
+    def run_id(self) -> str:
+        frac = "" if self.train_fraction == 1.0 else f"-frac{self.train_fraction:g}"
+        ratios = "" if self.ratios == DEFAULT_RATIOS else "-r" + "-".join(f"{r:g}" for r in self.ratios)
+        return f"{self.dataset}/{self.method}/{self.variant}/{self.strategy}{ratios}-seed{self.seed}{frac}"
+
+
+def run_state(run_dir: Path) -> str | None:
+    path = run_dir / "status.json"
+    return read_json(path)["state"] if path.is_file() else None
+
+
+def versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for package in ("mlbench", "torch", "numpy", "scipy", "scikit-learn", "scikit-multilearn-ng",
+                    "pandas", "liac-arff"):
+        try:
+            out[package] = md.version(package)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def train_run(
+    spec: RunSpec,
+    *,
+    runs_dir: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    device: str = "cpu",
+    force: bool = False,
+    resume: bool = False,
+    progress: bool = False,
+    selection_metric: str | None = None,
+) -> tuple[Path, str]:
+    """Train and evaluate one run unless it is already complete.
+
+    Returns (run directory, what happened: ``done`` | ``skipped`` | ``resumed``).
+    """
+    runs_dir = resolve_runs_dir(runs_dir)
+    run_id = spec.run_id()
+    run_dir = runs_dir / run_id
+    state = run_state(run_dir)
+    if state == "complete" and not force:
+        return run_dir, "skipped"
+    resuming = resume and state in ("incomplete", "running") and (run_dir / "checkpoint.pt").is_file()
+    if not resuming and run_dir.exists():
+        _clear_run_dir(run_dir)
+        remove_run(runs_dir, run_id)
+
+    overrides = dict(spec.overrides)
+    get_method_class(spec.method)  # unknown method -> clear error before loading data
+    params = resolve_params(spec.method, spec.dataset, overrides)
+    data = load_split(spec.dataset, spec.strategy, spec.seed, data_dir=data_dir, ratios=spec.ratios,
+                      train_fraction=spec.train_fraction)
+    method = create_method(spec.method, spec.dataset, overrides)
+    config = {
+        "run_id": run_id,
+        "method": spec.method,
+        "display_name": type(method).display_name,
+        "variant": spec.variant,
+        "overrides": overrides,
+        "params": params,
+        "dataset": data.dataset,
+        "split": data.provenance,
+        "seed": spec.seed,
+        "device": device,
+        "versions": versions(),
+        "command": shlex.join(sys.argv),
+        "started_at": _now(),
+    }
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(run_dir / "config.json", config)
+    atomic_write_json(run_dir / "status.json", {"state": "running", "started_at": config["started_at"]})
+
+    seed_everything(spec.seed)
+    context = FitContext(seed=spec.seed, device=device, run_dir=run_dir, progress=progress,
+                         resume=resuming)
+    started = time.perf_counter()
+    try:
+        method.fit(data.X_train, data.Y_train, data.X_val, data.Y_val, context=context)
+        fit_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        scores_val = method.predict_proba(data.X_val)
+        scores_test = method.predict_proba(data.X_test)
+        predict_seconds = time.perf_counter() - started
+    except BaseException as exc:
+        state = "incomplete" if isinstance(exc, KeyboardInterrupt) else "failed"
+        atomic_write_json(run_dir / "status.json", {"state": state, "error": repr(exc)[:500],
+                                                    "at": _now()})
+        raise
+    atomic_save_npz(run_dir / "scores.npz", compressed=True, scores_val=scores_val,
+                    y_val=data.Y_val, scores_test=scores_test, y_test=data.Y_test,
+                    **{f"extra_{k}": v for k, v in method.extras().items()})
+    method.save(run_dir / "model.pt")
+    selection = selection_metric or params.get("selection_metric", "ma-f1")
+    metrics = evaluate_all(data.Y_test, scores_test, data.Y_val, scores_val, selection)
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    finished = _now()
+    rows = [
+        {"dataset": data.dataset, "method": spec.method, "variant": spec.variant,
+         "seed": spec.seed, "split": spec.strategy, "split_id": data.split.id,
+         "train_fraction": spec.train_fraction, "protocol": protocol, "metric": metric,
+         "value": value, "run_id": run_id, "finished_at": finished}
+        for protocol, result in metrics.items()
+        for metric, value in result["metrics"].items()
+    ]
+    add_rows(runs_dir, rows)
+    atomic_write_json(run_dir / "status.json", {
+        "state": "complete", "finished_at": finished, "fit_seconds": round(fit_seconds, 3),
+        "predict_seconds": round(predict_seconds, 3), "resumed": resuming,
+    })
+    return run_dir, "resumed" if resuming else "done"
+
+
+def evaluate_all(y_test, scores_test, y_val, scores_val, selection_metric: str = "ma-f1") -> dict:
+    """Metrics under every protocol, as stored in ``metrics.json``."""
+    out = {}
+    for protocol in PROTOCOLS:
+        result = evaluate(y_test, scores_test, protocol, y_true_val=y_val, scores_val=scores_val,
+                          selection_metric=selection_metric)
+        out[protocol] = {"metrics": result.metrics, "thresholds": result.thresholds,
+                         "description": result.description}
+    return out
+
+
+def load_scores(run_dir: Path) -> dict[str, np.ndarray]:
+    path = Path(run_dir) / "scores.npz"
+    if not path.is_file():
+        state = run_state(Path(run_dir))
+        if not Path(run_dir).is_dir():
+            raise MlbenchError(f"run directory {run_dir} does not exist.")
+        raise MlbenchError(
+            f"{run_dir} has no scores.npz (run state: {state or 'unknown'}); finish it with "
+            "`mlbench train ... --resume`."
+        )
+    with np.load(path) as npz:
+        return {key: npz[key] for key in npz.files}
+
+
+def _clear_run_dir(run_dir: Path) -> None:
+    for path in sorted(run_dir.rglob("*"), reverse=True):
+        path.unlink() if path.is_file() or path.is_symlink() else path.rmdir()
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -1,0 +1,57 @@
+"""The results store: one tidy table of every finished run, ``<runs_dir>/results.csv``.
+
+Columns: dataset, method, variant, seed, split, split_id, train_fraction, protocol, metric, value,
+run_id, finished_at. Readable with ``pandas.read_csv``. Writers take an exclusive lock and
+replace the file atomically, so concurrent ``mlbench train`` processes never corrupt it.
+Only complete runs are added; tables read nothing else.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from mlbench.io import atomic_write_text, file_lock
+
+COLUMNS = ["dataset", "method", "variant", "seed", "split", "split_id", "train_fraction",
+           "protocol", "metric", "value", "run_id", "finished_at"]
+STORE_NAME = "results.csv"
+
+
+def store_path(runs_dir: Path) -> Path:
+    return Path(runs_dir) / STORE_NAME
+
+
+def read_store(runs_dir: Path) -> pd.DataFrame:
+    path = store_path(runs_dir)
+    if not path.is_file():
+        return pd.DataFrame(columns=COLUMNS)
+    return pd.read_csv(path, dtype={"variant": str, "split_id": str, "run_id": str},
+                       keep_default_na=False, na_values={"value": ["", "nan", "NaN"]})
+
+
+def add_rows(runs_dir: Path, rows: list[dict]) -> None:
+    """Insert rows, replacing earlier rows of the same run ids."""
+    runs_dir = Path(runs_dir)
+    new = pd.DataFrame(rows, columns=COLUMNS)
+    with file_lock(runs_dir / ".results.lock"):
+        current = read_store(runs_dir)
+        current = current[~current["run_id"].isin(set(new["run_id"]))]
+        merged = pd.concat([current, new], ignore_index=True) if len(current) else new
+        merged = merged.sort_values(["dataset", "method", "variant", "seed", "protocol", "metric"],
+                                    kind="stable")
+        buffer = io.StringIO()
+        merged.to_csv(buffer, index=False)
+        atomic_write_text(store_path(runs_dir), buffer.getvalue())
+
+
+def remove_run(runs_dir: Path, run_id: str) -> None:
+    runs_dir = Path(runs_dir)
+    with file_lock(runs_dir / ".results.lock"):
+        current = read_store(runs_dir)
+        if (current["run_id"] == run_id).any():
+            buffer = io.StringIO()
+            current[current["run_id"] != run_id].to_csv(buffer, index=False)
+            atomic_write_text(store_path(runs_dir), buffer.getvalue())

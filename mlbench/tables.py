@@ -1,0 +1,146 @@
+"""Result tables from the results store: methods as rows, datasets as columns, mean ± std over
+seeds, the best cell of each column marked, the threshold protocol stated under the table."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import pandas as pd
+
+from mlbench.errors import MlbenchError
+
+FORMATS = ("rich", "markdown", "latex", "csv", "html")
+PROTOCOL_NOTES = {
+    "fixed": "threshold 0.5",
+    "val": "one threshold chosen on the validation part for the selection metric",
+    "paper": "each metric maximized over thresholds 0.1..0.9 on the TEST part, as the official "
+             "C-GMVAE/MPVAE/MulSupCon code does (oracle threshold: optimistic)",
+}
+
+
+def summarize(
+    store: pd.DataFrame, metric: str, protocol: str = "fixed", *, datasets=None, methods=None,
+    train_fraction: float = 1.0, split: str | None = None,
+) -> pd.DataFrame:
+    """Mean, std and seed count per (method, variant, dataset)."""
+    df = store[(store["metric"] == metric) & (store["protocol"] == protocol)]
+    df = df[df["train_fraction"].astype(float) == float(train_fraction)]
+    if split:
+        df = df[df["split"] == split]
+    if datasets:
+        df = df[df["dataset"].isin(datasets)]
+    if methods:
+        df = df[df["method"].isin(methods)]
+    grouped = df.groupby(["method", "variant", "dataset"], sort=False)["value"]
+    out = grouped.agg(mean="mean", std=lambda v: v.std(ddof=1) if len(v) > 1 else 0.0, n="count")
+    return out.reset_index()
+
+
+def row_label(method: str, variant: str) -> str:
+    from mlbench.methods import get_method_class
+
+    try:
+        name = get_method_class(method).display_name or method
+    except MlbenchError:
+        name = method
+    return name if variant == "default" else f"{name} [{variant}]"
+
+
+def build_grid(summary: pd.DataFrame, *, datasets=None, methods=None):
+    """(rows, columns, cells, best) where cells[(row, col)] = (mean, std, n)."""
+    if summary.empty:
+        raise MlbenchError(
+            "no finished runs match; train some with `mlbench train` (see `mlbench table --help`)."
+        )
+    columns = [d for d in (datasets or []) if d in set(summary["dataset"])] or \
+        list(dict.fromkeys(summary["dataset"]))
+    keys = list(dict.fromkeys(zip(summary["method"], summary["variant"])))
+    if methods:
+        keys.sort(key=lambda k: methods.index(k[0]) if k[0] in methods else len(methods))
+    cells = {((m, v), d): (mean, std, n)
+             for m, v, d, mean, std, n in summary[["method", "variant", "dataset", "mean", "std", "n"]].itertuples(index=False)}
+    return keys, columns, cells
+
+
+def best_per_column(keys, columns, cells, higher_is_better: bool) -> dict[str, float]:
+    best = {}
+    for column in columns:
+        values = [cells[(k, column)][0] for k in keys if (k, column) in cells
+                  and not math.isnan(cells[(k, column)][0])]
+        if values:
+            best[column] = max(values) if higher_is_better else min(values)
+    return best
+
+
+def caption(metric: str, protocol: str, summary: pd.DataFrame) -> str:
+    from mlbench.metrics import get_metric
+
+    spec = get_metric(metric)
+    seeds = sorted(set(summary["n"])) if not summary.empty else [0]
+    seed_text = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
+    direction = "higher" if spec.higher_is_better else "lower"
+    return (f"{spec.display_name} ({metric}, {direction} is better); mean ± std over {seed_text} "
+            f"seed(s); best per column marked. Protocol '{protocol}': {PROTOCOL_NOTES[protocol]}.")
+
+
+def render(
+    store: pd.DataFrame, metric: str, protocol: str = "fixed", fmt: str = "rich", *,
+    datasets=None, methods=None, train_fraction: float = 1.0, split: str | None = None,
+):
+    """The table as a string (markdown/latex/csv/html) or a rich Table (``rich``)."""
+    from mlbench.metrics import get_metric
+
+    if fmt not in FORMATS:
+        raise MlbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
+    spec = get_metric(metric)
+    summary = summarize(store, metric, protocol, datasets=datasets, methods=methods,
+                        train_fraction=train_fraction, split=split)
+    keys, columns, cells = build_grid(summary, datasets=datasets, methods=methods)
+    best = best_per_column(keys, columns, cells, spec.higher_is_better)
+    text = caption(metric, protocol, summary)
+
+    def cell(key, column) -> tuple[str, bool]:
+        if (key, column) not in cells:
+            return "–", False
+        mean, std, _ = cells[(key, column)]
+        return f"{mean:.3f} ± {std:.3f}", column in best and math.isclose(mean, best[column])
+
+    rows = [(row_label(*key), [cell(key, c) for c in columns]) for key in keys]
+    return render_grid(rows, ["Method", *columns], text, fmt)
+
+
+def render_grid(rows: list[tuple[str, list[tuple[str, bool]]]], header: list[str], text: str, fmt: str):
+    """Lay out labelled rows of (cell text, is best) pairs in one of :data:`FORMATS`."""
+    if fmt == "rich":
+        from rich.table import Table
+
+        from rich.console import Group
+        from rich.text import Text
+
+        table = Table()
+        for i, name in enumerate(header):
+            table.add_column(name, justify="left" if i == 0 else "right")
+        for label, values in rows:
+            table.add_row(label, *[f"[bold green]{v}[/]" if b else v for v, b in values])
+        return Group(table, Text(text, style="dim"))
+    if fmt == "csv":
+        buffer = io.StringIO()
+        frame = pd.DataFrame([[label, *[v + (" *" if b else "") for v, b in values]]
+                              for label, values in rows], columns=header)
+        frame.to_csv(buffer, index=False)
+        return buffer.getvalue() + f"# {text}\n"
+    from tabulate import tabulate
+
+    if fmt == "markdown":
+        body = [[label, *[f"**{v}**" if b else v for v, b in values]] for label, values in rows]
+        return tabulate(body, headers=header, tablefmt="github") + f"\n\n{text}\n"
+    if fmt == "latex":
+        body = [[label, *[f"\\textbf{{{v}}}" if b else v for v, b in values]] for label, values in rows]
+        body = [[c.replace("±", "$\\pm$").replace("–", "--") for c in row] for row in body]
+        latex = tabulate(body, headers=header, tablefmt="latex_raw", disable_numparse=True)
+        latex = latex.replace("\\hline", "\\midrule", 2)
+        latex = latex.replace("\\midrule", "\\toprule", 1).replace("\\hline", "\\bottomrule")
+        return f"% {text}\n{latex}\n"
+    body = [[label, *[f"<b>{v}</b>" if b else v for v, b in values]] for label, values in rows]
+    return tabulate(body, headers=header, tablefmt="unsafe_html") + f"\n<p>{text}</p>\n"
