@@ -403,6 +403,8 @@ def table(
     fmt: Annotated[str, typer.Option("--format", help="rich | markdown | latex | csv | html.")] = "rich",
     train_fraction: Annotated[float, typer.Option("--train-fraction")] = 1.0,
     split_strategy: Annotated[Optional[str], typer.Option("--split-strategy")] = None,
+    paper: Annotated[Optional[str], typer.Option("--paper", help="Render a paper's table (cgmvae, mulsupcon) in its layout, ours beside theirs.")] = None,
+    paper_table: Annotated[Optional[str], typer.Option("--table", help="Which table of --paper (default: the one holding --metric).")] = None,
     runs_dir: RunsDir = None,
 ) -> None:
     """Render finished runs: methods x datasets, mean ± std over seeds."""
@@ -413,14 +415,23 @@ def table(
 
     if protocol not in PROTOCOLS:
         raise MlbenchError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}.")
-    out = render(read_store(resolve_runs_dir(runs_dir)), metric, protocol, fmt,
-                 datasets=datasets, methods=methods, train_fraction=train_fraction,
-                 split=split_strategy)
+    store = read_store(resolve_runs_dir(runs_dir))
+    if paper is not None:
+        from mlbench.paper_tables import render_paper_table
+
+        out = render_paper_table(store, paper, metric, protocol, fmt, table=paper_table,
+                                 split=split_strategy)
+    else:
+        out = render(store, metric, protocol, fmt, datasets=datasets, methods=methods,
+                     train_fraction=train_fraction, split=split_strategy)
     if fmt == "rich":
         console.print(out)
     else:
         print(out, end="")
 
+
+# Commands for reproducing papers (reproduce, report, check, stats, plot) live in their own module.
+import mlbench.cli_papers  # noqa: E402,F401  (registers its commands on `app`)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, partial
 
 import numpy as np
@@ -45,6 +45,7 @@ __all__ = [
     "RANKING_METRIC_IDS",
     "DEFINITIONS",
     "get_metric",
+    "resolve_metric_ids",
     "compute_metrics",
     "binarize",
     "validate_inputs",
@@ -353,6 +354,7 @@ class _Ctx:
         self.y = y
         self.s = s
         self._topk_hits: dict[int, np.ndarray] = {}
+        self._top: dict[int, np.ndarray] = {}
 
     @cached_property
     def rows(self) -> _Groups:  # samples: ranking of labels
@@ -373,9 +375,14 @@ class _Ctx:
     def counts(self, p: np.ndarray) -> _Counts:
         return _counts(self.y, p, self.true_l, self.true_s)
 
-    @cached_property
-    def _neg_s(self) -> np.ndarray:
-        return -self.s
+    def kth_largest(self, k: int) -> np.ndarray:
+        """(n, 1) array: the k-th largest score of each row (1 <= k <= L)."""
+        K = min(max(k, 5), self.s.shape[1])
+        top = self._top.get(K)
+        if top is None:
+            part = np.partition(-self.s, list(range(K)), axis=1)[:, :K]
+            top = self._top[K] = -part
+        return top[:, k - 1 : k]
 
     def topk_hits(self, k: int) -> np.ndarray:
         """Per sample: #relevant labels among the top k, ties broken by lower label index first.
@@ -392,7 +399,7 @@ class _Ctx:
                 top = np.argmax(s, axis=1)  # first occurrence of the max = lowest index
                 hits = y[np.arange(n), top].astype(np.int64)
             else:
-                kth = -np.partition(self._neg_s, k - 1, axis=1)[:, k - 1 : k]
+                kth = self.kth_largest(k)
                 above = s > kth
                 room = k - np.count_nonzero(above, axis=1)
                 tied = s == kth
@@ -400,6 +407,26 @@ class _Ctx:
                 hits = np.count_nonzero(y & (above | take), axis=1).astype(np.int64)
             self._topk_hits[k] = hits
         return self._topk_hits[k]
+
+    def paper_topk_hits(self, k: int) -> np.ndarray:
+        """Per sample: #relevant labels in ``np.argsort(scores)[:, ::-1][:, :k]`` (official order).
+
+        Rows whose top-k set is unambiguous (no tie across the k-th position) do not depend on the
+        tie order; the other rows are argsorted exactly as the official code does (numpy sorts each
+        row independently, so the subset gives the same order as the full matrix).
+        """
+        s, y = self.s, self.y
+        n, m = s.shape
+        if k >= m:
+            return self.true_s
+        kth = self.kth_largest(k)
+        ge = s >= kth
+        hits = np.count_nonzero(y & ge, axis=1).astype(np.int64)
+        amb = np.flatnonzero(np.count_nonzero(ge, axis=1) > k)
+        if amb.size:
+            order = np.argsort(s[amb], axis=1)[:, ::-1][:, :k]
+            hits[amb] = np.count_nonzero(np.take_along_axis(y[amb], order, axis=1), axis=1)
+        return hits
 
 
 def _check_k(k) -> int:
@@ -490,11 +517,7 @@ def _macro_auc(ctx: _Ctx) -> float:
 
 def _paper_p_at_k(ctx: _Ctx, k: int) -> float:
     # official ranking_precision_score: order = argsort(score)[:, ::-1]; mean over ALL samples
-    order = ctx.__dict__.get("_paper_order")
-    if order is None:
-        order = ctx.__dict__["_paper_order"] = np.argsort(ctx.s, axis=1)[:, ::-1]
-    hits = np.count_nonzero(np.take_along_axis(ctx.y, order[:, :k], axis=1), axis=1)
-    return float(np.mean(hits / k))
+    return float(np.mean(ctx.paper_topk_hits(k) / k))
 
 
 def _paper_map(ctx: _Ctx) -> float:
@@ -687,7 +710,7 @@ class MetricSpec:
     fn: Callable[..., float]
     definition: str = "honest"  # "honest" or "paper"
     # internal fast path: impl(_Counts) for threshold metrics, impl(_Ctx) for ranking metrics
-    _impl: Callable[..., float] | None = None
+    _impl: Callable[..., float] | None = field(default=None, repr=False, compare=False)
 
     def __call__(self, y_true, y_pred_or_scores) -> float:
         return self.fn(y_true, y_pred_or_scores)

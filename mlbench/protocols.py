@@ -70,7 +70,9 @@ class EvalResult:
     """Metrics of one score matrix under one protocol.
 
     ``thresholds``: the threshold used (float) for ``fixed``/``val``; for ``paper`` a dict
-    ``{metric_id: best test threshold}`` over the threshold metrics.
+    ``{metric_id: best test threshold}`` over the threshold metrics. ``selection_metric``: the
+    metric the ``val`` threshold was chosen for; ``extra``: protocol details (``val``:
+    ``val_selection_value``, the selection metric on the validation set at the chosen threshold).
     """
 
     protocol: str
@@ -205,7 +207,7 @@ def evaluate(
                 raise MlbenchError(
                     f"validation data has {yv.shape[1]} labels but test data has {y.shape[1]}"
                 )
-            t, _ = _best_on_ctx(_Ctx(yv, sv), spec, VAL_GRID)
+            t, v = _best_on_ctx(_Ctx(yv, sv), spec, VAL_GRID)
             metrics = _honest(ctx, t, ids)
             verb = "maximize" if spec.higher_is_better else "minimize"
             return EvalResult(
@@ -214,6 +216,7 @@ def evaluate(
                 t,
                 f"threshold {_fmt(t)} chosen on validation to {verb} {spec.id}",
                 selection_metric=spec.id,
+                extra={"val_selection_value": float(v)},
             )
 
         # paper

@@ -139,7 +139,9 @@ def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
 
 
-def _selection_value(y_true: np.ndarray, scores: np.ndarray, metric: str, threshold: str) -> tuple[float, float | None]:
+def _selection_value(
+    y_true: np.ndarray, scores: np.ndarray, metric: str, threshold: str
+) -> tuple[float, float | None]:
     """(value of ``metric`` on validation, threshold used), with NaN mapped to the worst value.
 
     ``threshold='val'`` picks the best threshold of :data:`mlbench.protocols.VAL_GRID`, the grid
@@ -326,48 +328,33 @@ class NeuralMethod(MultiLabelMethod):
         lower_is_better = select == "train_loss" or (
             select == "val" and (metric == "loss" or not get_metric(metric).higher_is_better)
         )
+        state = self._resume_stage(name, module, optimizer, scheduler)
+        if state is None:
+            return  # finished before the interruption; its weights and RNG state are restored
 
-        state = {"epoch": -1, "best_value": None, "best_epoch": -1, "best_state": None, "bad": 0}
-        ckpt = self._ckpt
-        if ckpt is not None and name in ckpt["done"]:
-            done = ckpt["done"][name]
-            module.load_state_dict(done["module"])
-            self.selected_threshold_ = done["threshold"]
-            _set_rng_state(done["rng"], self.generator_)
-            return
-        if ckpt is not None and ckpt["current"] is not None and ckpt["current"]["stage"] == name:
-            cur = ckpt["current"]
-            module.load_state_dict(cur["module"])
-            optimizer.load_state_dict(cur["optimizer"])
-            if scheduler is not None:
-                scheduler.load_state_dict(cur["scheduler"])
-            state = cur["state"]
-            _set_rng_state(cur["rng"], self.generator_)
-            self._ckpt = None  # later stages start fresh
-
-        patience = self.hparams["early_stopping"]
+        patience = self.hparams["early_stopping"] if select is not None else 0
         progress = _progress() if self.context_.progress else None
         with progress or contextlib.nullcontext():
-            task = progress.add_task(name, total=epochs, completed=state["epoch"] + 1, info="") if progress else None
+            if progress:
+                task = progress.add_task(name, total=epochs, completed=state["epoch"] + 1, info="")
             for epoch in range(state["epoch"] + 1, epochs):
-                if select is not None and patience and state["bad"] >= patience:
+                # Checked before the epoch, so a run resumed after the stopping epoch stops too.
+                if patience and state["bad"] >= patience:
                     break
                 start = time.perf_counter()
-                lr = optimizer.param_groups[0]["lr"]
-                record = {"stage": name, "epoch": epoch + 1}
+                record = {"stage": name, "epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
                 record.update(self.train_epoch(module, optimizer, loss_fn))
                 if not np.isfinite(record["train_loss"]):
                     raise MlbenchError(
                         f"training diverged: {name} loss is {record['train_loss']} in epoch "
                         f"{epoch + 1}; try a lower lr (--set lr=...) or grad_clip."
                     )
+                value = None
                 if select == "val":
                     record.update(self._validate(module, loss_fn))
                     value = record["val_value"]
                 elif select == "train_loss":
                     value = record["train_loss"]
-                else:
-                    value = None
                 if scheduler is not None:
                     self.step_scheduler(scheduler, record)
                 best = state["best_value"]
@@ -381,7 +368,7 @@ class NeuralMethod(MultiLabelMethod):
                 elif value is not None:
                     state["bad"] += 1
                 state["epoch"] = epoch
-                record.update(lr=lr, best=improved, seconds=round(time.perf_counter() - start, 4))
+                record.update(best=improved, seconds=round(time.perf_counter() - start, 4))
                 self.log_.append(record)
                 self._checkpoint(name, module, optimizer, scheduler, state)
                 if progress:
@@ -390,12 +377,38 @@ class NeuralMethod(MultiLabelMethod):
 
         if state["best_state"] is not None:
             module.load_state_dict(state["best_state"])
-            self.selected_threshold_ = state.get("threshold")
-        self.best_epoch_ = state["best_epoch"] + 1 if state["best_state"] is not None else state["epoch"] + 1
+            self.selected_threshold_ = state["threshold"]
+            self.best_epoch_ = state["best_epoch"] + 1
+        else:
+            self.best_epoch_ = state["epoch"] + 1
         self._stage_done(name, module)
 
-    def train_epoch(self, module: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: LossFn) -> dict[str, float]:
-        """One pass of optimisation; returns sample-weighted means ``train_loss``, ``train_<part>``."""
+    def _resume_stage(self, name, module, optimizer, scheduler) -> dict[str, Any] | None:
+        """The stage's loop state: fresh, or from the checkpoint being resumed (which also
+        restores the module, optimizer, scheduler and RNGs); None if the stage had finished."""
+        ckpt = self._ckpt
+        if ckpt is not None and name in ckpt["done"]:
+            done = ckpt["done"][name]
+            module.load_state_dict(done["module"])
+            self.selected_threshold_, self.best_epoch_ = done["threshold"], done["best_epoch"]
+            _set_rng_state(done["rng"], self.generator_)
+            return None
+        if ckpt is not None and ckpt["current"] is not None and ckpt["current"]["stage"] == name:
+            cur = ckpt["current"]
+            module.load_state_dict(cur["module"])
+            optimizer.load_state_dict(cur["optimizer"])
+            if scheduler is not None:
+                scheduler.load_state_dict(cur["scheduler"])
+            _set_rng_state(cur["rng"], self.generator_)
+            self._ckpt = None  # later stages start fresh
+            return cur["state"]
+        return {"epoch": -1, "best_value": None, "best_epoch": -1, "best_state": None, "bad": 0}
+
+    def train_epoch(
+        self, module: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: LossFn
+    ) -> dict[str, float]:
+        """One epoch of optimisation; returns the sample-weighted means ``train_loss`` and
+        ``train_<part>`` of the batches' losses and parts."""
         module.train()
         X, Y = self.train_
         params = [p for group in optimizer.param_groups for p in group["params"]]
@@ -439,10 +452,14 @@ class NeuralMethod(MultiLabelMethod):
         if self.hparams["standardize"]:
             mean = Xd.mean(axis=0, dtype=np.float64)
             std = Xd.std(axis=0, dtype=np.float64)
-            self.mean_, self.scale_ = mean.astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32)
+            self.mean_ = mean.astype(np.float32)
+            self.scale_ = np.where(std > 0, std, 1.0).astype(np.float32)
         else:
             self.mean_ = self.scale_ = None
-        self.train_ = (self._to_device(Xd), torch.as_tensor(Y, dtype=torch.float32, device=self.device_))
+        self.train_ = (
+            self._to_device(Xd),
+            torch.as_tensor(Y, dtype=torch.float32, device=self.device_),
+        )
         self.val_ = None
         self.Y_val_ = None
         if X_val is not None and Y_val is not None and Y_val.shape[0] > 0:
@@ -486,10 +503,11 @@ class NeuralMethod(MultiLabelMethod):
         metric = self.hparams["selection_metric"]
         if metric == "loss":
             module.eval()
+            bs = self.eval_batch_size
             with torch.no_grad():
                 total = sum(
                     loss_fn(module, xb, yb)[0].detach() * len(xb)
-                    for xb, yb in zip(Xv.split(self.eval_batch_size), Yv.split(self.eval_batch_size))
+                    for xb, yb in zip(Xv.split(bs), Yv.split(bs))
                 )
             return {"val_value": float(total) / len(Xv), "val_threshold": None}
         value, threshold = _selection_value(
@@ -515,6 +533,7 @@ class NeuralMethod(MultiLabelMethod):
         self._done[stage] = {
             "module": _cpu_state(module),
             "threshold": self.selected_threshold_,
+            "best_epoch": self.best_epoch_,
             "rng": _rng_state(self.generator_),
         }
         if self.context_.run_dir is not None:
@@ -542,9 +561,12 @@ class NeuralMethod(MultiLabelMethod):
         if not path.exists():
             return None
         try:
-            ckpt = torch.load(path, map_location=self.device_, weights_only=False)
+            # On the CPU: RNG states must stay CPU tensors; load_state_dict moves the weights.
+            ckpt = torch.load(path, map_location="cpu", weights_only=False)
         except Exception as exc:  # a file from another version, truncated by hand, ...
-            raise MlbenchError(f"cannot read checkpoint {path}: {exc}; delete it to start over.") from exc
+            raise MlbenchError(
+                f"cannot read checkpoint {path}: {exc}; delete it to start over."
+            ) from exc
         expected = {
             "method": self.id,
             "hparams": self.hparams,
@@ -556,7 +578,8 @@ class NeuralMethod(MultiLabelMethod):
             if ckpt.get(key) != value:
                 raise MlbenchError(
                     f"checkpoint {path} was written with a different {key} "
-                    f"({ckpt.get(key)!r}, now {value!r}); resume with the same settings or delete it."
+                    f"({ckpt.get(key)!r}, now {value!r}); resume with the same settings "
+                    "or delete it."
                 )
         self._done = ckpt["done"]
         self.log_[:] = ckpt["log"]
@@ -564,6 +587,7 @@ class NeuralMethod(MultiLabelMethod):
 
 
 def _progress():
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -580,6 +604,7 @@ def _progress():
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         TextColumn("{task.fields[info]}"),
+        console=Console(stderr=True),  # keep stdout for results
         transient=True,
     )
 

@@ -216,7 +216,7 @@ def _random_case(seed, n=60, L=8, decimals=2):
     y = (rng.random((n, L)) < 0.3).astype(int)
     y[:, 2] = 0  # a label without positives
     y[5] = 0  # a sample without labels
-    y[7] = 1  # a sample with every label
+    y[7] = 1  # a sample with every label except the empty one
     y[7, 2] = 0
     s = np.round(rng.random((n, L)), decimals)  # rounding creates ties
     return y, s

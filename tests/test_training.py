@@ -79,13 +79,17 @@ def test_sparse_input_matches_dense(data):
 
 def test_bce_learns(data):
     X, Y, Xv, Yv, Xt, Yt = data
-    est = create_method("bce", overrides={"epochs": 30, "hidden": "[64, 64]"})
+    est = create_method("bce", overrides={"epochs": 30, "hidden": "[64, 64]", "batch_size": 32})
     est.fit(X, Y, Xv, Yv, FitContext(progress=False))
-    got = compute_metrics(Yt, est.predict_proba(Xt), 0.5, ["ma-f1", "map"])
+    got = compute_metrics(Yt, est.predict_proba(Xt), est.selected_threshold_, ["ma-f1", "map"])
+    # the best constant predictor, even with its threshold tuned on the test set
     prior = np.tile(Y.mean(axis=0), (len(Yt), 1))
-    base = compute_metrics(Yt, prior, 0.5, ["ma-f1", "map"])
-    assert got["ma-f1"] > base["ma-f1"] + 0.3
-    assert got["map"] > base["map"] + 0.2
+    base = {
+        m: max(compute_metrics(Yt, prior, t, [m])[m] for t in (0.0, 0.5, 1.0))
+        for m in ("ma-f1", "map")
+    }
+    assert got["ma-f1"] > base["ma-f1"] + 0.1
+    assert got["map"] > base["map"] + 0.3
 
 
 def test_selection_restores_best_validation_epoch(data):
@@ -202,7 +206,7 @@ def fit_two_stage(data, run_dir, resume=False, interrupt_after=None, stop_betwee
     return est.fit(X, Y, Xv, Yv, ctx), ctx
 
 
-@pytest.mark.parametrize("stop", [("pre", 1), ("pre", 3), "between", ("fine", 2), ("fine", 4)])
+@pytest.mark.parametrize("stop", [("pre", 1), ("pre", 3), "between", ("fine", 1), ("fine", 4)])
 def test_two_stage_resume_is_identical(data, tmp_path, stop):
     ref, ref_ctx = fit_two_stage(data, tmp_path / "ref")
     assert [r["stage"] for r in ref_ctx.log] == ["pre"] * 3 + ["fine"] * 4

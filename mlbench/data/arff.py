@@ -3,7 +3,8 @@
 Which attributes are labels
     * Mulan: the caller passes the label names from the dataset's ``.xml`` file
       (:func:`read_mulan_xml`). The XML is authoritative: the named attributes are the
-      labels, in the XML's order, wherever they sit in the ARFF, and a (stale) MEKA
+      labels, wherever they sit in the ARFF, in the ARFF's attribute order (the XML's
+      order can differ: Mulan's yeast.xml lists Class6 before Class4), and a (stale) MEKA
       ``-C k`` in the ``@relation`` string is ignored. Names are compared after
       unescaping (``TAG_m\\'usica`` in the ARFF matches ``TAG_m'usica``).
     * MEKA: with no label names, ``-C k`` in the ``@relation`` string says that the
@@ -19,7 +20,8 @@ Feature encoding (columns of ``X``, float32, in ARFF order)
       no/false -> 0.
     * any other nominal: one-hot, one column per declared value, named ``attr=value``.
     * ``string`` and ``date`` attributes, and every attribute named in ``drop``, are
-      identifier columns: removed from ``X`` and listed in ``ParsedArff.dropped``.
+      identifier columns: removed from ``X`` and listed in ``ParsedArff.dropped``
+      (a ``drop`` name the file does not have is ignored).
     In sparse rows (``{index value, ...}``) an absent value is 0 for numeric
     attributes and the *first declared value* for nominal ones (Weka semantics), which
     is 0 for the usual ``{0,1}``.
@@ -649,7 +651,9 @@ def _split_lines(text: str) -> list[str]:
     return text.split("\n")
 
 
-def _resolve(names: Iterable[str], attrs: list[_Attr], what: str, where: str) -> list[int]:
+def _resolve(
+    names: Iterable[str], attrs: list[_Attr], what: str, where: str, missing_ok: bool = False
+) -> list[int]:
     by_name: dict[str, int] = {}
     by_raw: dict[str, int] = {}
     for j, a in enumerate(attrs):
@@ -662,6 +666,8 @@ def _resolve(names: Iterable[str], attrs: list[_Attr], what: str, where: str) ->
             j = by_raw.get(nm)
         if j is None:
             j = by_name.get(_unescape(nm))
+        if j is None and missing_ok:
+            continue
         if j is None:
             raise MlbenchError(
                 f"{where}: {what} {nm!r} is not an attribute of this ARFF file "
@@ -682,9 +688,10 @@ def parse_arff(
 ) -> ParsedArff:
     """Parse a Mulan/MEKA multi-label ARFF file (``.arff`` or ``.arff.bz2``).
 
-    ``label_names``: the label attributes (Mulan XML order); None -> MEKA ``-C k``.
-    ``drop``: extra attribute names to drop as identifiers. ``sparse``: force CSR
-    (True) or dense (False) ``X``; default follows the file's row format.
+    ``label_names``: the label attributes (from the Mulan XML); None -> MEKA ``-C k``.
+    ``drop``: extra attribute names to drop as identifiers (names the file lacks are
+    ignored; string and date attributes are dropped anyway). ``sparse``: force CSR (True) or dense (False)
+    ``X``; default: CSR when most data rows are sparse, dense otherwise.
     Raises :class:`MlbenchError` (one line, naming file and line) for malformed input.
     """
     try:
@@ -717,7 +724,9 @@ def _parse_arff(path, label_names, *, drop, sparse) -> ParsedArff:
         label_names = list(label_names)
         if not label_names:
             raise MlbenchError(f"{where}: the list of label names is empty.")
-        lab_idx = _resolve(label_names, attrs, "label", where)
+        # ARFF order, not XML order: Mulan's yeast.xml lists Class6 before Class4, and ARFF
+        # order makes the Mulan and MEKA copies of a dataset agree column for column.
+        lab_idx = sorted(_resolve(label_names, attrs, "label", where))
     else:
         k = meka_label_count(relation)
         if k is None:
@@ -738,7 +747,8 @@ def _parse_arff(path, label_names, *, drop, sparse) -> ParsedArff:
                 f"{where}: line {a.line}: label attribute {a.name!r} is {_short(decl, 60)}, "
                 "not binary 0/1."
             )
-    drop_idx = set(_resolve(list(drop), attrs, "attribute to drop", where))
+    # a registry's drop list applies to every source of a dataset: absent names are skipped
+    drop_idx = set(_resolve(list(drop), attrs, "attribute to drop", where, missing_ok=True))
     overlap = drop_idx.intersection(lab_idx)
     if overlap:
         raise MlbenchError(
@@ -767,17 +777,14 @@ def _parse_arff(path, label_names, *, drop, sparse) -> ParsedArff:
 
     if data.dense is not None:
         X, Y, n_missing = _assemble_dense(attrs, data, lab_idx, feat_idx, out_start, F, where)
-        is_sparse_file = False
     else:
         X, Y, n_missing = _assemble_sparse(attrs, data, lab_idx, feat_idx, out_start, F, n, where)
-        is_sparse_file = int(data.sparse_rows.sum()) * 2 >= n
-        if not is_sparse_file and sparse is None:
-            X = X.toarray()
+        if sparse is None and int(data.sparse_rows.sum()) * 2 < n:
+            sparse = False  # mostly dense rows with a few sparse ones: dense output
     if sparse is True and not sp.issparse(X):
         X = sp.csr_matrix(X, dtype=np.float32)
     elif sparse is False and sp.issparse(X):
         X = X.toarray()
-    del is_sparse_file
 
     return ParsedArff(
         X=X,
@@ -827,7 +834,8 @@ def _assemble_dense(attrs, data: _Data, lab_idx, feat_idx, out_start, F, where):
             numeric = np.array([attrs[j].kind == _NUMERIC for j in scalar])
             fill = np.where(numeric, means, 0.0)
             S = np.where(nan, fill[None, :], S)
-        X[:, [out_start[j] for j in scalar]] = S
+        with np.errstate(over="ignore"):  # |x| > 3.4e38 becomes +-inf in float32
+            X[:, [out_start[j] for j in scalar]] = S
     for j in feat_idx:
         a = attrs[j]
         if a.kind == _NOMINAL and a.enc == _ENC_ONEHOT:
@@ -917,7 +925,8 @@ def _assemble_sparse(attrs, data: _Data, lab_idx, feat_idx, out_start, F, n, whe
             extra_v.append(np.full(ab.size, v))
     r = np.concatenate(extra_r)
     c = np.concatenate(extra_c)
-    v = np.concatenate(extra_v).astype(np.float32)
+    with np.errstate(over="ignore"):
+        v = np.concatenate(extra_v).astype(np.float32)
     X = sp.csr_matrix((v, (r, c)), shape=(n, F), dtype=np.float32)
     X.sum_duplicates()
     X.eliminate_zeros()

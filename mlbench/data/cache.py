@@ -93,7 +93,7 @@ def save_dataset(data_dir: Path, dataset: Dataset, provenance: dict[str, Any]) -
         arrays["X"] = X
     try:
         atomic_save_npz(directory / "dataset.npz", **arrays)
-    except PermissionError:
+    except OSError:
         raise MlbenchError(
             f"cannot write to the data directory {data_dir}; choose another with --data-dir "
             "or MLBENCH_DATA."

@@ -28,6 +28,16 @@ MIRROR_ENV = "MLBENCH_MIRROR"
 TIMEOUT_S = 60
 
 pooch.get_logger().setLevel(logging.WARNING)
+MIRROR_HINT = (f"Check the connection, or set a mirror with --mirror BASE or {MIRROR_ENV}=BASE "
+               "(files at BASE/<host>/<path>).")
+
+
+class DownloadError(MlbenchError):
+    """A file could not be obtained; ``short`` is '<url> (<reason>)' for combined messages."""
+
+    def __init__(self, message: str, short: str) -> None:
+        super().__init__(message)
+        self.short = short
 
 
 def mirror_url(url: str, mirror: str | None) -> str:
@@ -159,19 +169,16 @@ def fetch_file(
         except ValueError as exc:
             if "hash" not in str(exc).lower():
                 raise
-            raise MlbenchError(
+            raise DownloadError(
                 f"checksum mismatch for {source}: expected sha256 {remote.sha256[:12]}...; the "
                 "server may have sent an error page or a truncated file. Nothing was cached; "
-                "retry, or use another mirror with --mirror BASE."
+                "retry, or use another mirror with --mirror BASE.",
+                f"{source} (checksum mismatch)",
             ) from None
-        except (OSError, Exception) as exc:  # requests errors, missing local mirror files
-            if isinstance(exc, MlbenchError):
-                raise
+        except Exception as exc:  # requests errors, files missing from a local mirror
             reason = _short_reason(exc)
-            raise MlbenchError(
-                f"could not download {source} ({reason}). Check the connection, or set a "
-                f"mirror with --mirror BASE or {MIRROR_ENV}=BASE (BASE/<host>/<path> layout)."
-            ) from None
+            raise DownloadError(f"could not download {source} ({reason}). {MIRROR_HINT}",
+                                f"{source} ({reason})") from None
     return target
 
 

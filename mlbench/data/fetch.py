@@ -31,7 +31,7 @@ from mlbench.data.cache import (
     resolve_data_dir,
     save_dataset,
 )
-from mlbench.data.download import fetch_file, sha256_of
+from mlbench.data.download import MIRROR_HINT, DownloadError, fetch_file, sha256_of
 from mlbench.data.registry import DatasetSpec, RemoteFile, Source, get_dataset
 from mlbench.errors import MlbenchError
 
@@ -76,18 +76,22 @@ def fetch_dataset(
         if source is None or cached_source == source:
             return load_cached(data_dir, spec.name)
     sources = [spec.source(source)] if source else list(spec.sources)
-    failures: list[str] = []
-    for candidate in sources:
+    failures: list[tuple[str, DownloadError]] = []
+    for position, candidate in enumerate(sources):
         try:
             paths = _fetch_source_files(spec, candidate, data_dir, mirror, force, progress)
-        except MlbenchError as exc:
-            failures.append(str(exc))
-            if candidate is not sources[-1]:
-                notify(f"{spec.name}: source {candidate.name!r} failed ({exc}); trying the next.")
+        except DownloadError as exc:
+            failures.append((candidate.name, exc))
+            if position + 1 < len(sources):
+                notify(f"{spec.name}: source {candidate.name!r} failed: {exc.short}; "
+                       f"trying {sources[position + 1].name!r}.")
             continue
         dataset = _parse_source(spec, candidate, paths)
         return save_dataset(data_dir, dataset, _provenance(candidate, paths))
-    raise MlbenchError(failures[0] if len(failures) == 1 else " | ".join(failures))
+    if len(failures) == 1:
+        raise failures[0][1]
+    tried = "; ".join(f"{name}: {exc.short}" for name, exc in failures)
+    raise MlbenchError(f"could not fetch {spec.name} from any source ({tried}). {MIRROR_HINT}")
 
 
 def _fetch_source_files(
@@ -96,7 +100,7 @@ def _fetch_source_files(
     raw_dir = dataset_dir(data_dir, spec.name) / "raw"
     try:
         raw_dir.mkdir(parents=True, exist_ok=True)
-    except PermissionError:
+    except OSError:
         raise MlbenchError(
             f"cannot write to the data directory {data_dir}; choose another with --data-dir "
             "or MLBENCH_DATA."
@@ -137,8 +141,8 @@ def _parse_source(spec: DatasetSpec, source: Source, paths: dict[RemoteFile, Pat
         if parts and (parsed.feature_names != parts[0].feature_names
                       or parsed.label_names != parts[0].label_names):
             raise MlbenchError(
-                f"{path.name} has different attributes from {paths_name(paths, parts)}; the "
-                f"upstream files of {spec.name!r} disagree (report this)."
+                f"{path.name} has different attributes from the first file of {spec.name!r}; "
+                "the upstream files disagree (report this)."
             )
         parts.append(parsed)
         codes.append(np.full(parsed.Y.shape[0], _ROLE_CODES[remote.role], dtype=np.int8))
@@ -153,10 +157,6 @@ def _parse_source(spec: DatasetSpec, source: Source, paths: dict[RemoteFile, Pat
     }
     return Dataset(spec.name, X, np.vstack([p.Y for p in parts]), parts[0].feature_names,
                    parts[0].label_names, np.concatenate(codes), meta)
-
-
-def paths_name(paths: dict[RemoteFile, Path], parts) -> str:
-    return next(iter(paths.values())).name
 
 
 def _provenance(source: Source, paths: dict[RemoteFile, Path]) -> dict:

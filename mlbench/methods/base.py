@@ -173,7 +173,7 @@ def coerce_param(cls: type[MultiLabelMethod], key: str, value: Any) -> Any:
     to the default's type."""
     if key not in cls.params:
         raise MlbenchError(
-            suggest(key, cls.params, f"parameter for method {cls.id!r}")
+            suggest(key, cls.params, "parameter").replace(".", f" for method {cls.id!r}.", 1)
             + " Set parameters with --set key=value."
         )
     default = cls.params[key]

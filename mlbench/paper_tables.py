@@ -1,0 +1,345 @@
+"""A paper's result table with our numbers beside the paper's, in the paper's own layout.
+
+Rows, columns and their order come from ``mlbench/papers/layouts.json``; the paper's values
+from ``results.csv``; ours from the results store (mean ± std over seeds, via
+:func:`mlbench.tables.summarize`). Each cell reads ``ours ± std | paper | Δ`` (Δ = ours − paper).
+A cell mlbench cannot run shows the paper's value and a short reason instead of ours.
+
+Layouts come in two shapes:
+
+* metrics side by side with a dataset under each (``columns == ["metric", "dataset"]``, e.g.
+  C-GMVAE Table 1): one metric is rendered at a time, methods as rows, datasets as columns;
+* metrics as the columns (``columns == ["metric"]``, e.g. C-GMVAE Table 4): every metric of the
+  table is a column and the rows are the paper's (dataset, method) rows, best marked per dataset.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from mlbench.errors import MlbenchError
+from mlbench.tables import FORMATS, PROTOCOL_NOTES, render_grid, summarize
+
+# Methods of the papers' tables that mlbench will not implement (no maintained code, or out of
+# scope); every other unregistered method is "not implemented in mlbench" (yet).
+NOT_PLANNED = frozenset({"sleec", "lamp", "rbcc"})
+# Image datasets of the papers (raw images + a CNN backbone): out of mlbench's scope.
+IMAGE_DATASETS = frozenset({"coco", "voc2007", "nus-wide", "mirflickr-img", "objects365", "vg500"})
+
+DEFAULT_VARIANT = "default"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """What a paper table needs: one (method, dataset) at the training fraction the paper used."""
+
+    method: str
+    dataset: str
+    train_fraction: float = 1.0
+
+
+# -- which cells can run ---------------------------------------------------------------------------
+
+def registered_methods() -> set[str]:
+    from mlbench.methods import method_ids
+
+    return set(method_ids())
+
+
+def dataset_reason(dataset: str, *, data_dir=None) -> str | None:
+    """Why mlbench cannot run anything on ``dataset`` here, or None."""
+    from mlbench.data.cache import is_cached, resolve_data_dir
+    from mlbench.data.registry import DATASETS
+
+    if dataset in IMAGE_DATASETS:
+        return "image data"
+    if dataset not in DATASETS:
+        return "dataset not in mlbench"
+    if DATASETS[dataset].is_bundle and not is_cached(resolve_data_dir(data_dir), dataset):
+        # The MPVAE/C-GMVAE bundles are only reachable through dead links; a user who has a
+        # copy imports it with `mlbench fetch NAME --from DIR` and the cell becomes runnable.
+        return "data not public"
+    return None
+
+
+def method_reason(method: str, *, available_methods=None) -> str | None:
+    """Why mlbench cannot run ``method``, or None. New methods count as soon as they register."""
+    methods = registered_methods() if available_methods is None else set(available_methods)
+    if method in methods:
+        return None
+    return "not implemented" if method in NOT_PLANNED else "not implemented in mlbench"
+
+
+def cell_reason(method: str, dataset: str, *, data_dir=None, available_methods=None) -> str | None:
+    """Why mlbench cannot produce (method, dataset), or None when it can."""
+    return (dataset_reason(dataset, data_dir=data_dir)
+            or method_reason(method, available_methods=available_methods))
+
+
+def choose_table(paper: str, metric: str, table=None) -> str:
+    """``table`` checked against ``metric``, or the first table of ``paper`` reporting ``metric``."""
+    from mlbench.papers import paper_layout, paper_tables
+
+    if table is not None:
+        layout = paper_layout(paper, table)
+        if metric not in layout["metrics"]:
+            raise MlbenchError(
+                f"table {table} of {paper!r} does not report {metric!r}; it reports "
+                f"{', '.join(layout['metrics'])} (pass one of them with --metric)."
+            )
+        return str(table)
+    for candidate in paper_tables(paper):
+        if metric in paper_layout(paper, candidate)["metrics"]:
+            return candidate
+    reported = sorted({m for t in paper_tables(paper) for m in paper_layout(paper, t)["metrics"]})
+    raise MlbenchError(
+        f"no table of {paper!r} reports {metric!r}; its tables report {', '.join(reported) or 'nothing'}."
+    )
+
+
+def method_fraction(layout: dict, method: str) -> float:
+    return float(layout.get("train_fraction_by_method", {}).get(method, layout.get("train_fraction", 1.0)))
+
+
+def table_cells(paper: str, table) -> list[Cell]:
+    """Every (method, dataset, train fraction) of a paper table, in paper order."""
+    from mlbench.papers import paper_layout
+
+    layout = paper_layout(paper, table)
+    return [Cell(m, d, method_fraction(layout, m)) for d in layout["datasets"] for m in layout["methods"]]
+
+
+def runnable_cells(paper: str, table, *, data_dir=None, available_methods=None) -> list[Cell]:
+    """The cells of a paper table that mlbench can run here (method registered, data reachable)."""
+    return [c for c in table_cells(paper, table)
+            if cell_reason(c.method, c.dataset, data_dir=data_dir,
+                           available_methods=available_methods) is None]
+
+
+def render_metrics(paper: str, table) -> list[str]:
+    """The ``--metric`` values that together render all of a table (one per rendering)."""
+    from mlbench.papers import paper_layout
+
+    layout = paper_layout(paper, table)
+    return list(layout["metrics"]) if "dataset" in layout["columns"] else layout["metrics"][:1]
+
+
+# -- our numbers -----------------------------------------------------------------------------------
+
+def _ours(store: pd.DataFrame, metrics, fractions, protocol: str, split) -> dict:
+    """(metric, method, dataset, fraction) -> (mean, std, n, variant), preferring the default
+    variant and otherwise the variant with the most seeds (e.g. the runs of ``--quick``)."""
+    out = {}
+    for metric in metrics:
+        for fraction in fractions:
+            summary = summarize(store, metric, protocol, train_fraction=fraction, split=split)
+            if summary.empty:
+                continue
+            summary = summary.assign(_pref=(summary["variant"] != DEFAULT_VARIANT).astype(int))
+            summary = summary.sort_values(["_pref", "n", "variant"], ascending=[True, False, True],
+                                          kind="stable")
+            for row in summary.itertuples(index=False):
+                key = (metric, row.method, row.dataset, fraction)
+                if key not in out:
+                    out[key] = (float(row.mean), float(row.std), int(row.n), row.variant)
+    return out
+
+
+def _higher_is_better(metric: str) -> bool:
+    from mlbench.metrics import get_metric
+
+    try:
+        return get_metric(metric).higher_is_better
+    except MlbenchError:  # paper-only metrics (MulCon's cp, of1, ...) are all "higher is better"
+        return True
+
+
+def _metric_name(metric: str) -> str:
+    from mlbench.metrics import get_metric
+
+    try:
+        return get_metric(metric).display_name
+    except MlbenchError:
+        return metric
+
+
+# -- rendering -------------------------------------------------------------------------------------
+
+def _escape_separator(text: str, fmt: str) -> str:
+    # "|" separates ours/paper/Δ inside a cell; it would end a markdown cell or print as a dash
+    # in LaTeX's default font.
+    if fmt == "markdown":
+        return text.replace("|", "\\|")
+    if fmt == "latex":
+        return text.replace("|", "\\textbar{}")
+    return text
+
+
+def _cell_text(ours, paper_value, paper_missing: bool, note: str | None) -> str:
+    """``ours ± std | paper | Δ``; without ours, ``– | paper`` and the note (e.g. "not run")."""
+    if paper_missing:
+        theirs = "–"
+    elif paper_value is None or math.isnan(paper_value):
+        theirs = "?"  # unreadable in the paper's text extraction (see mlbench.papers)
+    else:
+        theirs = f"{paper_value:.3f}"
+    if ours is None:
+        return f"– | {theirs}" + (f" | {note}" if note else "")
+    mean, std = ours[0], ours[1]
+    if theirs in ("–", "?") or math.isnan(mean):
+        return f"{mean:.3f} ± {std:.3f} | {theirs}"
+    return f"{mean:.3f} ± {std:.3f} | {theirs} | {mean - paper_value:+.3f}"
+
+
+def _with_reason(label: str, reason: str | None) -> str:
+    return f"{label} ({reason})" if reason else label
+
+
+class _Lookup:
+    """Our value, the paper's value and the reasons for one paper table."""
+
+    def __init__(self, paper, table, layout, ours, data_dir, available_methods):
+        from mlbench.papers import paper_results
+
+        self.layout, self.ours = layout, ours
+        self.published = {(r.metric, r.method, r.dataset): r.value
+                          for r in paper_results(paper, table).itertuples(index=False)}
+        self.missing = {tuple(m) for m in layout.get("missing", [])}
+        self.data_dir, self.methods = data_dir, available_methods
+
+    def ours_of(self, metric, method, dataset):
+        return self.ours.get((metric, method, dataset, method_fraction(self.layout, method)))
+
+    def has_ours(self, cells) -> bool:
+        return any(self.ours_of(*c) is not None for c in cells)
+
+    def dataset_reason(self, dataset):
+        return dataset_reason(dataset, data_dir=self.data_dir)
+
+    def method_reason(self, method):
+        return method_reason(method, available_methods=self.methods)
+
+    def cell_reason(self, method, dataset):
+        return self.dataset_reason(dataset) or self.method_reason(method)
+
+    def cell(self, metric, method, dataset, reason_shown: bool):
+        """(text, ours); a reason already printed on the row or column is not repeated."""
+        got = self.ours_of(metric, method, dataset)
+        note = None if got is not None or reason_shown else (self.cell_reason(method, dataset) or "not run")
+        key = (metric, method, dataset)
+        return _cell_text(got, self.published.get(key), key in self.missing, note), got
+
+
+def _best(values: list[float | None], higher: bool) -> float | None:
+    finite = [v for v in values if v is not None and not math.isnan(v)]
+    if not finite:
+        return None
+    return max(finite) if higher else min(finite)
+
+
+def render_paper_table(
+    store: pd.DataFrame, paper: str, metric: str, protocol: str = "fixed", fmt: str = "rich",
+    table=None, split: str | None = None, *, data_dir=None, available_methods: Iterable[str] | None = None,
+):
+    """Render ``table`` of ``paper`` (default: the first one reporting ``metric``) with our numbers.
+
+    ``available_methods`` replaces the method registry and ``data_dir`` locates imported bundle
+    datasets; both only decide which reason a cell without runs shows.
+    """
+    from mlbench.papers import paper_layout
+
+    if fmt not in FORMATS:
+        raise MlbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
+    if protocol not in PROTOCOL_NOTES:
+        raise MlbenchError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOL_NOTES)}.")
+    table = choose_table(paper, metric, table)
+    layout = paper_layout(paper, table)
+    metrics = [metric] if "dataset" in layout["columns"] else list(layout["metrics"])
+    fractions = sorted({method_fraction(layout, m) for m in layout["methods"]})
+    ours = _ours(store, metrics, fractions, protocol, split)
+    lookup = _Lookup(paper, table, layout, ours, data_dir,
+                     None if available_methods is None else set(available_methods))
+    if "dataset" in layout["columns"]:
+        header, rows = _grid_methods_by_datasets(layout, metric, lookup)
+    else:
+        header, rows = _grid_rows_by_metrics(layout, metrics, lookup)
+    rows = [(label, [(_escape_separator(t, fmt), b) for t, b in values]) for label, values in rows]
+    return render_grid(rows, header, _caption(paper, table, layout, metrics, protocol, ours, split), fmt)
+
+
+def _mark_best(columns: list[list[tuple[str, tuple | None]]], higher: list[bool]):
+    """(text, ours) per cell, column-major -> (text, is best) per cell, column-major."""
+    marked = []
+    for column, hib in zip(columns, higher):
+        best = _best([g[0] if g else None for _, g in column], hib)
+        marked.append([(t, g is not None and best is not None and math.isclose(g[0], best))
+                       for t, g in column])
+    return marked
+
+
+def _grid_methods_by_datasets(layout: dict, metric: str, lookup: _Lookup):
+    # A reason shared by a whole row (method) or column (dataset) goes into its label once.
+    methods, datasets = layout["methods"], layout["datasets"]
+    col_reason = {d: None if lookup.has_ours([(metric, m, d) for m in methods]) else lookup.dataset_reason(d)
+                  for d in datasets}
+    row_reason = {m: None if lookup.has_ours([(metric, m, d) for d in datasets]) else lookup.method_reason(m)
+                  for m in methods}
+    columns = [[lookup.cell(metric, m, d, bool(col_reason[d] or row_reason[m])) for m in methods]
+               for d in datasets]
+    marked = _mark_best(columns, [_higher_is_better(metric)] * len(columns))
+    rows = [(_with_reason(label, row_reason[m]), [marked[j][i] for j in range(len(datasets))])
+            for i, (m, label) in enumerate(zip(methods, layout["method_labels"]))]
+    header = [_with_reason(label, col_reason[d]) for d, label in zip(datasets, layout["dataset_labels"])]
+    return ["Method", *header], rows
+
+
+def _grid_rows_by_metrics(layout: dict, metrics: list[str], lookup: _Lookup):
+    # The paper bolds the best method within each dataset block, so best is per (dataset, metric).
+    labels = dict(zip(layout["metrics"], layout.get("metric_labels", layout["metrics"])))
+    several = len(layout["datasets"]) > 1
+    rows = []
+    for dataset, dataset_label in zip(layout["datasets"], layout["dataset_labels"]):
+        reason = {m: None if lookup.has_ours([(x, m, dataset) for x in metrics]) else lookup.cell_reason(m, dataset)
+                  for m in layout["methods"]}
+        columns = [[lookup.cell(x, m, dataset, bool(reason[m])) for m in layout["methods"]] for x in metrics]
+        marked = _mark_best(columns, [_higher_is_better(x) for x in metrics])
+        for i, (method, method_label) in enumerate(zip(layout["methods"], layout["method_labels"])):
+            label = f"{dataset_label}: {method_label}" if several else method_label
+            rows.append((_with_reason(label, reason[method]), [marked[j][i] for j in range(len(metrics))]))
+    first = "Dataset: method" if several else f"Method ({layout['dataset_labels'][0]})"
+    return [first, *[labels.get(m, m) for m in metrics]], rows
+
+
+def _seed_text(ours: dict) -> str:
+    seeds = sorted({n for (_, _, n, _) in ours.values()})
+    if not seeds:
+        return "no runs yet"
+    count = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
+    return f"mean ± std over {count} seed{'' if seeds == [1] else 's'}"
+
+
+def _caption(paper, table, layout, metrics, protocol, ours, split) -> str:
+    names = ", ".join(f"{_metric_name(m)} ({m})" for m in metrics)
+    directions = " / ".join(sorted({"higher" if _higher_is_better(m) else "lower" for m in metrics}))
+    fraction_note = ""
+    if any(method_fraction(layout, m) != 1.0 for m in layout["methods"]):
+        fraction_note = " Training fractions: " + ", ".join(
+            f"{label} {method_fraction(layout, m):g}"
+            for m, label in zip(layout["methods"], layout["method_labels"])) + "."
+    variants = sorted({f"{method} [{variant}]" for (_, method, _, _), (_, _, _, variant) in ours.items()
+                       if variant != DEFAULT_VARIANT})
+    variant_note = f" Non-default variants shown: {', '.join(variants)}." if variants else ""
+    split_note = f" Split strategy: {split}." if split else ""
+    compare = "" if protocol == "paper" else "; compare like with like with --protocol paper"
+    return (
+        f"{paper} Table {table}: {layout['caption']}. {names}, {directions} is better. Each cell: "
+        f"ours ({_seed_text(ours)}) | paper | Δ = ours − paper; best of ours marked. Ours under "
+        f"protocol '{protocol}': {PROTOCOL_NOTES[protocol]}. Paper values as published (the papers "
+        f"pick the threshold on the test set: an oracle threshold{compare})."
+        f"{fraction_note}{split_note}{variant_note}"
+    )

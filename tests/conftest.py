@@ -1,0 +1,60 @@
+"""Shared fixtures: the offline mirror served over real HTTP on 127.0.0.1, and temp dirs."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MLBENCH_SHARED", REPO.parent / "shared"))
+MIRROR_DIR = SHARED / "mirror"
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+
+def serve_directory(directory: Path):
+    """Start a threaded HTTP server for ``directory`` on 127.0.0.1; returns (server, base URL)."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture(scope="session")
+def mirror_url():
+    """Base URL of ../shared/mirror served over HTTP (laid out as <host>/<path>)."""
+    if not MIRROR_DIR.is_dir():
+        pytest.skip(f"offline mirror not found at {MIRROR_DIR} (set MLBENCH_SHARED)")
+    server, url = serve_directory(MIRROR_DIR)
+    yield url
+    server.shutdown()
+
+
+@pytest.fixture
+def dead_mirror() -> str:
+    """A loopback URL where nothing listens."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def session_data_dir(tmp_path_factory, mirror_url):
+    """A data dir shared by read-only tests, with yeast and scene fetched through the mirror."""
+    from mlbench.data.fetch import fetch_dataset
+
+    data_dir = tmp_path_factory.mktemp("data")
+    for name in ("yeast", "scene"):
+        fetch_dataset(name, data_dir, mirror=mirror_url)
+    return data_dir
