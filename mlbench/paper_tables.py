@@ -193,7 +193,8 @@ def _cell_text(ours, paper_value, paper_missing: bool, note: str | None) -> str:
     mean, std = ours[0], ours[1]
     if theirs in ("–", "?") or math.isnan(mean):
         return f"{mean:.3f} ± {std:.3f} | {theirs}"
-    return f"{mean:.3f} ± {std:.3f} | {theirs} | {mean - paper_value:+.3f}"
+    delta = round(mean - paper_value, 3) + 0.0  # + 0.0 turns -0.0 into 0.0: no "-0.000"
+    return f"{mean:.3f} ± {std:.3f} | {theirs} | {delta:+.3f}"
 
 
 def _with_reason(label: str, reason: str | None) -> str:

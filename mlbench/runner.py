@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import platform
-import random
 import re
 import shlex
 import sys
@@ -33,6 +32,7 @@ from mlbench.io import atomic_save_npz, atomic_write_json, read_json
 from mlbench.methods import FitContext, create_method, get_method_class, resolve_params
 from mlbench.protocols import PROTOCOLS, evaluate
 from mlbench.store import add_rows, remove_run
+from mlbench.training import seed_everything
 
 RUNS_ENV = "MLBENCH_RUNS"
 
@@ -90,17 +90,6 @@ def versions() -> dict[str, str]:
         except md.PackageNotFoundError:
             pass
     return out
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    try:
-        import torch
-
-        torch.manual_seed(seed)
-    except ImportError:  # pragma: no cover
-        pass
 
 
 def train_run(

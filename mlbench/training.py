@@ -23,7 +23,7 @@ and optionally overrides
   ``self.run_stage("train", self.module_, epochs=self.hparams["epochs"])``. Multi-stage methods
   (MoCo pretraining then fine-tuning, ...) call :meth:`NeuralMethod.run_stage` several times,
   each with its own module, loss, optimizer and selection rule;
-* ``epoch_batches(n)``: the index batches of one epoch (default: a fresh permutation each epoch,
+* ``epoch_batches(n, bs)``: the index batches of one epoch (default: a fresh permutation each epoch,
   last partial batch kept unless ``drop_last``).
 
 What the loop guarantees:
@@ -215,10 +215,10 @@ class NeuralMethod(MultiLabelMethod):
         else:
             scheduler.step()
 
-    def epoch_batches(self, n: int) -> Sequence[torch.Tensor]:
-        """Index tensors of one epoch. Must draw randomness only from ``self.generator_``."""
+    def epoch_batches(self, n: int, bs: int) -> Sequence[torch.Tensor]:
+        """Index tensors (on the device) of one epoch over ``n`` training rows, batch size
+        ``bs``. Must draw randomness only from ``self.generator_`` (it is checkpointed)."""
         perm = torch.randperm(n, generator=self.generator_).to(self.device_)
-        bs = self.hparams["batch_size"]
         stop = n - n % bs if self.drop_last and n >= bs else n
         return perm[:stop].split(bs)
 
@@ -302,8 +302,10 @@ class NeuralMethod(MultiLabelMethod):
         optimizer: torch.optim.Optimizer | None = None,
         scheduler: Any = None,
         select: str | None = "val",
+        batch_size: int | None = None,
     ) -> None:
-        """Train ``module`` for ``epochs`` epochs with ``loss_fn`` (default ``batch_loss``).
+        """Train ``module`` for ``epochs`` epochs with ``loss_fn`` (default ``batch_loss``) and
+        batches of ``batch_size`` (default the ``batch_size`` hyperparameter).
 
         ``optimizer`` defaults to ``configure_optimizer(module)`` and ``scheduler`` to
         ``configure_scheduler(optimizer, epochs)``. ``select`` picks the weights the stage ends
@@ -317,6 +319,7 @@ class NeuralMethod(MultiLabelMethod):
             raise ValueError(f"stage name {name!r} used twice")
         self._stages_seen.add(name)
         loss_fn = loss_fn or self.batch_loss
+        batch_size = batch_size or self.hparams["batch_size"]
         optimizer = optimizer or self.configure_optimizer(module)
         if scheduler is None:
             scheduler = self.configure_scheduler(optimizer, epochs)
@@ -343,7 +346,7 @@ class NeuralMethod(MultiLabelMethod):
                     break
                 start = time.perf_counter()
                 record = {"stage": name, "epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
-                record.update(self.train_epoch(module, optimizer, loss_fn))
+                record.update(self.train_epoch(module, optimizer, loss_fn, batch_size))
                 if not np.isfinite(record["train_loss"]):
                     raise MlbenchError(
                         f"training diverged: {name} loss is {record['train_loss']} in epoch "
@@ -405,7 +408,7 @@ class NeuralMethod(MultiLabelMethod):
         return {"epoch": -1, "best_value": None, "best_epoch": -1, "best_state": None, "bad": 0}
 
     def train_epoch(
-        self, module: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: LossFn
+        self, module: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: LossFn, batch_size: int
     ) -> dict[str, float]:
         """One epoch of optimisation; returns the sample-weighted means ``train_loss`` and
         ``train_<part>`` of the batches' losses and parts."""
@@ -415,7 +418,7 @@ class NeuralMethod(MultiLabelMethod):
         clip = self.hparams["grad_clip"]
         totals: dict[str, Any] = {}
         seen = 0
-        for idx in self.epoch_batches(X.shape[0]):
+        for idx in self.epoch_batches(X.shape[0], batch_size):
             loss, parts = loss_fn(module, X[idx], Y[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

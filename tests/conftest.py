@@ -51,10 +51,11 @@ def dead_mirror() -> str:
 
 @pytest.fixture(scope="session")
 def session_data_dir(tmp_path_factory, mirror_url):
-    """A data dir shared by read-only tests, with yeast and scene fetched through the mirror."""
+    """A data dir shared by read-only tests, with yeast and scene downloaded over HTTP from the
+    mirror (``force`` bypasses yeast's embedded copy, so the end-to-end tests use the network path)."""
     from mlbench.data.fetch import fetch_dataset
 
     data_dir = tmp_path_factory.mktemp("data")
     for name in ("yeast", "scene"):
-        fetch_dataset(name, data_dir, mirror=mirror_url)
+        fetch_dataset(name, data_dir, mirror=mirror_url, force=True)
     return data_dir

@@ -91,9 +91,12 @@ def mlknn_oracle(X, Y, Xt, k, s):
     np.fill_diagonal(d, np.inf)  # a training point is not its own neighbour
     c = Y[np.argsort(d, axis=1)[:, :k]].sum(axis=1)  # (n, L) positive neighbours
     n_pos = Y.sum(axis=0)
+    n_neg = n - n_pos
     prior = (s + n_pos) / (2 * s + n)
-    like1 = np.stack([(s + ((c == j) & (Y == 1)).sum(0)) / (s * (k + 1) + n_pos) for j in range(k + 1)])
-    like0 = np.stack([(s + ((c == j) & (Y == 0)).sum(0)) / (s * (k + 1) + n - n_pos) for j in range(k + 1)])
+    # like1[j, l] = P(c = j | H1) for label l, smoothed; like0 likewise for H0
+    counts = range(k + 1)
+    like1 = np.stack([(s + ((c == j) & (Y == 1)).sum(0)) / (s * (k + 1) + n_pos) for j in counts])
+    like0 = np.stack([(s + ((c == j) & (Y == 0)).sum(0)) / (s * (k + 1) + n_neg) for j in counts])
     dt = ((Xt[:, None, :] - X[None, :, :]) ** 2).sum(-1)
     ct = Y[np.argsort(dt, axis=1)[:, :k]].sum(axis=1)
     cols = np.arange(L)

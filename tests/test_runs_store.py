@@ -73,6 +73,32 @@ def test_interrupted_run_is_marked_incomplete_and_not_stored(session_data_dir, r
     assert read_store(runs_dir).empty
 
 
+def test_interrupted_neural_run_resumes_to_the_uninterrupted_result(session_data_dir, tmp_path, monkeypatch):
+    from mlbench.methods.mlp import BCEMethod
+
+    spec = RunSpec("bce", "yeast", seed=0, overrides=(("epochs", 4),))
+    straight, _ = train_run(spec, runs_dir=tmp_path / "a", data_dir=session_data_dir)
+
+    original = BCEMethod.on_epoch_end
+
+    def stop_after_second_epoch(self, stage, record):
+        original(self, stage, record)
+        if record["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(BCEMethod, "on_epoch_end", stop_after_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(spec, runs_dir=tmp_path / "b", data_dir=session_data_dir)
+    run_dir = tmp_path / "b" / spec.run_id()
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "incomplete"
+    assert (run_dir / "checkpoint.pt").is_file() and read_store(tmp_path / "b").empty
+    monkeypatch.setattr(BCEMethod, "on_epoch_end", original)
+    resumed, what = train_run(spec, runs_dir=tmp_path / "b", data_dir=session_data_dir, resume=True)
+    assert what == "resumed"
+    assert load_scores(resumed)["scores_test"].tolist() == load_scores(straight)["scores_test"].tolist()
+    assert (resumed / "metrics.json").read_text() == (straight / "metrics.json").read_text()
+
+
 def _write_rows(runs_dir, worker, n_runs):
     for i in range(n_runs):
         rows = [{"dataset": "d", "method": f"m{worker}", "variant": "default", "seed": i,

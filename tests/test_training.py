@@ -21,6 +21,15 @@ from mlbench.training import CHECKPOINT, MODEL, TRAIN_LOG, NeuralMethod, resolve
 SMALL = {"hidden": [32, 32], "epochs": 6, "batch_size": 32}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # These models are tiny: a second intra-op thread only adds contention on a busy 2-core box.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def data():
     X, Y = make_multilabel_classification(300, n_features=20, n_classes=5, random_state=0)
@@ -123,7 +132,7 @@ def test_early_stopping_stops(data):
 def test_bad_params_are_user_errors(data):
     with pytest.raises(MlbenchError, match="unknown parameter"):
         create_method("bce", overrides={"epoch": 3})
-    with pytest.raises(MlbenchError, match="expects a int"):
+    with pytest.raises(MlbenchError, match="expects"):
         create_method("bce", overrides={"epochs": "many"})
     with pytest.raises(MlbenchError, match="metric"):
         fit_bce(data, selection_metric="maf1")

@@ -22,7 +22,7 @@ from mlbench.methods.base import MultiLabelMethod, register_method
 def _labels(Y) -> np.ndarray:
     Y = np.asarray(Y.toarray() if sp.issparse(Y) else Y)
     if Y.ndim != 2:
-        raise MlbenchError(f"Y must be a 2-D (n_samples, n_labels) 0/1 matrix, got shape {Y.shape}.")
+        raise MlbenchError(f"Y must be a 2-D (n_samples, n_labels) 0/1 matrix, got {Y.shape}.")
     return (Y > 0).astype(np.int64)
 
 
@@ -151,7 +151,9 @@ class HARAM(MultiLabelMethod):
         self.n_labels_ = Y.shape[1]
         # A private float copy: MLARAM adds label counts into the rows it was given, in place.
         Y_aug = np.hstack([Y, np.ones((len(Y), 1))]).astype(np.float64)
-        self.model_ = MLARAM(vigilance=self.hparams["vigilance"], threshold=self.hparams["threshold"])
+        self.model_ = MLARAM(
+            vigilance=self.hparams["vigilance"], threshold=self.hparams["threshold"]
+        )
         with _ng_aram_patch():
             self.model_.fit(self._scale(X), Y_aug)
         return self

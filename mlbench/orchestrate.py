@@ -1,0 +1,380 @@
+"""``mlbench reproduce``: plan the runs a paper's tables need, then execute what is missing.
+
+Planning reads the paper's layouts (:mod:`mlbench.paper_tables`): every (method, dataset, train
+fraction) cell that mlbench can run here, times the seeds. A run is *done* when its directory says
+``complete`` and the results store holds its rows; everything else is executed again, and
+:func:`mlbench.runner.train_run` with ``resume=True`` continues an interrupted neural run from
+its checkpoint. So a reproduction can be interrupted at any point and rerun with the same command.
+
+Execution backends:
+
+* ``local``: one run after the other in this process (``jobs=1``), or ``jobs`` worker processes
+  (:class:`concurrent.futures.ProcessPoolExecutor`; the store is guarded by a file lock);
+* ``ray``: one Ray task per run on an existing cluster (``RAY_ADDRESS``). The parsed dataset and
+  its splits travel through Ray's object store and the finished run directory travels back, so
+  the workers need neither the data directory nor a shared file system; the results land in the
+  same local store. An interrupted Ray run is redone from scratch (its checkpoint stayed on the
+  worker).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlbench.errors import MlbenchError
+from mlbench.paper_tables import Cell, cell_reason, render_metrics, table_cells
+from mlbench.runner import RunSpec, resolve_runs_dir, run_state, train_run
+
+BACKENDS = ("local", "ray")
+QUICK_EPOCHS = 3
+DEFAULT_SEEDS = (0, 1, 2)
+
+# Figures that need runs no table asks for: C-GMVAE Fig. 2 (ma-F1 relative to C2AE when every
+# method trains on 10%, 50% and 100% of the training part, on mirflickr and nus-vec).
+DATA_EFFICIENCY = {
+    "cgmvae": {"methods": ("c2ae", "mpvae", "lamp", "cgmvae"), "datasets": ("mirflickr", "nus-vec"),
+               "fractions": (0.1, 0.5, 1.0), "metric": "ma-f1", "baseline": "c2ae"},
+}
+
+
+@dataclass
+class Plan:
+    paper: str
+    tables: list[str]
+    specs: list[RunSpec] = field(default_factory=list)  # every run needed, in paper order
+    blocked: list[tuple[Cell, str]] = field(default_factory=list)  # cells mlbench cannot run here
+    unmatched: list[str] = field(default_factory=list)  # --methods/--datasets in none of the tables
+
+    @property
+    def datasets(self) -> list[str]:
+        return list(dict.fromkeys(s.dataset for s in self.specs))
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str  # done | resumed | skipped | failed
+    run_dir: str | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+# -- planning --------------------------------------------------------------------------------------
+
+def quick_overrides(method: str, epochs: int = QUICK_EPOCHS) -> dict[str, int]:
+    """Few epochs for every ``*epochs`` parameter the method declares (pretraining included).
+
+    Only lowered, never raised: a parameter that is 0 by default (a feature switched off, e.g.
+    warm-up epochs) stays 0, and one already below ``epochs`` keeps its value.
+    """
+    from mlbench.methods import get_method_class
+
+    cls = get_method_class(method)
+    return {name: min(default, epochs) for name, default in cls.params.items()
+            if name.endswith("epochs") and isinstance(default, int) and not isinstance(default, bool)
+            and default > 0 and name not in cls.fixed_params}
+
+
+def _cells(paper: str, tables: list[str], data_efficiency: bool, datasets) -> list[Cell]:
+    cells = [c for t in tables for c in table_cells(paper, t)]
+    if data_efficiency:
+        figure = DATA_EFFICIENCY.get(paper)
+        if figure is None:
+            raise MlbenchError(f"paper {paper!r} has no data-efficiency figure; drop --data-efficiency.")
+        cells += [Cell(m, d, f) for d in (datasets or figure["datasets"])
+                  for m in figure["methods"] for f in figure["fractions"]]
+    return list(dict.fromkeys(cells))
+
+
+def plan_reproduction(
+    paper: str, *, tables: Iterable[str] | None = None, seeds: Iterable[int] = DEFAULT_SEEDS,
+    quick: bool = False, strategy: str = "iterative", data_dir=None, datasets=None, methods=None,
+    data_efficiency: bool = False, available_methods=None,
+) -> Plan:
+    """Every run that ``tables`` of ``paper`` (default: all) need and mlbench can run here."""
+    from mlbench.data.splits import STRATEGIES
+    from mlbench.papers import paper_tables
+
+    if strategy not in STRATEGIES:
+        raise MlbenchError(f"unknown split strategy {strategy!r}; use one of {', '.join(STRATEGIES)}.")
+    known = paper_tables(paper)
+    tables = [str(t) for t in tables] if tables else known
+    for t in tables:
+        if t not in known:
+            raise MlbenchError(f"paper {paper!r} has no table {t!r}; its tables are {', '.join(known)}.")
+    plan = Plan(paper, tables)
+    seeds = list(dict.fromkeys(int(s) for s in seeds))
+    cells = _cells(paper, tables, data_efficiency, datasets)
+    plan.unmatched = [m for m in methods or [] if m not in {c.method for c in cells}] + \
+        [d for d in datasets or [] if d not in {c.dataset for c in cells}]
+    for cell in cells:
+        if (datasets and cell.dataset not in datasets) or (methods and cell.method not in methods):
+            continue
+        reason = cell_reason(cell.method, cell.dataset, data_dir=data_dir,
+                             available_methods=available_methods)
+        if reason:
+            plan.blocked.append((cell, reason))
+            continue
+        overrides = tuple(sorted(quick_overrides(cell.method).items())) if quick else ()
+        plan.specs += [RunSpec(cell.method, cell.dataset, s, strategy, overrides, cell.train_fraction)
+                       for s in seeds]
+    return plan
+
+
+def pending_runs(specs: Iterable[RunSpec], runs_dir=None) -> list[tuple[RunSpec, bool]]:
+    """(spec, force) for every run not yet finished and stored; ``force`` redoes a run whose
+    directory is complete but whose rows are missing from the store (e.g. a deleted results.csv)."""
+    from mlbench.store import read_store
+
+    runs_dir = resolve_runs_dir(runs_dir)
+    stored = set(read_store(runs_dir)["run_id"])
+    out = []
+    for spec in specs:
+        complete = run_state(runs_dir / spec.run_id()) == "complete"
+        if complete and spec.run_id() in stored:
+            continue
+        out.append((spec, complete))
+    return out
+
+
+def prepare_data(specs: Iterable[RunSpec], data_dir=None, mirror=None, notify=lambda m: None) -> dict[str, str]:
+    """Fetch each dataset and make its splits once, before any worker starts; returns
+    {dataset: error} for the datasets that could not be prepared."""
+    from mlbench.data.cache import resolve_data_dir
+    from mlbench.data.fetch import fetch_dataset
+    from mlbench.data.splits import get_split
+
+    root = resolve_data_dir(data_dir)
+    failed: dict[str, str] = {}
+    splits = dict.fromkeys((s.dataset, s.strategy, s.seed, s.ratios) for s in specs)
+    for dataset in dict.fromkeys(key[0] for key in splits):
+        try:
+            data = fetch_dataset(dataset, root, mirror=mirror, notify=notify)
+            for name, strategy, seed, ratios in splits:
+                if name == dataset:
+                    get_split(root, data, strategy, seed, ratios)
+        except MlbenchError as exc:
+            failed[dataset] = str(exc)
+    return failed
+
+
+# -- execution -------------------------------------------------------------------------------------
+
+def execute(
+    items: list[tuple[RunSpec, bool]], *, runs_dir=None, data_dir=None, device: str = "cpu",
+    jobs: int = 1, backend: str = "local", ray_address: str | None = None, ray_gpus: float = 0.0,
+    on_result: Callable[[RunResult], None] = lambda r: None, progress: bool = False,
+) -> list[RunResult]:
+    """Run ``items`` (from :func:`pending_runs`) and return one result per run."""
+    if backend not in BACKENDS:
+        raise MlbenchError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}.")
+    if jobs < 1:
+        raise MlbenchError(f"--jobs must be at least 1, got {jobs}.")
+    runs_dir = resolve_runs_dir(runs_dir)
+    if backend == "ray":
+        return _execute_ray(items, runs_dir, data_dir, device, ray_address, ray_gpus, on_result)
+    if jobs == 1:
+        # In-process: Ctrl-C reaches train_run, which marks the run incomplete for the next time.
+        results = []
+        for spec, force in items:
+            results.append(run_one(spec, runs_dir, data_dir, device, force, progress))
+            on_result(results[-1])
+        return results
+    return _execute_pool(items, runs_dir, data_dir, device, jobs, on_result)
+
+
+def run_one(spec: RunSpec, runs_dir, data_dir, device: str, force: bool = False,
+            progress: bool = False) -> RunResult:
+    """One run; a failure is reported, not raised, so that the other runs go on."""
+    from mlbench.training import resolve_device
+
+    started = time.perf_counter()
+    try:
+        run_dir, what = train_run(spec, runs_dir=runs_dir, data_dir=data_dir,
+                                  device=resolve_device(device), force=force, resume=True,
+                                  progress=progress)
+    except Exception as exc:  # noqa: BLE001 (KeyboardInterrupt still propagates)
+        return RunResult(spec.run_id(), "failed", str(Path(runs_dir) / spec.run_id()),
+                         _describe(exc), time.perf_counter() - started)
+    return RunResult(spec.run_id(), what, str(run_dir), None, time.perf_counter() - started)
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, MlbenchError) else f"{type(exc).__name__}: {exc}"
+
+
+def _init_worker(threads: int) -> None:
+    # N workers each using every core would oversubscribe the machine.
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _execute_pool(items, runs_dir, data_dir, device, jobs, on_result) -> list[RunResult]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    # spawn, not fork: a forked copy of a parent that already ran torch can deadlock in OpenMP.
+    context = multiprocessing.get_context("spawn")
+    results = []
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
+                             initargs=(threads,)) as pool:
+        futures = {pool.submit(run_one, spec, str(runs_dir), None if data_dir is None else str(data_dir),
+                               device, force): spec for spec, force in items}
+        try:
+            for future in as_completed(futures):
+                try:
+                    result = future.result()
+                except Exception as exc:  # a worker died (killed, out of memory)
+                    spec = futures[future]
+                    result = RunResult(spec.run_id(), "failed", None, _describe(exc))
+                results.append(result)
+                on_result(result)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return results
+
+
+# -- Ray -------------------------------------------------------------------------------------------
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise MlbenchError(
+            "--backend ray needs Ray: `pip install mlbench[ray]` (or `pip install ray`)."
+        ) from None
+    return ray
+
+
+def _pack_dir(directory: Path, skip: Iterable[str] = ()) -> dict[str, bytes]:
+    """{relative path: bytes} of the files under ``directory``, leaving out paths with a part in
+    ``skip`` (e.g. the raw downloads, a checkpoint) and hidden temporary files."""
+    skip, directory = set(skip), Path(directory)
+    out = {}
+    for path in sorted(directory.rglob("*")):
+        parts = path.relative_to(directory).parts
+        if path.is_file() and not skip & set(parts) and not path.name.startswith("."):
+            out[str(path.relative_to(directory))] = path.read_bytes()
+    return out
+
+
+def _unpack_dir(files: dict[str, bytes], directory: Path, last: str | None = None) -> None:
+    from mlbench.io import atomic_write_bytes
+
+    # ``last`` (status.json) is written after everything else: it is what marks a run complete.
+    for name in sorted(files, key=lambda n: n == last):
+        atomic_write_bytes(Path(directory) / name, files[name])
+
+
+def _ray_task(spec: RunSpec, data_files: dict[str, bytes], device: str, command: str) -> dict:
+    """Runs on a Ray worker: train in a scratch directory, send the run directory back."""
+    import json
+    import tempfile
+
+    from mlbench.store import read_store
+    from mlbench.training import resolve_device
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="mlbench-ray-") as scratch:
+        data_dir, runs_dir = Path(scratch) / "data", Path(scratch) / "runs"
+        _unpack_dir(data_files, data_dir / spec.dataset)
+        try:
+            run_dir, what = train_run(spec, runs_dir=runs_dir, data_dir=data_dir,
+                                      device=resolve_device(device), force=True)
+        except Exception as exc:  # noqa: BLE001
+            return {"run_id": spec.run_id(), "error": _describe(exc)}
+        config = json.loads((run_dir / "config.json").read_text())
+        config["command"] = command  # the worker's argv is Ray's, not the user's
+        config["executor"] = f"ray ({os.uname().nodename})"
+        (run_dir / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        return {"run_id": spec.run_id(), "what": what, "error": None,
+                "files": _pack_dir(run_dir, skip={"checkpoint.pt"}),
+                "rows": read_store(runs_dir).to_dict("records"),
+                "seconds": time.perf_counter() - started}
+
+
+def adopt_run(payload: dict, runs_dir: Path) -> RunResult:
+    """Write a run directory that came back from a worker into ``runs_dir`` and its store."""
+    from mlbench.runner import _clear_run_dir
+    from mlbench.store import add_rows, remove_run
+
+    run_id = payload["run_id"]
+    run_dir = Path(runs_dir) / run_id
+    if payload.get("error"):
+        return RunResult(run_id, "failed", str(run_dir), payload["error"])
+    if run_dir.exists():
+        _clear_run_dir(run_dir)
+        remove_run(runs_dir, run_id)
+    _unpack_dir(payload["files"], run_dir, last="status.json")
+    add_rows(runs_dir, payload["rows"])
+    return RunResult(run_id, payload["what"], str(run_dir), None, payload.get("seconds", 0.0))
+
+
+def _execute_ray(items, runs_dir, data_dir, device, address, gpus, on_result) -> list[RunResult]:
+    ray = _import_ray()
+    started_here = not ray.is_initialized()  # a caller's (or a test's) Ray session is left alone
+    if started_here:
+        address = address or os.environ.get("RAY_ADDRESS")
+        try:
+            ray.init(address=address, log_to_driver=False)
+        except Exception as exc:  # noqa: BLE001 (Ray raises ConnectionError, RuntimeError, ...)
+            raise MlbenchError(f"cannot connect to the Ray cluster at {address or '(local)'}: {exc}") from None
+    try:
+        return _submit_and_collect(ray, items, runs_dir, data_dir, device, gpus, on_result)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _submit_and_collect(ray, items, runs_dir, data_dir, device, gpus, on_result) -> list[RunResult]:
+    from mlbench.data.cache import dataset_dir, resolve_data_dir
+
+    root = resolve_data_dir(data_dir)
+    shipped = {name: ray.put(_pack_dir(dataset_dir(root, name), skip={"raw"}))
+               for name in dict.fromkeys(spec.dataset for spec, _ in items)}
+    task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=1)(_ray_task)
+    command = shlex.join(sys.argv)
+    refs = {task.remote(spec, shipped[spec.dataset], device, command): spec for spec, _ in items}
+    waiting, results = list(refs), []
+    while waiting:
+        done, waiting = ray.wait(waiting, num_returns=1)
+        for ref in done:
+            try:
+                result = adopt_run(ray.get(ref), runs_dir)
+            except Exception as exc:  # noqa: BLE001 (a worker or the task died)
+                result = RunResult(refs[ref].run_id(), "failed", None, _describe(exc))
+            results.append(result)
+            on_result(result)
+    return results
+
+
+# -- the tables to show afterwards ----------------------------------------------------------------
+
+def tables_to_render(plan: Plan, store, metric: str | None = None) -> list[tuple[str, str]]:
+    """(table, metric) pairs worth rendering: tables with a runnable cell or any of our runs."""
+    ran = {(s.method, s.dataset) for s in plan.specs}
+    have = set(zip(store["method"], store["dataset"])) if len(store) else set()
+    out = []
+    for table in plan.tables:
+        cells = {(c.method, c.dataset) for c in table_cells(plan.paper, table)}
+        if not cells & (ran | have):
+            continue
+        metrics = render_metrics(plan.paper, table)
+        if metric is not None:
+            from mlbench.papers import paper_layout
+
+            metrics = [metric] if metric in paper_layout(plan.paper, table)["metrics"] else []
+        out += [(table, m) for m in metrics]
+    return out

@@ -1,0 +1,261 @@
+"""Paper tables in the paper's layout (mlbench.paper_tables) and the plain tables' formats,
+rendered from a small synthetic results store and compared with golden files.
+
+Regenerate the golden files after a deliberate change with ``MLBENCH_UPDATE_GOLDEN=1 pytest
+tests/test_paper_tables.py`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from rich.console import Console
+
+from mlbench.errors import MlbenchError
+from mlbench.paper_tables import (
+    Cell,
+    cell_reason,
+    choose_table,
+    render_metrics,
+    render_paper_table,
+    runnable_cells,
+    table_cells,
+)
+from mlbench.store import COLUMNS, STORE_NAME
+from mlbench.tables import FORMATS, render
+
+GOLDEN = Path(__file__).parent / "golden"
+EXTENSIONS = {"rich": "txt", "markdown": "md", "latex": "tex", "csv": "csv", "html": "html"}
+# Fixed, so that goldens do not change when colleagues register new methods.
+AVAILABLE = {"br", "mlknn", "haram", "bce"}
+METRICS = ("ex-f1", "mi-f1", "ma-f1", "ha", "p@1")
+
+
+def _value(method: str, dataset: str, seed: int, metric_index: int) -> float:
+    mi, di = sum(map(ord, method)) % 7, sum(map(ord, dataset)) % 5
+    return round(0.55 + 0.031 * mi - 0.017 * di + 0.006 * seed * (mi % 3 + 1) + 0.01 * metric_index, 4)
+
+
+def synthetic_rows(runs, protocols=("fixed", "val", "paper")) -> list[dict]:
+    """runs: (method, dataset, variant, train_fraction, seeds) -> tidy store rows."""
+    rows = []
+    for method, dataset, variant, fraction, seeds in runs:
+        for seed in seeds:
+            run_id = f"{dataset}/{method}/{variant}/iterative-seed{seed}" + ("" if fraction == 1 else f"-frac{fraction:g}")
+            for pi, protocol in enumerate(protocols):
+                for xi, metric in enumerate(METRICS):
+                    rows.append({
+                        "dataset": dataset, "method": method, "variant": variant, "seed": seed,
+                        "split": "iterative", "split_id": f"s{seed}", "train_fraction": fraction,
+                        "protocol": protocol, "metric": metric,
+                        "value": _value(method, dataset, seed, xi) + 0.002 * pi,
+                        "run_id": run_id, "finished_at": "2026-01-01T00:00:00Z",
+                    })
+    return rows
+
+
+STANDARD_RUNS = [
+    ("br", "yeast", "default", 1.0, (0, 1, 2)),
+    ("mlknn", "yeast", "default", 1.0, (0, 1, 2)),
+    ("haram", "yeast", "default", 1.0, (0, 1, 2)),
+    ("br", "scene", "default", 1.0, (0, 1, 2)),
+    ("mlknn", "scene", "default", 1.0, (0, 1, 2)),
+]
+
+
+@pytest.fixture
+def store() -> pd.DataFrame:
+    return pd.DataFrame(synthetic_rows(STANDARD_RUNS), columns=COLUMNS)
+
+
+def rich_text(renderable, width: int = 240) -> str:
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, color_system=None, highlight=False).print(renderable)
+    return buffer.getvalue()
+
+
+def as_text(out, fmt: str) -> str:
+    return rich_text(out) if fmt == "rich" else out
+
+
+def assert_golden(name: str, text: str) -> None:
+    if name.endswith(".html"):
+        assert text.startswith("<table>"), (
+            "not HTML: mlbench.tables.render_grid must ask tabulate for 'unsafehtml' "
+            "(tabulate 0.10 has no 'unsafe_html' and falls back to plain text)")
+    path = GOLDEN / name
+    if os.environ.get("MLBENCH_UPDATE_GOLDEN"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.is_file(), f"golden file {path} missing; create it with MLBENCH_UPDATE_GOLDEN=1"
+    assert text == path.read_text(encoding="utf-8"), f"output differs from {path}"
+
+
+# -- golden outputs --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_paper_table_golden(store, tmp_path, fmt):
+    out = render_paper_table(store, "cgmvae", "ex-f1", "fixed", fmt, data_dir=tmp_path,
+                             available_methods=AVAILABLE)
+    assert_golden(f"paper-cgmvae-t1-ex-f1.{EXTENSIONS[fmt]}", as_text(out, fmt))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_plain_table_golden(store, fmt):
+    out = render(store, "ex-f1", "fixed", fmt, datasets=["yeast", "scene"], methods=["br", "mlknn", "haram"])
+    assert_golden(f"plain-ex-f1.{EXTENSIONS[fmt]}", as_text(out, fmt))
+
+
+def test_rows_by_metrics_layout_golden(tmp_path):
+    # C-GMVAE Table 4: rows are (dataset, method), columns the table's metrics.
+    runs = [("cgmvae", "ebird", "default", 1.0, (0, 1)), ("cgmvae-gm-only", "ebird", "default", 1.0, (0, 1))]
+    store = pd.DataFrame(synthetic_rows(runs), columns=COLUMNS)
+    out = render_paper_table(store, "cgmvae", "mi-f1", "fixed", "markdown", table="4", data_dir=tmp_path,
+                             available_methods=AVAILABLE | {"cgmvae", "cgmvae-gm-only"})
+    assert_golden("paper-cgmvae-t4.md", out)
+
+
+# -- content ---------------------------------------------------------------------------------------
+
+def test_cells_hold_ours_paper_and_difference(store, tmp_path):
+    out = render_paper_table(store, "cgmvae", "ex-f1", "fixed", "csv", data_dir=tmp_path,
+                             available_methods=AVAILABLE)
+    frame = pd.read_csv(io.StringIO(out), comment="#")
+    yeast = frame.set_index("Method")["yeast"]
+    ours = pd.DataFrame(synthetic_rows(STANDARD_RUNS))
+    mean = ours[(ours.method == "br") & (ours.dataset == "yeast") & (ours.metric == "ex-f1")
+                & (ours.protocol == "fixed")]["value"].mean()
+    assert yeast["BR"].startswith(f"{mean:.3f} ± ")
+    delta = round(mean - 0.630, 3) + 0.0
+    assert f"| 0.630 | {delta:+.3f}" in yeast["BR"]  # C-GMVAE Table 1: BR on yeast, ex-F1 0.630
+    assert yeast["MLKNN"].endswith(" *") and not yeast["BR"].endswith(" *")  # best of ours marked
+    assert frame.columns.tolist()[:2] == ["Method", "eBird (data not public)"]
+    assert frame["Method"].tolist() == ["BR", "MLKNN", "HARAM", "SLEEC (not implemented)",
+                                        "C2AE (not implemented in mlbench)", "LaMP (not implemented)",
+                                        "MPVAE (not implemented in mlbench)", "C-GMVAE (not implemented in mlbench)"]
+    assert frame.set_index("Method").loc["HARAM", "bkms"] == "– | 0.216 | not run"
+
+
+def test_caption_states_protocol_seeds_and_oracle(store, tmp_path):
+    for protocol in ("fixed", "val", "paper"):
+        out = render_paper_table(store, "cgmvae", "p@1", protocol, "markdown", data_dir=tmp_path,
+                                 available_methods=AVAILABLE)
+        assert f"protocol '{protocol}'" in out and "over 3 seeds" in out and "oracle threshold" in out
+    assert "TEST part" in render_paper_table(store, "cgmvae", "p@1", "paper", "markdown", data_dir=tmp_path)
+
+
+def test_protocol_selects_numbers(store, tmp_path):
+    fixed = render_paper_table(store, "cgmvae", "ex-f1", "fixed", "csv", data_dir=tmp_path)
+    paper = render_paper_table(store, "cgmvae", "ex-f1", "paper", "csv", data_dir=tmp_path)
+    assert fixed.splitlines()[1] != paper.splitlines()[1]  # the synthetic store differs by 0.004
+
+
+def test_separator_is_escaped_per_format(store, tmp_path):
+    md = render_paper_table(store, "cgmvae", "ex-f1", "fixed", "markdown", data_dir=tmp_path)
+    tex = render_paper_table(store, "cgmvae", "ex-f1", "fixed", "latex", data_dir=tmp_path)
+    assert "\\|" in md and "\\textbar{}" in tex and "\\toprule" in tex and "$\\pm$" in tex
+
+
+def test_train_fraction_per_method(tmp_path):
+    # Table 5: MPVAE on 100% of the data, C-GMVAE on 50%; a C-GMVAE run on 100% must not be used.
+    runs = [("mpvae", "ebird", "default", 1.0, (0,)), ("cgmvae", "ebird", "default", 0.5, (0,)),
+            ("cgmvae", "ebird", "default", 1.0, (0,))]
+    rows = synthetic_rows(runs)
+    for row in rows:
+        if row["method"] == "cgmvae" and row["train_fraction"] == 1.0:
+            row["value"] = 0.999
+    store = pd.DataFrame(rows, columns=COLUMNS)
+    out = render_paper_table(store, "cgmvae", "ha", "fixed", "csv", table=5, data_dir=tmp_path,
+                             available_methods={"mpvae", "cgmvae"})
+    assert "0.999" not in out
+    assert "ebird: C-GMVAE (50%)" in out and "Training fractions" in out
+
+
+def test_non_default_variant_is_used_and_named(tmp_path):
+    runs = [("br", "yeast", "C=2.0", 1.0, (0, 1))]
+    store = pd.DataFrame(synthetic_rows(runs), columns=COLUMNS)
+    out = render_paper_table(store, "cgmvae", "ex-f1", "fixed", "markdown", data_dir=tmp_path)
+    assert "Non-default variants shown: br [C=2.0]" in out
+    both = pd.DataFrame(synthetic_rows(runs + [("br", "yeast", "default", 1.0, (0,))]), columns=COLUMNS)
+    out = render_paper_table(both, "cgmvae", "ex-f1", "fixed", "markdown", data_dir=tmp_path)
+    assert "Non-default" not in out and "over 1 seed)" in out
+
+
+def test_paper_dash_cells(tmp_path):
+    # MulSupCon Table 2 prints "-" for RBCC on mediamill: no paper value, no difference.
+    out = render_paper_table(pd.DataFrame(columns=COLUMNS), "mulsupcon", "ex-f1", "fixed", "csv",
+                             data_dir=tmp_path, available_methods=AVAILABLE)
+    frame = pd.read_csv(io.StringIO(out), comment="#").set_index("Method")
+    assert frame.loc["RBCC (not implemented)", "media"] == "– | –"
+    assert "no runs yet" in out
+
+
+# -- lookups ---------------------------------------------------------------------------------------
+
+def test_choose_table():
+    assert choose_table("cgmvae", "ex-f1") == "1"
+    assert choose_table("cgmvae", "ma-f1") == "2"
+    assert choose_table("cgmvae", "p@1") == "3"
+    assert choose_table("mulsupcon", "ha") == "3"
+    assert choose_table("cgmvae", "ma-f1", table=4) == "4"
+    with pytest.raises(MlbenchError, match="does not report 'p@1'"):
+        choose_table("cgmvae", "p@1", table=4)
+    with pytest.raises(MlbenchError, match="no table of 'cgmvae' reports 'map'"):
+        choose_table("cgmvae", "map")
+    with pytest.raises(MlbenchError, match="unknown paper"):
+        render_paper_table(pd.DataFrame(columns=COLUMNS), "cgmvea", "ex-f1")
+    with pytest.raises(MlbenchError, match="unknown format"):
+        render_paper_table(pd.DataFrame(columns=COLUMNS), "cgmvae", "ex-f1", fmt="pdf")
+
+
+def test_render_metrics():
+    assert render_metrics("cgmvae", "1") == ["ex-f1", "mi-f1"]
+    assert render_metrics("cgmvae", "4") == ["ex-f1"]  # one rendering holds all its metrics
+
+
+def test_cell_reasons(tmp_path):
+    reason = lambda m, d: cell_reason(m, d, data_dir=tmp_path, available_methods=AVAILABLE)  # noqa: E731
+    assert reason("br", "yeast") is None
+    assert reason("br", "delicious") is None  # fetchable: reproduce downloads it
+    assert reason("br", "ebird") == "data not public"
+    assert reason("mulsupcon", "coco") == "image data"
+    assert reason("sleec", "yeast") == "not implemented"
+    assert reason("c2ae", "yeast") == "not implemented in mlbench"
+
+
+def test_imported_bundle_becomes_runnable(tmp_path):
+    (tmp_path / "sider").mkdir()
+    for name in ("meta.json", "dataset.npz"):
+        (tmp_path / "sider" / name).write_text("{}")
+    assert cell_reason("br", "sider", data_dir=tmp_path, available_methods=AVAILABLE) is None
+
+
+def test_registry_decides_by_default():
+    assert cell_reason("br", "yeast") is None  # br is registered
+
+
+def test_table_and_runnable_cells(tmp_path):
+    cells = table_cells("cgmvae", "5")
+    assert Cell("cgmvae", "ebird", 0.5) in cells and Cell("mpvae", "ebird", 1.0) in cells
+    runnable = runnable_cells("cgmvae", "1", data_dir=tmp_path, available_methods={"br", "mlknn"})
+    assert {(c.method, c.dataset) for c in runnable} == {
+        (m, d) for m in ("br", "mlknn") for d in ("yeast", "scene", "bookmarks", "delicious")}
+    assert runnable_cells("mulsupcon", "6", data_dir=tmp_path) == []  # image data only
+
+
+# -- the CLI ---------------------------------------------------------------------------------------
+
+def test_cli_table_paper(store, tmp_path, capsys):
+    from mlbench.cli import main
+
+    (tmp_path / STORE_NAME).write_text(store.to_csv(index=False))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["table", "--paper", "cgmvae", "--metric", "ma-f1", "--format", "markdown",
+              "--runs-dir", str(tmp_path)])
+    assert exit_info.value.code in (0, None)
+    out = capsys.readouterr().out
+    assert "cgmvae Table 2" in out and "\\| 0.373 \\|" in out  # BR on yeast, ma-F1, C-GMVAE Table 2
