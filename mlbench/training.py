@@ -29,7 +29,8 @@ and optionally overrides
 What the loop guarantees:
 
 * **Determinism.** ``fit`` seeds python, numpy and torch with ``context.seed`` before
-  ``build_module``, turns on ``torch.use_deterministic_algorithms`` (warn-only) and shuffles with
+  ``build_module``, turns on ``torch.use_deterministic_algorithms`` (warn-only) on CUDA (CPU
+  kernels are deterministic already) and shuffles with
   its own ``torch.Generator``; same seed + same device -> identical scores. Randomness inside
   ``batch_loss`` (dropout, masks, reparameterisation) must come from torch's global RNG, which is
   checkpointed.
@@ -440,10 +441,13 @@ class NeuralMethod(MultiLabelMethod):
         if self.hparams["num_threads"] > 0:
             torch.set_num_threads(self.hparams["num_threads"])
         self._check_hparams()
-        # Needed by cuBLAS for deterministic matmuls; must be set before CUDA initialises.
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
+        if self.device_.startswith("cuda"):
+            # Only CUDA has nondeterministic kernels. On CPU the call is not needed, and it costs
+            # seconds per process: it imports torch's compiler stack (measured 4-17 s here).
+            # cuBLAS needs this variable for deterministic matmuls, set before CUDA initialises.
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = False
         seed_everything(ctx.seed)
         self.generator_ = torch.Generator().manual_seed(ctx.seed)
 
