@@ -69,6 +69,12 @@ def plan(args) -> list:
     base = (("pretrain_epochs", args.pretrain_epochs),) if args.pretrain_epochs else ()
     if args.preset != "paper":
         base = base + (("preset", args.preset),)
+    # The comparison, ablation and LD groups may run a shorter schedule (--aux-pretrain-epochs);
+    # they then get their own MulSupCon reference at that schedule.
+    aux = base
+    if args.aux_pretrain_epochs:
+        aux = tuple(o for o in base if o[0] != "pretrain_epochs") + (
+            ("pretrain_epochs", args.aux_pretrain_epochs),)
     todo: list[tuple[str, str, int, tuple]] = []
     groups = set(args.groups)
     # Group-major, then seed-major: stopping early still leaves the headline runs complete.
@@ -76,12 +82,17 @@ def plan(args) -> list:
         todo += [("mulsupcon", ds, s, base) for s in args.seeds for ds in args.datasets]
     for s in args.seeds:
         for ds in args.small_datasets:
+            if aux != base and groups & {"comparison", "ablation"}:
+                todo.append(("mulsupcon", ds, s, aux))
             if "comparison" in groups:
-                todo += [("mulsupcon-all", ds, s, base), ("mulsupcon-any", ds, s, base)]
+                todo += [("mulsupcon-all", ds, s, aux), ("mulsupcon-any", ds, s, aux)]
             if "ablation" in groups:
-                todo.append(("mulsupcon", ds, s, base + (("weighted", True),)))
+                todo.append(("mulsupcon", ds, s, aux + (("weighted", True),)))
     if "ld" in groups:
-        todo += [(m, ds, s, base) for s in args.seeds for ds in args.datasets
+        if aux != base:
+            todo += [("mulsupcon", ds, s, aux) for s in args.seeds for ds in args.datasets
+                     if ds not in args.small_datasets or not groups & {"comparison", "ablation"}]
+        todo += [(m, ds, s, aux) for s in args.seeds for ds in args.datasets
                  for m in ("mulsupconld-rld", "mulsupconld-cld")]
     ratios = {ds: split_ratios(ds, args.data_dir) for ds in {t[1] for t in todo}}
     return [RunSpec(method=m, dataset=ds, seed=s, strategy="official",
@@ -116,13 +127,16 @@ def run_all(specs, args) -> None:
 
 
 # -- report ------------------------------------------------------------------------------------
-def collect(specs, runs_dir: Path) -> dict:
-    """(method label, dataset) -> protocol -> metric -> list of values over seeds; plus times."""
+def collect(specs, runs_dir: Path, pretrain_epochs: int) -> dict:
+    """(method label, dataset) -> protocol -> metric -> list of values over seeds; plus times;
+    for the runs with ``pretrain_epochs`` (0 = the preset's)."""
     from mlbench.io import read_json
     from mlbench.runner import run_state
 
     out: dict = {}
     for spec in specs:
+        if dict(spec.overrides).get("pretrain_epochs", 0) != pretrain_epochs:
+            continue
         run_dir = runs_dir / spec.run_id()
         if run_state(run_dir) != "complete":
             continue
@@ -152,9 +166,11 @@ def write_report(specs, args, started: float | None) -> Path:
     from mlbench.papers import paper_value
     from mlbench.runner import versions
 
-    res = collect(specs, args.runs_dir)
-    datasets = [d for d in args.datasets if any(k[1] == d for k in res)]
-    small = [d for d in args.small_datasets if any(k[1] == d for k in res)]
+    res = collect(specs, args.runs_dir, args.pretrain_epochs)
+    aux_epochs = args.aux_pretrain_epochs or args.pretrain_epochs
+    aux = collect(specs, args.runs_dir, aux_epochs)
+    datasets = [d for d in args.datasets if any(k[1] == d for k in {**res, **aux})]
+    small = [d for d in args.small_datasets if any(k[1] == d for k in aux)]
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
                                 capture_output=True).stdout.strip()
@@ -169,8 +185,15 @@ def write_report(specs, args, started: float | None) -> Path:
     if started is not None:
         add(f"Wall time of this invocation: {(time.time() - started) / 60:.1f} min "
             f"({args.jobs} parallel run(s), 1 torch thread each, device {args.device}).  ")
-    schedule = (f"**shortened**: {args.pretrain_epochs} pretraining epochs instead of 150"
-                if args.pretrain_epochs else "full: 150 pretraining epochs")
+    def schedule_text(epochs: int) -> str:
+        return (f"**shortened**: {epochs} pretraining epochs instead of 150" if epochs
+                else "full: 150 pretraining epochs")
+
+    schedule = schedule_text(args.pretrain_epochs)
+    if aux_epochs != args.pretrain_epochs:
+        schedule += (f" for Tables 2-3; {schedule_text(aux_epochs)} for the MulSupConLD, ALL/ANY "
+                     "and weighting sections (each with its own MulSupCon reference at that "
+                     "schedule)")
     add(f"Preset: `{args.preset}`; schedule: {schedule}. Seeds: {' '.join(map(str, args.seeds))}. "
         "Split: `official` (Mulan train/test), validation = 20% of the official train part "
         "(iterative stratification, seeded), e.g. yeast 1200/300/917.  ")
@@ -179,11 +202,13 @@ def write_report(specs, args, started: float | None) -> Path:
         "set with the paper's metric definitions (what the official code reports; optimistic); "
         "**fixed** = threshold 0.5, honest definitions. Mean ± std over seeds. "
         "Δ = ours (paper protocol) − paper.\n")
-    if args.pretrain_epochs:
+    if args.pretrain_epochs or args.aux_pretrain_epochs:
         full = shlex.split(args.command)
-        i = full.index("--pretrain-epochs") if "--pretrain-epochs" in full else None
-        full = full[:i] + full[i + 2:] if i is not None else full
-        add(f"Full setting: `{shlex.join(full)}`.\n")
+        for flag in ("--pretrain-epochs", "--aux-pretrain-epochs"):
+            if flag in full:
+                i = full.index(flag)
+                full = full[:i] + full[i + 2:]
+        add(f"Full setting (150 pretraining epochs everywhere): `{shlex.join(full)}`.\n")
 
     # Tables 2-3.
     add("## Tables 2-3: MulSupCon (pretrain + fine-tune) vs the paper\n")
@@ -212,7 +237,7 @@ def write_report(specs, args, started: float | None) -> Path:
 
     # MulSupConLD.
     ld_rows = [(m, ds) for m in ("mulsupcon", "mulsupconld-rld", "mulsupconld-cld")
-               for ds in datasets if (m, ds) in res]
+               for ds in datasets if (m, ds) in aux]
     if any(m != "mulsupcon" for m, _ in ld_rows):
         add("## MulSupConLD (no published numbers; our design, docs/methods-contrastive.md)\n")
         add("| dataset | method | " + " | ".join(f"{m} (paper)" for m in TABLE58_METRICS)
@@ -220,7 +245,7 @@ def write_report(specs, args, started: float | None) -> Path:
         add("|---|---|" + "---|" * (len(TABLE58_METRICS) + 3))
         for ds in datasets:
             for m in ("mulsupcon", "mulsupconld-rld", "mulsupconld-cld"):
-                cell = res.get((m, ds))
+                cell = aux.get((m, ds))
                 if cell:
                     add(f"| {ds} | {m} | " + " | ".join(_ms(cell['paper'][k]) for k in TABLE58_METRICS)
                         + f" | {_ms(cell['fixed']['ma-f1'])} | {_ms(cell['fixed']['mi-f1'])} "
@@ -236,7 +261,7 @@ def write_report(specs, args, started: float | None) -> Path:
          ["mulsupcon (weighted)", "mulsupcon"],
          [("mulsupcon-weighted", "Yes"), ("mulsupcon-linear", "No")]),
     ):
-        if not any((m, ds) in res for m in methods[:-1] for ds in small):
+        if not any((m, ds) in aux for m in methods[:-1] for ds in small):
             continue
         add(title + "\n")
         add("Ours: fine-tuned (the vector-data recipe of Tables 2-3), paper protocol; "
@@ -248,18 +273,18 @@ def write_report(specs, args, started: float | None) -> Path:
             add(f"| coco (paper) | {label} | " + " | ".join(f"{v:.3f}" for v in vals) + " | - |")
         for ds in small:
             for m in methods:
-                cell = res.get((m, ds))
+                cell = aux.get((m, ds))
                 if cell:
                     add(f"| {ds} | {m} | " + " | ".join(_ms(cell['paper'][k]) for k in TABLE58_METRICS)
                         + f" | {len(cell['seeds'])} |")
         # Verdict: is the last method (the paper's proposal) ahead on each metric?
         for ds in small:
-            best = res.get((methods[-1], ds))
+            best = aux.get((methods[-1], ds))
             if not best:
                 continue
             wins = []
             for k in TABLE58_METRICS:
-                others = [_mean(res[(m, ds)]["paper"][k]) for m in methods[:-1] if (m, ds) in res]
+                others = [_mean(aux[(m, ds)]["paper"][k]) for m in methods[:-1] if (m, ds) in aux]
                 if others:
                     wins.append(f"{k} {'yes' if _mean(best['paper'][k]) > max(others) else 'no'}")
             add(f"\n{ds}: {methods[-1]} ahead of the others (mean, paper protocol)? " + ", ".join(wins))
@@ -268,9 +293,17 @@ def write_report(specs, args, started: float | None) -> Path:
     add("## Fit time per run (s, mean over seeds)\n")
     add("| method | " + " | ".join(datasets) + " |")
     add("|---|" + "---|" * len(datasets))
-    for m in sorted({k[0] for k in res}):
-        add(f"| {m} | " + " | ".join(
-            f"{np.mean(res[(m, d)]['fit_s']):.0f}" if (m, d) in res else "-" for d in datasets) + " |")
+    timed = [(m, cells, sched) for sched, cells in (("main", res), ("aux", aux))
+             for m in sorted({k[0] for k in cells})]
+    if aux_epochs == args.pretrain_epochs:
+        timed = [t for t in timed if t[2] == "main"]
+    for m, cells, sched in timed:
+        tag = f" ({aux_epochs or 150} ep.)" if aux_epochs != args.pretrain_epochs else ""
+        if sched == "main" and tag:
+            tag = f" ({args.pretrain_epochs or 150} ep.)"
+        add(f"| {m}{tag} | " + " | ".join(
+            f"{np.mean(cells[(m, d)]['fit_s']):.0f}" if (m, d) in cells else "-" for d in datasets)
+            + " |")
     add("")
     notes = NOTES.strip()
     add(notes + "\n")
@@ -311,6 +344,9 @@ def main() -> None:
                         choices=["main", "comparison", "ablation", "ld"])
     parser.add_argument("--pretrain-epochs", type=int, default=0,
                         help="shorter pretraining (0 = the preset's 150)")
+    parser.add_argument("--aux-pretrain-epochs", type=int, default=0,
+                        help="pretraining epochs of the comparison/ablation/ld groups "
+                             "(0 = same as the main group)")
     parser.add_argument("--preset", default="paper", choices=["paper", "official"])
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel")
     parser.add_argument("--device", default="cpu")

@@ -27,8 +27,8 @@ err_console = Console(stderr=True)
 MULTI_VALUE_OPTIONS = {"--seeds", "--seed", "--ratios", "--datasets", "--methods", "--metrics",
                        "--set", "--protocols", "--method", "-m", "--dataset", "-d"}
 
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory [env MLBENCH_DATA, default ./data].")]
-Mirror = Annotated[Optional[str], typer.Option("--mirror", help="Fetch https://<host>/<path> from BASE/<host>/<path> [env MLBENCH_MIRROR]; BASE is a URL or a directory.")]
+DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (env MLBENCH_DATA, default ./data).")]
+Mirror = Annotated[Optional[str], typer.Option("--mirror", help="Fetch https://<host>/<path> from BASE/<host>/<path> (env MLBENCH_MIRROR); BASE is a URL or a directory.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
@@ -177,7 +177,7 @@ def split(
 
 # -- methods -------------------------------------------------------------------------------------
 
-RunsDir = Annotated[Optional[Path], typer.Option("--runs-dir", help="Runs directory [env MLBENCH_RUNS, default ./runs].")]
+RunsDir = Annotated[Optional[Path], typer.Option("--runs-dir", help="Runs directory (env MLBENCH_RUNS, default ./runs).")]
 
 
 @app.command()

@@ -63,7 +63,7 @@ def reproduce(
     quick: Annotated[bool, typer.Option("--quick", help="Smoke run: 3 epochs for every *epochs parameter of neural methods (a separate variant).")] = False,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Runs in parallel worker processes on this machine.")] = 1,
     backend: Annotated[str, typer.Option("--backend", help="local | ray (Ray tasks on the cluster at RAY_ADDRESS; pip install mlbench\\[ray]).")] = "local",
-    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster address [env RAY_ADDRESS; default: start a local Ray].")] = None,
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster address (env RAY_ADDRESS; default: start a local Ray).")] = None,
     ray_gpus: Annotated[float, typer.Option("--ray-gpus", help="GPUs each Ray task reserves.")] = 0.0,
     split_strategy: Annotated[str, typer.Option("--split-strategy", help="iterative | random | official.")] = "iterative",
     datasets: Datasets = None,
@@ -79,12 +79,15 @@ def reproduce(
     mirror: Mirror = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
-    """Train every (method, dataset, seed) a paper's tables need that is not in the store yet, then
-    render the tables. Safe to interrupt: rerun the same command and it resumes."""
+    """Train what a paper's tables need and the store lacks, then render them (rerun to resume)."""
     from mlbench import orchestrate as orc
     from mlbench.paper_tables import render_paper_table
 
     _check_protocol(protocol)
+    if backend == "local":  # a missing GPU is one error now, not one per run later
+        from mlbench.training import resolve_device
+
+        device = resolve_device(device)
     plan = orc.plan_reproduction(paper, tables=table, seeds=seeds, quick=quick, strategy=split_strategy,
                                  data_dir=data_dir, datasets=datasets, methods=methods,
                                  data_efficiency=data_efficiency)
@@ -168,8 +171,7 @@ def report(
     runs_dir: RunsDir = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Write one markdown report: the paper's tables beside ours, statistics, plots, and the exact
-    commands and versions behind the runs."""
+    """Write one markdown report: tables beside the paper's, statistics, plots, commands, versions."""
     from mlbench.report import write_report
 
     _check_protocol(protocol)

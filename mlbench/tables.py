@@ -143,4 +143,4 @@ def render_grid(rows: list[tuple[str, list[tuple[str, bool]]]], header: list[str
         latex = latex.replace("\\midrule", "\\toprule", 1).replace("\\hline", "\\bottomrule")
         return f"% {text}\n{latex}\n"
     body = [[label, *[f"<b>{v}</b>" if b else v for v, b in values]] for label, values in rows]
-    return tabulate(body, headers=header, tablefmt="unsafe_html") + f"\n<p>{text}</p>\n"
+    return tabulate(body, headers=header, tablefmt="unsafehtml") + f"\n<p>{text}</p>\n"

@@ -166,12 +166,16 @@ def yeast(tmp_path_factory):
     return data_dir, load_split("yeast", seed=0, data_dir=data_dir)
 
 
-LEARN = [("cgmvae", {"preset": "official", "emb_size": 128, "epochs": 3}),
-         ("mpvae", {"epochs": 3, "lr": 2e-3, "train_samples": 20}),
-         ("c2ae", {"epochs": 6})]
+# C-GMVAE's default (paper) preset is not here: with a decoder that sees z only, its posterior
+# collapses on yeast and it stays at the constant predictor (docs/methods-latent.md, "Posterior
+# collapse"); the paper preset with x at the decoder, and the official preset, learn.
+LEARN = [("cgmvae", {"preset": "official", "emb_size": 64, "epochs": 8}),
+         ("cgmvae", {"decoder_input": "xz", "emb_size": 64, "epochs": 8}),
+         ("mpvae", {"epochs": 5, "lr": 2e-3, "train_samples": 20}),
+         ("c2ae", {"epochs": 10})]
 
 
-@pytest.mark.parametrize("method_id,overrides", LEARN, ids=[m for m, _ in LEARN])
+@pytest.mark.parametrize("method_id,overrides", LEARN, ids=_ids(LEARN))
 def test_few_epochs_on_yeast_beat_a_constant_predictor(method_id, overrides, yeast):
     _, d = yeast
     est = create_method(method_id, "yeast", overrides)

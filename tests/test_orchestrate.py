@@ -103,12 +103,12 @@ def test_interrupted_run_is_redone_finished_ones_are_not(tmp_path, data_dir, mon
     from mlbench.methods.classic import MLkNN
 
     runs = tmp_path / "runs"
-    specs = [RunSpec(m, "emotions", s) for m in ("br", "mlknn") for s in (0, 1)]
+    specs = [RunSpec("br", "emotions", 0), RunSpec("mlknn", "emotions", 0), RunSpec("mlknn", "emotions", 1)]
     original_fit = MLkNN.fit
 
     def killed_midway(self, X, Y, X_val=None, Y_val=None, context=None):
         if context.seed == 1:
-            raise KeyboardInterrupt  # Ctrl-C during the 4th run
+            raise KeyboardInterrupt  # Ctrl-C during the last run
         return original_fit(self, X, Y, X_val, Y_val, context)
 
     monkeypatch.setattr(MLkNN, "fit", killed_midway)

@@ -90,6 +90,8 @@ class CGMVAENet(nn.Module):
         super().__init__()
         self.official = hp["preset"] == "official"
         self.unigauss = hp["prior"] == "unigauss"
+        # 'auto': the preset's decoder input (paper: z only; official: concat(x, z)).
+        self.decode_x = {"auto": self.official, "z": False, "xz": True}[hp["decoder_input"]]
         p = float(hp["dropout"])
         d, emb = int(hp["latent_dim"]), int(hp["emb_size"])
         feat_hidden = [int(h) for h in hp["feature_hidden"]]
@@ -111,11 +113,12 @@ class CGMVAENet(nn.Module):
         width = label_hidden[-1] if label_hidden else emb
         self.fe_mu, self.fe_logvar = nn.Linear(width, d), nn.Linear(width, d)
 
+        d_in = d + (n_features if self.decode_x else 0)
         if self.official:
-            self.fd = nn.Sequential(nn.Linear(n_features + d, 512), nn.ReLU(), nn.Linear(512, emb),
+            self.fd = nn.Sequential(nn.Linear(d_in, 512), nn.ReLU(), nn.Linear(512, emb),
                                     nn.LeakyReLU(0.01))
         else:
-            dec = [d, *[int(h) for h in hp["decoder_hidden"]]]
+            dec = [d_in, *[int(h) for h in hp["decoder_hidden"]]]
             self.fd = nn.Sequential(_mlp(dec), nn.Linear(dec[-1], emb))
 
     # -- pieces ------------------------------------------------------------------------------
@@ -139,8 +142,8 @@ class CGMVAENet(nn.Module):
         sum_j y_j w_j (the MPVAE/C2AE style label encoder the paper contrasts with)."""
         return self._encode_label_input(y @ self.label_emb)
 
-    def decode(self, z: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
-        if self.official:
+    def decode(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        if self.decode_x:
             z = torch.cat([x, z], dim=-1)
         return F.normalize(self.fd(z), dim=-1)
 
@@ -173,6 +176,7 @@ class CGMVAE(NeuralMethod):
         "feature_hidden": [256, 512, 256],
         "label_hidden": [512, 256],
         "decoder_hidden": [512, 512],  # paper preset only (official: one 512 layer)
+        "decoder_input": "auto",  # 'auto' (paper: z; official: concat(x, z)), 'z' or 'xz'
         "latent_dim": 64,
         "emb_size": 2048,
         "prior": "mixture",  # 'mixture' (Eq. 1) or 'unigauss' (Table 4 ablation)
@@ -199,6 +203,7 @@ class CGMVAE(NeuralMethod):
         _choice(hp, "preset", ("paper", "official"), self.id)
         _choice(hp, "prior", ("mixture", "unigauss"), self.id)
         _choice(hp, "scheduler", ("cosine_restarts", "none"), self.id)
+        _choice(hp, "decoder_input", ("auto", "z", "xz"), self.id)
         return CGMVAENet(n_features, n_labels, hp)
 
     def configure_scheduler(self, optimizer, epochs):
@@ -230,7 +235,7 @@ class CGMVAE(NeuralMethod):
         # One decoder pass: the posterior sample z0 (Eq. 4) and the posterior mean, which is
         # what prediction decodes ("x is passed to the feature encoder and decoder to obtain
         # w_fx"): Eq. 6 (cross-entropy) and Eq. 5 (contrastive anchor) use that w_fx.
-        emb_sample, emb = net.decode(torch.cat([z0, mu])).split(x.shape[0])
+        emb_sample, emb = net.decode(torch.cat([z0, mu]), torch.cat([x, x])).split(x.shape[0])
         recon = losses.bce_sum(net.logits(emb_sample), y)  # Eq. 4: -log p(y | z0)
         bce = losses.bce_sum(net.logits(emb), y)  # Eq. 6 (minus sign: a loss)
         loss = hp["recon_weight"] * recon + hp["beta"] * bce
