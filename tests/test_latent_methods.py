@@ -169,8 +169,8 @@ def yeast(tmp_path_factory):
 # C-GMVAE's default (paper) preset is not here: with a decoder that sees z only, its posterior
 # collapses on yeast and it stays at the constant predictor (docs/methods-latent.md, "Posterior
 # collapse"); the paper preset with x at the decoder, and the official preset, learn.
-LEARN = [("cgmvae", {"preset": "official", "emb_size": 64, "epochs": 8}),
-         ("cgmvae", {"decoder_input": "xz", "emb_size": 64, "epochs": 8}),
+LEARN = [("cgmvae", {"preset": "official", "emb_size": 128, "epochs": 8, "lr": 4e-3}),
+         ("cgmvae", {"decoder_input": "xz", "emb_size": 128, "epochs": 8, "lr": 4e-3}),
          ("mpvae", {"epochs": 5, "lr": 2e-3, "train_samples": 20}),
          ("c2ae", {"epochs": 10})]
 

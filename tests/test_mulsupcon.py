@@ -20,6 +20,7 @@ from mlbench.losses_contrastive import (
     rbf_smoothness_loss,
 )
 from mlbench.methods.base import FitContext, create_method, method_ids, resolve_params
+from mlbench.methods.mlp import feature_encoder
 from mlbench.methods.mulsupcon import MoCoPretrainer, mask_features, projection_head
 
 ln = math.log
@@ -168,12 +169,11 @@ def test_momentum_update_is_an_ema_of_the_query_parameters():
 
 
 def test_pretrain_loss_updates_state_only_in_training():
-    est = create_method("mulsupcon", overrides={**TINY, "queue_size": 8})
-    X, Y_ = make_multilabel_classification(40, n_features=3, n_classes=2, random_state=0)
-    est._setup(FitContext(progress=False), X, Y_, None, None)
-    est.module_ = est.build_module(3, 2)
-    pre = est.build_pretrainer()
-    xb, yb = est.train_[0][:6], est.train_[1][:6]
+    est = create_method("mulsupcon", overrides=TINY)
+    torch.manual_seed(0)
+    pre = MoCoPretrainer(feature_encoder(3, [16, 16], 0.2), projection_head(16, 8), n_labels=2,
+                         queue_size=8, momentum=0.999)
+    xb, yb = torch.randn(6, 3), torch.tensor([[1.0, 0], [0, 1], [1, 1], [0, 0], [1, 0], [0, 1]])
     with torch.no_grad():
         for p in pre._query_params():
             p.add_(0.5)

@@ -219,9 +219,9 @@ class CGMVAE(NeuralMethod):
         """Eq. 3 (one posterior sample) against the Eq. 1 mixture, or the uni-Gaussian prior."""
         if net.unigauss:
             mu_p, logvar_p = net.label_gaussian(y)
-            return losses.mixture_kl_estimate(z, mu, logvar, mu_p, logvar_p, None), mu_p
+            return losses.mixture_kl_estimate(z, mu, logvar, mu_p, logvar_p, None)
         mu_c, logvar_c = net.components()
-        return losses.mixture_kl_estimate(z, mu, logvar, mu_c, logvar_c, y), mu_c
+        return losses.mixture_kl_estimate(z, mu, logvar, mu_c, logvar_c, y)
 
     def batch_loss(self, module: nn.Module, xb: torch.Tensor, yb: torch.Tensor):
         if module.official:
@@ -241,7 +241,7 @@ class CGMVAE(NeuralMethod):
         loss = hp["recon_weight"] * recon + hp["beta"] * bce
         parts: dict[str, Any] = {"recon": recon, "bce": bce}
         if hp["use_kl"]:
-            kl, _ = self._kl(net, z0, mu, logvar, y)
+            kl = self._kl(net, z0, mu, logvar, y)
             loss = loss + hp["kl_weight"] * kl
             parts["kl"] = kl
         if hp["use_contrastive"]:

@@ -16,13 +16,14 @@ from L learned label queries, one embedding per label. Here (docs/methods-contra
   (``losses_contrastive.label_level_contrastive_loss``, tau = 0.2) on the projected embeddings
   of the active (sample, label) pairs only.
 * **Training** (``schedule``): ``two-stage`` = MulCon: ``epochs`` of BCE (Adam, lr), keep the
-  best epoch on validation, then ``finetune_epochs`` of BCE + LLCL at ``finetune_lr``;
+  best epoch on validation, then ``finetune_epochs`` of BCE + LLCL with the encoder and
+  attention at ``finetune_lr`` (10x lower) and the classifiers and projector at
+  ``finetune_head_lr`` (as the official per-group lrs);
   ``bce-only`` = stage 1 alone (Table 3 "LLEN + BCE"); ``joint`` = BCE + LLCL from the start
   for ``epochs`` (Table 3 "LLEN + BCE + LLCL").
 
 Deviations, because the official recipe is built around images: Adam in both stages (paper:
-AdamW + 1-cycle, then SGD 0.01 with step decay) at the BCE baseline's lr and a 10x lower
-fine-tuning lr; no EMA of the weights; no augmented second view (vector data has no natural
+AdamW + 1-cycle, then SGD 0.01 with step decay) at the BCE baseline's lr; no EMA of the weights; no augmented second view (vector data has no natural
 augmentation), so a label with one positive in the batch gives its anchor no positive and a
 zero term, as in the official loss. The label self-attention is O(L^2) per sample; it runs
 through ``scaled_dot_product_attention`` (memory-efficient kernels, no L x L matrix stored), and

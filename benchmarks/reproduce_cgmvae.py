@@ -1,0 +1,290 @@
+"""Reproduce C-GMVAE's Tables 1-3 (and Table 4's ablation on one dataset) with mlbench.
+
+Trains BR, MLkNN, HARAM, C2AE, MPVAE and C-GMVAE (both presets) with 3 seeds on every Table 1
+dataset that is fetched, plus the C-GMVAE ablations on one dataset, then writes a markdown
+report: our mean +- std under the ``paper`` protocol (each metric maximised over test thresholds,
+as the official evaluation code does) and under ``fixed`` (threshold 0.5), the paper's value and
+the difference.
+
+    python benchmarks/reproduce_cgmvae.py                       # train what is missing, report
+    python benchmarks/reproduce_cgmvae.py --report-only         # report the runs that exist
+    python benchmarks/reproduce_cgmvae.py --datasets yeast --methods cgmvae mpvae --seeds 0
+
+Runs live in ``benchmarks/runs`` (git-ignored; a run that is complete is never redone, so the
+command can be interrupted and restarted, and runs made with ``mlbench train --runs-dir
+benchmarks/runs`` with the same settings are picked up); only the report is committed.
+Set OMP_NUM_THREADS=1 when several of these share a small machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from mlbench.io import read_json  # noqa: E402
+from mlbench.papers import paper_value  # noqa: E402
+from mlbench.runner import RunSpec, run_state, train_run, versions  # noqa: E402
+
+TABLE1_DATASETS = ["ebird", "mirflickr", "nus-vec", "yeast", "scene", "sider", "reuters",
+                   "bookmarks", "delicious"]
+METRICS = ["ex-f1", "mi-f1", "ma-f1", "ha", "p@1"]
+METRIC_LABELS = {"ex-f1": "ex-F1", "mi-f1": "mi-F1", "ma-f1": "ma-F1", "ha": "HA", "p@1": "P@1"}
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str  # command-line name
+    method: str  # registered method id
+    overrides: tuple[tuple[str, object], ...]
+    label: str
+    paper_method: str | None  # method id in mlbench.papers (None: not in the paper)
+
+
+MAIN_ROWS = [
+    Row("br", "br", (), "BR", "br"),
+    Row("mlknn", "mlknn", (), "MLkNN", "mlknn"),
+    Row("haram", "haram", (), "HARAM", "haram"),
+    Row("c2ae", "c2ae", (), "C2AE", "c2ae"),
+    Row("mpvae", "mpvae", (), "MPVAE", "mpvae"),
+    Row("cgmvae", "cgmvae", (), "C-GMVAE (preset=paper, default)", "cgmvae"),
+    Row("cgmvae-official", "cgmvae", (("preset", "official"),), "C-GMVAE (preset=official)",
+        "cgmvae"),
+]
+ABLATION_ROWS = [
+    Row("cgmvae-unigauss", "cgmvae-unigauss", (("preset", "official"),),
+        "uni-Gaussian (official preset)", "cgmvae-unigauss"),
+    Row("cgmvae-gm-only", "cgmvae-gm-only", (("preset", "official"),),
+        "GM only (official preset)", "cgmvae-gm-only"),
+    Row("cgmvae-contrastive-only", "cgmvae-contrastive-only", (("preset", "official"),),
+        "contrastive only (official preset)", "cgmvae-contrastive-only"),
+]
+
+NOTES = """\
+## Why our numbers can differ from the paper's
+
+* **Split.** The paper uses the authors' own `<name>_{train,val,test}_idx.npy` splits (80/10/10
+  by the paper's text), distributed with their npy files; those downloads are dead, so we use
+  mlbench's seeded iterative-stratification 80/10/10 split of the Mulan data (a different split
+  per seed). The test sets are ~240 samples on yeast and scene, so one split-to-split standard
+  deviation is about 0.01 on the F1 scores: differences of that size are noise.
+* **Seeds.** The paper reports C-GMVAE as the mean of 3 seeds on one fixed split; the other
+  rows are single numbers quoted from earlier papers. Our std is over 3 (split, init) seeds.
+* **Preprocessing.** The official code feeds the npy features as stored (whether they were
+  standardised beforehand is unknown); mlbench standardises every neural method's inputs with
+  the training mean/std (`standardize=True`). Yeast's raw features are already centred; scene's
+  are in [0, 1].
+* **Protocol.** The paper's numbers come from the official evaluation code: each metric is
+  maximised separately over thresholds 0.1..0.9 *on the test set*. That is what the `paper`
+  columns reproduce; the `fixed` columns (one threshold, 0.5, honest metric definitions) are
+  what a user should expect on new data. The paper protocol is optimistic by construction.
+* **Model selection.** As in the official code: the epoch with the best validation macro-F1
+  (maximised over thresholds) is kept (the `val` grid 0.05..0.95).
+* **C-GMVAE paper preset.** With the decoder seeing only z (the paper's text), the posterior
+  collapses on yeast within the first epochs (KL -> 0, the posterior means of all samples become
+  identical), and the model is the constant predictor: the KL estimate's pull towards the
+  label components outweighs the weak gradient that reaches z through the decoder. The official
+  code avoids this by concatenating the raw features x to z at the decoder; its latent collapses
+  just the same (KL ~ 0.01), but x carries the information. `--set decoder_input=xz` gives the
+  paper preset the official decoder input. See docs/methods-latent.md.
+* **MPVAE.** Official per-dataset scripts (800 epochs on yeast, 400 on scene); prediction uses the
+  exact probit marginals instead of 10 000 Monte-Carlo draws (same limit, no MC noise).
+* **C2AE.** The paper's C2AE numbers are quoted from earlier work; our C2AE follows the authors'
+  MATLAB demo where the paper is silent (sizes, penalty, ranking scale) but trains with Adam.
+"""
+
+
+def fetched_datasets(data_dir: Path) -> list[str]:
+    from mlbench.data import load_dataset
+
+    out = []
+    for name in TABLE1_DATASETS:
+        try:
+            load_dataset(name, data_dir)
+        except Exception:  # not fetched (bundles need the authors' npy files)
+            continue
+        out.append(name)
+    return out
+
+
+def spec_for(row: Row, dataset: str, seed: int) -> RunSpec:
+    return RunSpec(row.method, dataset, seed, "iterative", tuple(sorted(row.overrides)))
+
+
+def collect(runs_dir: Path, row: Row, dataset: str, seeds: list[int]) -> dict:
+    values: dict[str, dict[str, list[float]]] = {"paper": {}, "fixed": {}}
+    fit_seconds, best_epochs, done = [], [], []
+    for seed in seeds:
+        run_dir = runs_dir / spec_for(row, dataset, seed).run_id()
+        if run_state(run_dir) != "complete":
+            continue
+        done.append(seed)
+        metrics = read_json(run_dir / "metrics.json")
+        for protocol in values:
+            for m in METRICS:
+                values[protocol].setdefault(m, []).append(metrics[protocol]["metrics"][m])
+        fit_seconds.append(read_json(run_dir / "status.json").get("fit_seconds", math.nan))
+        log = run_dir / "train_log.csv"
+        if log.is_file():
+            import csv
+
+            rows = list(csv.DictReader(log.open()))
+            best = [int(r["epoch"]) for r in rows if r.get("best") == "True"]
+            if best:
+                best_epochs.append(best[-1])
+    return {"values": values, "seeds": done, "fit_seconds": fit_seconds, "best_epochs": best_epochs}
+
+
+def fmt_mean_std(vals: list[float]) -> str:
+    if not vals:
+        return "-"
+    if len(vals) == 1:
+        return f"{vals[0]:.3f}"
+    return f"{np.mean(vals):.3f} ± {np.std(vals, ddof=1):.3f}"
+
+
+def paper_number(row: Row, metric: str, dataset: str, table: str | None = None) -> float | None:
+    if row.paper_method is None:
+        return None
+    return paper_value("cgmvae", metric, row.paper_method, dataset, table=table)
+
+
+def dataset_section(runs_dir, dataset, rows, seeds, table=None, title=None) -> tuple[list[str], list]:
+    results = {row.key: collect(runs_dir, row, dataset, seeds) for row in rows}
+    metric_head = " | ".join(METRIC_LABELS[m] for m in METRICS)
+    lines = [f"### {title or dataset}", "",
+             "Paper protocol: ours (mean ± std) / paper / Δ", "",
+             f"| method | seeds | {metric_head} |", "|" + "---|" * (2 + len(METRICS))]
+    summary = []
+    for row in rows:
+        res = results[row.key]
+        cells = [row.label, ",".join(map(str, res["seeds"])) or "not run"]
+        for m in METRICS:
+            ours = res["values"]["paper"].get(m, [])
+            ref = paper_number(row, m, dataset, table)
+            cell = fmt_mean_std(ours)
+            if ref is not None:
+                cell += f" / {ref:.3f}"
+                if ours:
+                    cell += f" / **{np.mean(ours) - ref:+.3f}**"
+                    summary.append((dataset, row.label, m, float(np.mean(ours)), ref))
+            cells.append(cell)
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Fixed protocol (threshold 0.5): ours (mean ± std)", "",
+              f"| method | {metric_head} |", "|" + "---|" * (1 + len(METRICS))]
+    for row in rows:
+        res = results[row.key]
+        if res["seeds"]:
+            lines.append("| " + " | ".join(
+                [row.label] + [fmt_mean_std(res["values"]["fixed"].get(m, [])) for m in METRICS]) + " |")
+    lines.append("")
+    timing = []
+    for row in rows:
+        res = results[row.key]
+        if res["seeds"]:
+            be = f", selected epochs {', '.join(map(str, res['best_epochs']))}" if res["best_epochs"] else ""
+            timing.append(f"{row.label}: fit {np.mean(res['fit_seconds']):.0f} s/run{be}")
+    if timing:
+        lines += ["Fit time (shared, heavily loaded 2-core CPU, 1 thread per run; not a speed "
+                  "benchmark): " + "; ".join(timing) + ".", ""]
+    return lines, summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", nargs="*", help="default: every fetched Table 1 dataset")
+    ap.add_argument("--methods", nargs="*", default=[r.key for r in MAIN_ROWS],
+                    help="rows to train: " + " ".join(r.key for r in MAIN_ROWS))
+    ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    ap.add_argument("--ablation-dataset", default="yeast", help="'' to skip the ablation runs")
+    ap.add_argument("--runs-dir", type=Path, default=REPO / "benchmarks" / "runs")
+    ap.add_argument("--data-dir", type=Path, default=REPO / "data")
+    ap.add_argument("--report", type=Path, default=REPO / "benchmarks" / "reports" / "cgmvae.md")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--report-only", action="store_true", help="train nothing; report existing runs")
+    args = ap.parse_args(argv)
+
+    datasets = args.datasets or fetched_datasets(args.data_dir)
+    rows = [r for r in MAIN_ROWS if r.key in args.methods]
+    plan = [(r, d, s) for d in datasets for r in rows for s in args.seeds]
+    if args.ablation_dataset:
+        plan += [(r, args.ablation_dataset, s) for r in ABLATION_ROWS for s in args.seeds]
+    if not args.report_only:
+        for i, (row, dataset, seed) in enumerate(plan, 1):
+            start = time.perf_counter()
+            run_dir, what = train_run(spec_for(row, dataset, seed), runs_dir=args.runs_dir,
+                                      data_dir=args.data_dir, device=args.device, resume=True)
+            print(f"[{i}/{len(plan)}] {row.label} {dataset} seed {seed}: {what} "
+                  f"({time.perf_counter() - start:.0f} s)", flush=True)
+
+    command = "python " + shlex.join([str(Path(sys.argv[0]).relative_to(REPO))
+                                      if Path(sys.argv[0]).is_absolute() else sys.argv[0],
+                                      *(argv if argv is not None else sys.argv[1:])])
+    lines = [
+        "# C-GMVAE reproduction (Tables 1-4)",
+        "",
+        f"Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `{command}` "
+        "(from the repository root).",
+        "",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".",
+        "",
+        "Columns per metric: ours under the **paper** protocol (mean ± std over the seeds listed; "
+        "each metric maximised over thresholds 0.1..0.9 on the test set, paper metric "
+        "definitions), the paper's value, Δ = ours − paper, and ours under the **fixed** "
+        "protocol (threshold 0.5, honest definitions). Split: mlbench iterative 80/10/10, one "
+        "split per seed.",
+        "",
+        "## Tables 1-3",
+        "",
+    ]
+    summary = []
+    for dataset in datasets:
+        section, s = dataset_section(args.runs_dir, dataset, rows, args.seeds)
+        lines += section
+        summary += s
+    if args.ablation_dataset:
+        ab_rows = ABLATION_ROWS + [r for r in MAIN_ROWS if r.key == "cgmvae-official"]
+        section, _ = dataset_section(args.runs_dir, args.ablation_dataset, ab_rows, args.seeds,
+                                     table="4", title=f"Table 4 ablation on {args.ablation_dataset}")
+        lines += ["## Ablation (Table 4 rows; the paper ran it on ebird, mirflickr, nus-vec only)", ""]
+        lines += section
+    close = [f"| {d} | {label} | {METRIC_LABELS[m]} | {o:.3f} | {p:.3f} | {o - p:+.3f} |"
+             for d, label, m, o, p in summary if abs(o - p) > 0.02]
+    lines += ["## Cells more than 0.02 from the paper (paper protocol)", ""]
+    if close:
+        lines += ["| dataset | method | metric | ours | paper | Δ |", "|---|---|---|---|---|---|", *close]
+    else:
+        lines.append("None.")
+    lines += [""]
+    missing = [(r, d, s) for r, d, s in plan
+               if run_state(args.runs_dir / spec_for(r, d, s).run_id()) != "complete"]
+    lines += ["## Not run", ""]
+    if missing:
+        lines += [f"{len(missing)} of {len(plan)} planned runs are missing:", ""]
+        by = {}
+        for r, d, s in missing:
+            by.setdefault((r.label, d), []).append(s)
+        lines += [f"* {label} on {d}: seeds {', '.join(map(str, s))}" for (label, d), s in by.items()]
+        lines += ["", "Run them (skips everything complete) with "
+                  "`OMP_NUM_THREADS=1 python benchmarks/reproduce_cgmvae.py` "
+                  "(add `--datasets ...` / `--methods ...` to restrict).", ""]
+    else:
+        lines += ["Nothing: every planned run is complete.", ""]
+    lines += [NOTES]
+    text = "\n".join(lines)
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
