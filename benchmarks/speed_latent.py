@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
 
         devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     results = []
+    load_before = os.getloadavg()
     for device in devices:
         for dataset in args.datasets:
             for method, overrides in CONFIGS:
@@ -106,7 +107,10 @@ def main(argv: list[str] | None = None) -> None:
     lines = [
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with "
         f"`python benchmarks/speed_latent.py {' '.join(argv if argv is not None else sys.argv[1:])}`"
-        f" on {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores.",
+        f" on {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores; "
+        f"1-minute load average {load_before[0]:.1f} before and {os.getloadavg()[0]:.1f} after "
+        "(a load above the core count means the machine was shared and the CPU times are "
+        "inflated accordingly).",
         "",
         "| method | dataset (n_train, L) | device | threads | batch | params | s/epoch | peak memory MB |",
         "|---|---|---|---|---|---|---|---|",

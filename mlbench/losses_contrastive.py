@@ -36,9 +36,9 @@ def label_overlap(y_anchor: torch.Tensor, y_ref: torch.Tensor) -> torch.Tensor:
 def positive_mask(y_anchor: torch.Tensor, y_ref: torch.Tensor, pattern: str) -> torch.Tensor:
     """(B, N) bool positive set P^(i) of the single-positive-set patterns.
 
-    ``all``: y^(a) = y^(i) (exact label-set match); ``any``: y^(a) ∩ y^(i) ≠ ∅. An anchor without
-    labels has no positives under either (it carries no label information to contrast), even
-    though "all" would formally match other empty label sets.
+    ``all``: y^(a) = y^(i) (exact label-set match); ``any``: y^(a) ∩ y^(i) ≠ ∅. An anchor
+    without labels has no positives under either (it carries no label information to contrast),
+    even though "all" would formally match other empty label sets.
     """
     overlap = label_overlap(y_anchor, y_ref)
     n_anchor = y_anchor.sum(1, keepdim=True)

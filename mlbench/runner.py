@@ -163,8 +163,8 @@ def train_run(
                     y_val=data.Y_val, scores_test=scores_test, y_test=data.Y_test,
                     **{f"extra_{k}": v for k, v in method.extras().items()})
     method.save(run_dir / "model.pt")
-    selection = selection_metric or params.get("selection_metric", "ma-f1")
-    metrics = evaluate_all(data.Y_test, scores_test, data.Y_val, scores_val, selection)
+    metrics = evaluate_all(data.Y_test, scores_test, data.Y_val, scores_val,
+                           val_protocol_metric(selection_metric or params.get("selection_metric")))
     atomic_write_json(run_dir / "metrics.json", metrics)
     finished = _now()
     rows = [
@@ -181,6 +181,15 @@ def train_run(
         "predict_seconds": round(predict_seconds, 3), "resumed": resuming,
     })
     return run_dir, "resumed" if resuming else "done"
+
+
+def val_protocol_metric(selection_metric: str | None) -> str:
+    """The metric the ``val`` protocol maximizes: the method's model-selection metric when it is
+    a threshold metric; ma-f1 (the official codes' selection metric) otherwise, e.g. when a
+    method selects epochs on validation loss."""
+    from mlbench.metrics import THRESHOLD_METRIC_IDS
+
+    return selection_metric if selection_metric in THRESHOLD_METRIC_IDS else "ma-f1"
 
 
 def evaluate_all(y_test, scores_test, y_val, scores_val, selection_metric: str = "ma-f1") -> dict:

@@ -123,3 +123,10 @@ def test_store_survives_two_concurrent_writers(runs_dir):
 def test_missing_run_dir_is_a_clear_error(tmp_path):
     with pytest.raises(MlbenchError, match="does not exist"):
         load_scores(tmp_path / "nope")
+
+
+def test_run_selecting_on_validation_loss_still_gets_a_val_protocol(session_data_dir, runs_dir):
+    spec = RunSpec("bce", "yeast", seed=0, overrides=(("epochs", 2), ("selection_metric", "loss")))
+    run_dir, _ = train_run(spec, runs_dir=runs_dir, data_dir=session_data_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert "ma-f1" in metrics["val"]["description"] and set(metrics) == {"fixed", "val", "paper"}

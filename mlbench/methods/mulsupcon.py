@@ -169,7 +169,8 @@ class MoCoPretrainer(nn.Module):
         # the queue is full, which only changes the first queue_size / batch iterations.
         self.register_buffer("queue_z", torch.zeros(queue_size, out_dim))
         self.register_buffer("queue_y", torch.zeros(queue_size, n_labels))
-        self.register_buffer("queue_d", torch.zeros(queue_size, n_labels if store_distributions else 0))
+        n_dist = n_labels if store_distributions else 0
+        self.register_buffer("queue_d", torch.zeros(queue_size, n_dist))
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
         self.register_buffer("queue_len", torch.zeros((), dtype=torch.long))
 
@@ -349,7 +350,8 @@ class MulSupConMethod(NeuralMethod):
     def configure_pretrain_optimizer(self, pre: MoCoPretrainer) -> torch.optim.Optimizer:
         hp = self.hparams
         params = [p for p in pre.parameters() if p.requires_grad]
-        return torch.optim.Adam(params, lr=hp["pretrain_lr"], weight_decay=hp["pretrain_weight_decay"])
+        return torch.optim.Adam(params, lr=hp["pretrain_lr"],
+                                weight_decay=hp["pretrain_weight_decay"])
 
     def configure_pretrain_scheduler(self, optimizer: torch.optim.Optimizer, epochs: int) -> Any:
         hp = self.hparams
@@ -359,7 +361,8 @@ class MulSupConMethod(NeuralMethod):
                 optimizer, T_max=epochs, eta_min=hp["pretrain_min_lr"])
         if schedule == "cosine-restarts":
             return torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
-                optimizer, T_0=hp["pretrain_restart_epochs"], T_mult=2, eta_min=hp["pretrain_min_lr"])
+                optimizer, T_0=hp["pretrain_restart_epochs"], T_mult=2,
+                eta_min=hp["pretrain_min_lr"])
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
 
     def pretrain_loss(
@@ -425,7 +428,8 @@ class MulSupConMethod(NeuralMethod):
             ("pattern", hp.get("pattern", "mulsupcon") in PATTERNS, ", ".join(PATTERNS)),
             ("probe", hp["probe"] in ("finetune", "linear"), "finetune, linear"),
             ("pretrain_schedule", hp["pretrain_schedule"] in SCHEDULES, ", ".join(SCHEDULES)),
-            ("pretrain_select", hp["pretrain_select"] in ("train_loss", "last"), "train_loss, last"),
+            ("pretrain_select", hp["pretrain_select"] in ("train_loss", "last"),
+             "train_loss, last"),
             ("finetune_select", hp["finetune_select"] in ("loss", "metric"), "loss, metric"),
             ("mask_prob", 0.0 <= hp["mask_prob"] < 1.0, "a number in [0, 1)"),
             ("momentum", 0.0 <= hp["momentum"] <= 1.0, "a number in [0, 1]"),
