@@ -28,6 +28,17 @@ def serve_directory(directory: Path):
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
+def invoke_cli(*argv) -> int:
+    """Run ``mlbench argv`` in-process through the real entry point; returns the exit code."""
+    from mlbench.cli import main
+
+    try:
+        main([str(a) for a in argv])
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
+
+
 @pytest.fixture(scope="session")
 def mirror_url():
     """Base URL of ../shared/mirror served over HTTP (laid out as <host>/<path>)."""

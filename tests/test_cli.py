@@ -7,16 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from mlbench.cli import expand_argv, main
+from mlbench.cli import expand_argv
+
+from .conftest import invoke_cli
 
 
 def run(capsys, *argv):
     """Run ``mlbench argv`` in-process; returns (exit code, stdout, stderr)."""
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    code = invoke_cli(*argv)
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 
 from mlbench import orchestrate as orc
-from mlbench.cli import main
 from mlbench.errors import MlbenchError
 from mlbench.io import read_json
 from mlbench.runner import RunSpec
 from mlbench.store import COLUMNS, STORE_NAME, read_store
+
+from .conftest import invoke_cli
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +29,7 @@ def data_dir(tmp_path_factory):
 
 
 def run_cli(args) -> int:
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        return 0 if exc.code is None else exc.code
-    return 0
+    return invoke_cli(*args)
 
 
 def status(runs_dir, spec) -> dict:

@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 
 from mlbench import plots, stats
-from mlbench.cli import main
 from mlbench.errors import MlbenchError
 from mlbench.store import COLUMNS, STORE_NAME
+
+from .conftest import invoke_cli
 
 
 def store_of(values: dict, metric: str = "ex-f1", protocol: str = "fixed", fraction: float = 1.0) -> pd.DataFrame:
@@ -179,11 +180,7 @@ def test_cd_diagram(tmp_path):
 # -- CLI and report --------------------------------------------------------------------------------
 
 def run_cli(args) -> int:
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        return 0 if exc.code is None else exc.code
-    return 0
+    return invoke_cli(*args)
 
 
 @pytest.fixture
