@@ -1,7 +1,7 @@
 """Fit and predict time, seconds per epoch and peak memory of methods on real datasets.
 
     python benchmarks/method_speed.py [--methods br mlknn bce] [--datasets yeast scene delicious]
-                                      [--epochs 5] [--device cpu] [--mirror DIR_OR_URL]
+                                      [--epochs 5] [--device cpu] [--threads N] [--mirror DIR_OR_URL]
 
 Each (method, dataset) runs in a fresh child process so that its peak resident memory (ru_maxrss,
 which includes the ~0.3-0.4 GB of an imported torch) is its own; the baseline row shows the
@@ -21,7 +21,14 @@ from pathlib import Path
 DEFAULT_MIRROR = Path(__file__).resolve().parents[2] / "shared" / "mirror"
 
 
-def _measure(method_id: str, dataset: str, data_dir: str, epochs: int, device: str, queue) -> None:
+def _measure(method_id: str, dataset: str, data_dir: str, epochs: int, device: str, threads: int,
+             queue) -> None:
+    import torch
+
+    if threads:
+        # On a shared machine, torch's default (one thread per core) spins against other
+        # processes: an epoch of BCE on yeast measured 0.12 s with 1 thread, 0.2-4 s with 2.
+        torch.set_num_threads(threads)
     from mlbench.data import load_split
     from mlbench.methods import FitContext, create_method
     from mlbench.training import seed_everything
@@ -58,6 +65,7 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["yeast", "scene", "delicious"])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--mirror", default=str(DEFAULT_MIRROR))
     args = parser.parse_args()
 
@@ -73,7 +81,7 @@ def main() -> None:
             for name in args.datasets:
                 queue = ctx.Queue()
                 child = ctx.Process(target=_measure, args=(method_id, name, data_dir, args.epochs,
-                                                           args.device, queue))
+                                                           args.device, args.threads, queue))
                 child.start()
                 row = queue.get()
                 child.join()
