@@ -56,6 +56,14 @@ def _metric(metric: str):
     return get_metric(metric)
 
 
+def _color(i: int, n: int):
+    """Distinct colours: matplotlib's 10-colour cycle, or tab20 when more series than that."""
+    import matplotlib
+
+    # A hex string: ax.bar would read an RGBA tuple as one colour per bar.
+    return f"C{i}" if n <= 10 else matplotlib.colors.to_hex(matplotlib.colormaps["tab20"](i % 20))
+
+
 def _label(method: str, variant: str = "default") -> str:
     return row_label(method, variant)
 
@@ -87,7 +95,7 @@ def grouped_bars(store: pd.DataFrame, metric: str, stem, protocol: str = "fixed"
         offsets = [x + (present[d].index(key) - (len(present[d]) - 1) / 2) * width for x, d in spots]
         ax.bar(offsets, [cells[(*key, d)][0] for _, d in spots], width,
                yerr=[cells[(*key, d)][1] for _, d in spots], capsize=3,
-               label=_label(*key), color=f"C{i % 10}")
+               label=_label(*key), color=_color(i, len(keys)))
     ax.set_xticks(range(len(columns)), columns)
     ax.set_ylabel(f"{spec.display_name} ({'higher' if spec.higher_is_better else 'lower'} is better)")
     seeds = sorted(set(summary["n"]))
