@@ -29,7 +29,7 @@ from mlbench.data import load_split
 from mlbench.data.splits import DEFAULT_RATIOS
 from mlbench.errors import MlbenchError
 from mlbench.io import atomic_save_npz, atomic_write_json, read_json
-from mlbench.methods import FitContext, create_method, get_method_class, resolve_params
+from mlbench.methods import FitContext, get_method_class, resolve_params
 from mlbench.protocols import PROTOCOLS, evaluate
 from mlbench.store import add_rows, remove_run
 from mlbench.training import seed_everything
@@ -119,11 +119,11 @@ def train_run(
         remove_run(runs_dir, run_id)
 
     overrides = dict(spec.overrides)
-    get_method_class(spec.method)  # unknown method -> clear error before loading data
+    method_cls = get_method_class(spec.method)  # unknown method -> clear error before loading data
     params = resolve_params(spec.method, spec.dataset, overrides)
     data = load_split(spec.dataset, spec.strategy, spec.seed, data_dir=data_dir, ratios=spec.ratios,
                       train_fraction=spec.train_fraction)
-    method = create_method(spec.method, spec.dataset, overrides)
+    method = method_cls(**params)
     config = {
         "run_id": run_id,
         "method": spec.method,

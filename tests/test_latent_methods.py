@@ -86,12 +86,17 @@ FULL = [("cgmvae", {}), ("cgmvae", {"preset": "paper"}), ("cgmvae-unigauss", {})
         ("mpvae", {}), ("c2ae", {})]
 
 
+def _built(method_id, overrides, X, Y):
+    """A tiny estimator and its freshly built, seeded module."""
+    est = tiny(method_id, **overrides)
+    torch.manual_seed(0)
+    return est, est.build_module(X.shape[1], Y.shape[1])
+
+
 @pytest.mark.parametrize("method_id,overrides", FULL, ids=_ids(FULL))
 def test_gradient_reaches_every_parameter(method_id, overrides, degenerate):
     X, Y = degenerate
-    est = tiny(method_id, **overrides)
-    torch.manual_seed(0)
-    net = est.build_module(X.shape[1], Y.shape[1])
+    est, net = _built(method_id, overrides, X, Y)
     net.train()
     loss, parts = est.batch_loss(net, torch.as_tensor(X), torch.as_tensor(Y, dtype=torch.float32))
     loss.backward()
@@ -104,9 +109,7 @@ def test_gradient_reaches_every_parameter(method_id, overrides, degenerate):
 @pytest.mark.parametrize("method_id,overrides", CONFIGS, ids=_ids(CONFIGS))
 def test_no_nan_with_label_less_samples_and_empty_labels(method_id, overrides, degenerate):
     X, Y = degenerate
-    est = tiny(method_id, **overrides)
-    torch.manual_seed(0)
-    net = est.build_module(X.shape[1], Y.shape[1])
+    est, net = _built(method_id, overrides, X, Y)
     xb, yb = torch.as_tensor(X), torch.as_tensor(Y, dtype=torch.float32)
     for rows in (slice(0, 6), slice(0, 48)):  # a batch of label-less samples only, and all
         net.zero_grad()

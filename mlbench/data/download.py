@@ -13,16 +13,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import shutil
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pooch
+import requests
 
 from mlbench.data.registry import RemoteFile
 from mlbench.errors import MlbenchError
+from mlbench.io import atomic_write_bytes
 
 MIRROR_ENV = "MLBENCH_MIRROR"
 TIMEOUT_S = 60
@@ -129,26 +130,22 @@ def fetch_file(
     mirror: str | None = None,
     force: bool = False,
     progress: bool = True,
-    seed_from: Path | None = None,
+    embedded: Callable[[], bytes | None] | None = None,
 ) -> Path:
     """Return the verified local copy of ``remote`` in ``directory``, downloading it if needed.
 
-    ``seed_from`` is a local file with the same content (the embedded copy shipped with the
-    package): it is used instead of the network when its sha256 matches, unless ``force``.
+    ``embedded`` returns the package's copy of the file (or None): it is used instead of the
+    network when its sha256 matches, unless ``force``. It is only called when the file is missing.
     """
     target = directory / remote.filename
     if force and target.exists():
         target.unlink()
     if target.exists() and sha256_of(target) == remote.sha256:
         return target
-    if not force and seed_from is not None and seed_from.exists():
-        directory.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        shutil.copyfile(seed_from, tmp)
-        if sha256_of(tmp) == remote.sha256:
-            os.replace(tmp, target)
-            return target
-        tmp.unlink()
+    content = embedded() if embedded is not None and not force else None
+    if content is not None and hashlib.sha256(content).hexdigest() == remote.sha256:
+        atomic_write_bytes(target, content)
+        return target
     source = mirror_url(remote.url, resolve_mirror(mirror))
     is_local = "://" not in source
     with _download_progress(progress) as bar:
@@ -175,7 +172,7 @@ def fetch_file(
                 "retry, or use another mirror with --mirror BASE.",
                 f"{source} (checksum mismatch)",
             ) from None
-        except Exception as exc:  # requests errors, files missing from a local mirror
+        except (requests.RequestException, OSError) as exc:  # network, or missing from a local mirror
             reason = _short_reason(exc)
             raise DownloadError(f"could not download {source} ({reason}). {MIRROR_HINT}",
                                 f"{source} ({reason})") from None

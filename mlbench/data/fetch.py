@@ -109,26 +109,18 @@ def _fetch_source_files(
     for remote in source.files:
         paths[remote] = fetch_file(
             remote, raw_dir, mirror=mirror, force=force, progress=progress,
-            seed_from=_embedded(remote, raw_dir),
+            embedded=lambda remote=remote: _embedded(remote),
         )
     return paths
 
 
-def _embedded(remote: RemoteFile, raw_dir: Path) -> Path | None:
-    """Decompress the package's copy of ``remote`` (if any) beside the raw cache."""
+def _embedded(remote: RemoteFile) -> bytes | None:
+    """The package's xz-compressed copy of ``remote``, decompressed, if it ships one."""
     packed = EMBEDDED_DIR / f"{remote.filename}.xz"
-    if not packed.is_file():
-        return None
-    unpacked = raw_dir / f".{remote.filename}.embedded"
-    unpacked.write_bytes(lzma.decompress(packed.read_bytes()))
-    return unpacked
+    return lzma.decompress(packed.read_bytes()) if packed.is_file() else None
 
 
 def _parse_source(spec: DatasetSpec, source: Source, paths: dict[RemoteFile, Path]) -> Dataset:
-    for path in paths.values():  # drop decompressed embedded copies once verified
-        stray = path.with_name(f".{path.name}.embedded")
-        if stray.exists():
-            stray.unlink()
     label_names = None
     if source.format == "mulan":
         xml = next(path for remote, path in paths.items() if remote.role == "xml")

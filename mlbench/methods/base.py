@@ -117,8 +117,14 @@ def register_variant(
     return register_method(variant)
 
 
+_builtins_loaded = False
+
+
 def _load_builtin_methods() -> None:
-    # Importing the modules runs their @register_method decorators.
+    """Import every module of :mod:`mlbench.methods` once; their decorators fill METHODS."""
+    global _builtins_loaded
+    if _builtins_loaded:
+        return
     import importlib
     import pkgutil
 
@@ -127,6 +133,7 @@ def _load_builtin_methods() -> None:
     for info in pkgutil.iter_modules(package.__path__):
         if info.name != "base" and not info.name.startswith("_"):
             importlib.import_module(f"mlbench.methods.{info.name}")
+    _builtins_loaded = True
 
 
 def method_ids() -> list[str]:
