@@ -119,20 +119,23 @@ def plan(args) -> list:
         if "asl" in groups:
             todo += [(m, ds, s, ()) for ds in args.datasets for m in ("bce", "asl")]
         if "mulcon" in groups:
-            todo += [(m, ds, s, ()) for ds in args.mulcon_datasets for m in MULCON_ROWS
-                     if not (m == "bce" and "asl" in groups and ds in args.datasets)]
+            todo += [(m, ds, s, ()) for ds in args.mulcon_datasets for m in MULCON_ROWS]
     if "diag" in groups:
         todo += [("mulsupcon", ds, s, base + DIAG) for s in args.diag_seeds
                  for ds in args.diag_datasets if ds in args.datasets]
     if "ld" in groups:
         if aux != base:
-            todo += [("mulsupcon", ds, s, aux) for s in args.seeds for ds in args.datasets
-                     if ds not in args.small_datasets or not groups & {"comparison", "ablation"}]
+            todo += [("mulsupcon", ds, s, aux) for s in args.seeds for ds in args.datasets]
         todo += [(m, ds, s, aux) for s in args.seeds for ds in args.datasets
                  for m in ("mulsupconld-rld", "mulsupconld-cld")]
     ratios = {ds: split_ratios(ds, args.data_dir) for ds in {t[1] for t in todo}}
-    return [RunSpec(method=m, dataset=ds, seed=s, strategy="official",
-                    overrides=tuple(sorted(o)), ratios=ratios[ds]) for m, ds, s, o in todo]
+    specs = [RunSpec(method=m, dataset=ds, seed=s, strategy="official",
+                     overrides=tuple(sorted(o)), ratios=ratios[ds]) for m, ds, s, o in todo]
+    # Groups share runs (a MulSupCon reference, the BCE baseline): each run once, first place kept.
+    unique: dict[str, object] = {}
+    for spec in specs:
+        unique.setdefault(spec.run_id(), spec)
+    return list(unique.values())
 
 
 def _init_worker() -> None:
@@ -396,10 +399,8 @@ def write_report(specs, args, started: float | None) -> Path:
             add(f"| coco (paper) | {label} | " + " | ".join(f"{v:.3f}" for v in vals) + " | - |")
         for ds in small:
             for m in methods:
-                cell = aux.get((m, ds))
-                if cell:
-                    add(f"| {ds} | {m} | " + " | ".join(_ms(cell['paper'][k]) for k in TABLE58_METRICS)
-                        + f" | {len(cell['seeds'])} |")
+                if (m, ds) in aux:
+                    add(_table58_row(ds, m, aux[(m, ds)]))
         add("")
         for ds in small:
             line = _verdict(aux, methods, ds)
@@ -428,6 +429,12 @@ def write_report(specs, args, started: float | None) -> Path:
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text("\n".join(lines), encoding="utf-8")
     return args.report
+
+
+def _table58_row(ds: str, label: str, cell: dict) -> str:
+    """One markdown row: the Table 5/8 metrics (paper protocol, mean ± std) and the seed count."""
+    return (f"| {ds} | {label} | " + " | ".join(_ms(cell["paper"][k]) for k in TABLE58_METRICS)
+            + f" | {len(cell['seeds'])} |")
 
 
 def _verdict(cells: dict, methods: list[str], ds: str) -> str | None:
@@ -546,10 +553,8 @@ def _mulcon_section(add, res: dict, datasets: list[str], skipped: list[str]) -> 
             + " | - |")
     for ds in shown:
         for m in MULCON_ROWS:
-            cell = res.get((m, ds))
-            if cell:
-                add(f"| {ds} | {m} | " + " | ".join(_ms(cell['paper'][k]) for k in TABLE58_METRICS)
-                    + f" | {len(cell['seeds'])} |")
+            if (m, ds) in res:
+                add(_table58_row(ds, m, res[(m, ds)]))
     add("")
     comparisons = (("label-level embeddings vs BCE", ["bce", "mulcon-bce-only"]),
                    ("two-step vs joint", ["mulcon-joint", "mulcon"]),
