@@ -70,6 +70,12 @@ ABLATION_ROWS = [
     Row("cgmvae-contrastive-only", "cgmvae-contrastive-only", (("preset", "official"),),
         "contrastive only (official preset)", "cgmvae-contrastive-only"),
 ]
+# Longer training than the issue's 100 epochs: the official main.py default (200 epochs, same
+# cosine-restart schedule), to test whether the 100-epoch runs are under-trained.
+LONGER_TRAINING_ROWS = [
+    Row("cgmvae-official-200", "cgmvae", (("epochs", 200), ("preset", "official")),
+        "C-GMVAE (preset=official, epochs=200)", "cgmvae"),
+]
 
 NOTES = """\
 ## Why our numbers can differ from the paper's
@@ -233,6 +239,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ablation-dataset", default="yeast", help="'' to skip the ablation runs")
     ap.add_argument("--runs-dir", type=Path, default=REPO / "benchmarks" / "runs")
     ap.add_argument("--data-dir", type=Path, default=REPO / "data")
+    ap.add_argument("--longer-dataset", default="delicious",
+                    help="dataset for the 200-epoch C-GMVAE diagnostic, when it is among "
+                         "--datasets ('' to skip)")
+    ap.add_argument("--longer-seeds", nargs="*", type=int, default=[0])
     ap.add_argument("--report", type=Path, default=REPO / "benchmarks" / "reports" / "cgmvae.md")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--report-only", action="store_true", help="train nothing; report existing runs")
@@ -244,6 +254,9 @@ def main(argv: list[str] | None = None) -> None:
     plan = [(r, d, s) for d in datasets for r in rows for s in args.seeds]
     if args.ablation_dataset:
         plan += [(r, args.ablation_dataset, s) for r in ABLATION_ROWS for s in args.seeds]
+    longer = args.longer_dataset if args.longer_dataset in datasets else ""
+    if longer:
+        plan += [(r, longer, s) for r in LONGER_TRAINING_ROWS for s in args.longer_seeds]
     if not args.report_only:
         for i, (row, dataset, seed) in enumerate(plan, 1):
             start = time.perf_counter()
@@ -287,6 +300,15 @@ def main(argv: list[str] | None = None) -> None:
         section, _ = dataset_section(args.runs_dir, args.ablation_dataset, ab_rows, args.seeds,
                                      table="4", title=f"Table 4 ablation on {args.ablation_dataset}")
         lines += ["## Ablation (Table 4 rows; the paper ran it on ebird, mirflickr, nus-vec only)", ""]
+        lines += section
+    if longer:
+        official = [r for r in MAIN_ROWS if r.key == "cgmvae-official"]
+        section, _ = dataset_section(args.runs_dir, longer, official + LONGER_TRAINING_ROWS,
+                                     args.longer_seeds,
+                                     title=f"Longer training on {longer} (diagnostic)")
+        lines += ["## Diagnostic: is C-GMVAE under-trained at 100 epochs?", "",
+                  "Same seeds, same split; 200 epochs is the official main.py default (the "
+                  "issue asks for 100). Not part of the Table 1-3 rows above.", ""]
         lines += section
     close = [f"| {d} | {label} | {METRIC_LABELS[m]} | {o:.3f} | {p:.3f} | {o - p:+.3f} |"
              for d, label, m, o, p in summary if abs(o - p) > 0.02]
