@@ -31,7 +31,7 @@ def _measure(method_id: str, dataset: str, data_dir: str, epochs: int, device: s
         torch.set_num_threads(threads)
     from mlbench.data import load_split
     from mlbench.methods import FitContext, create_method
-    from mlbench.training import seed_everything
+    from mlbench.methods.neural import seed_everything
 
     data = load_split(dataset, "iterative", 0, data_dir=data_dir)
     if method_id == "baseline":

@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from mlbench.io import read_json  # noqa: E402
 from mlbench.papers import paper_value  # noqa: E402
-from mlbench.runner import RunSpec, run_state, train_run, versions  # noqa: E402
+from mlbench.runs.runner import RunSpec, run_state, train_run, versions  # noqa: E402
 
 TABLE1_DATASETS = ["ebird", "mirflickr", "nus-vec", "yeast", "scene", "sider", "reuters",
                    "bookmarks", "delicious"]

@@ -4,7 +4,7 @@
         [--groups main ld comparison ablation probe asl mulcon] [--pretrain-epochs N]
         [--aux-pretrain-epochs N] [--preset paper] [--jobs 2] [--report-only]
 
-Groups (every run goes through ``mlbench.runner.train_run``, under ``benchmarks/runs/``):
+Groups (every run goes through ``mlbench.runs.runner.train_run``, under ``benchmarks/runs/``):
 
 * ``main``: ``mulsupcon`` on every dataset (Tables 2-3);
 * ``ld``: ``mulsupconld-rld`` and ``mulsupconld-cld`` on every dataset (no published numbers);
@@ -87,7 +87,7 @@ def split_ratios(dataset: str, data_dir: str | None) -> tuple[float, float, floa
 
 
 def plan(args) -> list:
-    from mlbench.runner import RunSpec
+    from mlbench.runs.runner import RunSpec
 
     base = (("pretrain_epochs", args.pretrain_epochs),) if args.pretrain_epochs else ()
     if args.preset != "paper":
@@ -146,7 +146,7 @@ def _init_worker() -> None:
 
 def _run(job) -> tuple[str, str, float]:
     spec, runs_dir, data_dir, device = job
-    from mlbench.runner import train_run
+    from mlbench.runs.runner import train_run
 
     start = time.perf_counter()
     try:
@@ -170,7 +170,7 @@ def collect(specs, runs_dir: Path, pretrain_epochs: int) -> dict:
     """(method label, dataset) -> protocol -> metric -> list of values over seeds; plus times;
     for the runs with ``pretrain_epochs`` (0 = the preset's)."""
     from mlbench.io import read_json
-    from mlbench.runner import run_state
+    from mlbench.runs.runner import run_state
 
     out: dict = {}
     for spec in specs:
@@ -232,7 +232,7 @@ def _mean(values) -> float | None:
 
 def write_report(specs, args, started: float | None) -> Path:
     from mlbench.papers import paper_value
-    from mlbench.runner import versions
+    from mlbench.runs.runner import versions
 
     res = collect(specs, args.runs_dir, args.pretrain_epochs)
     aux_epochs = args.aux_pretrain_epochs or args.pretrain_epochs

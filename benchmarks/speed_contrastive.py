@@ -120,7 +120,7 @@ def main() -> None:
 
     import torch
 
-    from mlbench.runner import versions
+    from mlbench.runs.runner import versions
 
     device_name = (torch.cuda.get_device_name(0) if args.device.startswith("cuda")
                    else f"CPU ({os.cpu_count()} cores visible, {args.threads or 'default'} torch "

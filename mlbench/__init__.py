@@ -1,2 +1,2 @@
 """mlbench: benchmarking toolkit for multi-label classification."""
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"

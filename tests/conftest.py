@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+# Rich sizes tables to the terminal; a fixed width keeps rendered output (names, wrapping) the
+# same in a terminal, under CI and in pytest-xdist workers.
+os.environ["COLUMNS"] = "200"
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MLBENCH_SHARED", REPO.parent / "shared"))
 MIRROR_DIR = SHARED / "mirror"

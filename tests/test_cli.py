@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from mlbench.cli import expand_argv
+from mlbench.cli._app import expand_argv
 
 from .conftest import invoke_cli
 

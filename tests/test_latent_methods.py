@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mlbench.methods import FitContext, create_method, get_method_class, method_ids
-from mlbench.protocols import best_threshold
+from mlbench.metrics.protocols import best_threshold
 
 IDS = ["cgmvae", "cgmvae-unigauss", "cgmvae-gm-only", "cgmvae-contrastive-only", "mpvae", "c2ae"]
 #: (method id, overrides) covering both C-GMVAE presets and every ablation.
@@ -202,7 +202,7 @@ CLI_SETS = {
 
 def test_every_variant_selectable_from_the_cli(yeast, tmp_path, monkeypatch, capsys):
     from mlbench.cli import main
-    from mlbench.runner import load_scores
+    from mlbench.runs.runner import load_scores
 
     data_dir, d = yeast
     runs = tmp_path / "runs"

@@ -1,4 +1,4 @@
-"""mlbench.losses against hand-computed values on tiny inputs, and on degenerate label sets."""
+"""mlbench.methods.losses.latent against hand-computed values on tiny inputs, and on degenerate label sets."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy.stats import multivariate_normal, norm
 
-from mlbench import losses
+from mlbench.methods.losses import latent as losses
 
 torch.set_default_dtype(torch.float32)
 

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from sklearn.datasets import make_multilabel_classification
 
 from mlbench.errors import MlbenchError
-from mlbench.losses_contrastive import asymmetric_loss, label_level_contrastive_loss
+from mlbench.methods.losses.contrastive import asymmetric_loss, label_level_contrastive_loss
 from mlbench.methods.asl import ASLMethod
 from mlbench.methods.base import FitContext, create_method, get_method_class, resolve_params
 from mlbench.methods.mulcon import MulConMethod, MulConNet

@@ -11,7 +11,7 @@ import torch
 from sklearn.datasets import make_multilabel_classification
 
 from mlbench.errors import MlbenchError
-from mlbench.losses_contrastive import (
+from mlbench.methods.losses.contrastive import (
     distribution_contrastive_loss,
     ld_alignment_loss,
     multilabel_contrastive_loss,
@@ -293,7 +293,7 @@ def test_ld_queue_keeps_distributions(toy):
 def test_short_run_on_yeast_learns(tmp_path):
     from mlbench.data import load_split
     from mlbench.data.fetch import fetch_dataset
-    from mlbench.protocols import evaluate
+    from mlbench.metrics.protocols import evaluate
 
     fetch_dataset("yeast", tmp_path)  # embedded: offline
     data = load_split("yeast", "official", 0, data_dir=tmp_path)

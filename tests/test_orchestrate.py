@@ -1,4 +1,4 @@
-"""`mlbench reproduce` (mlbench.orchestrate): planning, resuming, parallel and Ray execution, and
+"""`mlbench reproduce` (mlbench.runs.execute): planning, resuming, parallel and Ray execution, and
 the `check` regression gate. Runs use br / mlknn / a 3-epoch bce on the embedded data (emotions is
 the small one, yeast the one in the papers' tables); nothing touches the network."""
 
@@ -9,11 +9,12 @@ import json
 import pandas as pd
 import pytest
 
-from mlbench import orchestrate as orc
+from mlbench.papers import plan as planning
+from mlbench.runs import execute as orc
 from mlbench.errors import MlbenchError
 from mlbench.io import read_json
-from mlbench.runner import RunSpec
-from mlbench.store import COLUMNS, STORE_NAME, read_store
+from mlbench.runs.runner import RunSpec
+from mlbench.runs.store import COLUMNS, STORE_NAME, read_store
 
 from .conftest import invoke_cli
 
@@ -39,7 +40,7 @@ def status(runs_dir, spec) -> dict:
 # -- planning --------------------------------------------------------------------------------------
 
 def test_plan_covers_runnable_cells_times_seeds(tmp_path):
-    plan = orc.plan_reproduction("cgmvae", tables=["1"], seeds=[0, 1], data_dir=tmp_path,
+    plan = planning.plan_reproduction("cgmvae", tables=["1"], seeds=[0, 1], data_dir=tmp_path,
                                  datasets=["yeast", "ebird"], methods=["br", "mlknn", "sleec"],
                                  available_methods={"br", "mlknn"})
     assert [s.run_id() for s in plan.specs] == [
@@ -52,15 +53,15 @@ def test_plan_covers_runnable_cells_times_seeds(tmp_path):
 
 
 def test_plan_fractions_quick_and_unmatched(tmp_path):
-    plan = orc.plan_reproduction("cgmvae", tables=["5"], seeds=[0], data_dir=tmp_path)
+    plan = planning.plan_reproduction("cgmvae", tables=["5"], seeds=[0], data_dir=tmp_path)
     assert plan.specs == []  # Table 5 needs the non-public bundles
-    plan = orc.plan_reproduction("cgmvae", tables=["1"], seeds=[0], quick=True, datasets=["yeast"],
+    plan = planning.plan_reproduction("cgmvae", tables=["1"], seeds=[0], quick=True, datasets=["yeast"],
                                  methods=["br", "bce"], data_dir=tmp_path, data_efficiency=True,
                                  available_methods={"br", "bce", "c2ae", "cgmvae"})
     by_id = {s.run_id() for s in plan.specs}
     assert "yeast/br/default/iterative-seed0" in by_id  # classic: no epochs to shorten
     assert plan.unmatched == ["bce"]  # bce is in no C-GMVAE table or figure
-    plan = orc.plan_reproduction("cgmvae", tables=["1"], seeds=[0], datasets=["yeast"], quick=True,
+    plan = planning.plan_reproduction("cgmvae", tables=["1"], seeds=[0], datasets=["yeast"], quick=True,
                                  data_dir=tmp_path, data_efficiency=True,
                                  available_methods={"c2ae", "cgmvae"})
     # Fig. 2: every method at 10%, 50% and 100% of the training data
@@ -70,18 +71,18 @@ def test_plan_fractions_quick_and_unmatched(tmp_path):
 
 def test_plan_rejects_bad_input(tmp_path):
     with pytest.raises(MlbenchError, match="has no table '9'"):
-        orc.plan_reproduction("cgmvae", tables=["9"])
+        planning.plan_reproduction("cgmvae", tables=["9"])
     with pytest.raises(MlbenchError, match="split strategy"):
-        orc.plan_reproduction("cgmvae", strategy="kfold")
+        planning.plan_reproduction("cgmvae", strategy="kfold")
     with pytest.raises(MlbenchError, match="unknown paper"):
-        orc.plan_reproduction("cgmva")
+        planning.plan_reproduction("cgmva")
     with pytest.raises(MlbenchError, match="data-efficiency"):
-        orc.plan_reproduction("mulsupcon", data_efficiency=True)
+        planning.plan_reproduction("mulsupcon", data_efficiency=True)
 
 
 def test_quick_overrides(monkeypatch):
-    assert orc.quick_overrides("bce") == {"epochs": 3}
-    assert orc.quick_overrides("br") == {}
+    assert planning.quick_overrides("bce") == {"epochs": 3}
+    assert planning.quick_overrides("br") == {}
 
     class Fake:
         params = {"epochs": 100, "pretrain_epochs": 500, "warmup_epochs": 0, "short_epochs": 2,
@@ -91,7 +92,7 @@ def test_quick_overrides(monkeypatch):
     import mlbench.methods
 
     monkeypatch.setattr(mlbench.methods, "get_method_class", lambda method: Fake)
-    assert orc.quick_overrides("fake") == {"epochs": 3, "pretrain_epochs": 3, "short_epochs": 2}
+    assert planning.quick_overrides("fake") == {"epochs": 3, "pretrain_epochs": 3, "short_epochs": 2}
 
 
 # -- resume: a run killed midway is redone, finished ones are not ----------------------------------

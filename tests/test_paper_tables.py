@@ -1,4 +1,4 @@
-"""Paper tables in the paper's layout (mlbench.paper_tables) and the plain tables' formats,
+"""Paper tables in the paper's layout (mlbench.results.paper_tables) and the plain tables' formats,
 rendered from a small synthetic results store and compared with golden files.
 
 Regenerate the golden files after a deliberate change with ``MLBENCH_UPDATE_GOLDEN=1 pytest
@@ -16,17 +16,17 @@ import pytest
 from rich.console import Console
 
 from mlbench.errors import MlbenchError
-from mlbench.paper_tables import (
+from mlbench.papers.plan import (
     Cell,
     cell_reason,
     choose_table,
     render_metrics,
-    render_paper_table,
     runnable_cells,
     table_cells,
 )
-from mlbench.store import COLUMNS, STORE_NAME
-from mlbench.tables import FORMATS, render
+from mlbench.results.paper_tables import render_paper_table
+from mlbench.runs.store import COLUMNS, STORE_NAME
+from mlbench.results.tables import FORMATS, render
 
 GOLDEN = Path(__file__).parent / "golden"
 EXTENSIONS = {"rich": "txt", "markdown": "md", "latex": "tex", "csv": "csv", "html": "html"}
@@ -85,7 +85,7 @@ def as_text(out, fmt: str) -> str:
 def assert_golden(name: str, text: str) -> None:
     if name.endswith(".html"):
         assert text.startswith("<table>"), (
-            "not HTML: mlbench.tables.render_grid must ask tabulate for 'unsafehtml' "
+            "not HTML: mlbench.results.tables.render_grid must ask tabulate for 'unsafehtml' "
             "(tabulate 0.10 has no 'unsafe_html' and falls back to plain text)")
     path = GOLDEN / name
     if os.environ.get("MLBENCH_UPDATE_GOLDEN"):
@@ -259,3 +259,19 @@ def test_cli_table_paper(store, tmp_path, capsys):
     assert exit_info.value.code in (0, None)
     out = capsys.readouterr().out
     assert "cgmvae Table 2" in out and "\\| 0.373 \\|" in out  # BR on yeast, ma-F1, C-GMVAE Table 2
+
+
+def test_unimplemented_lists_match_the_registry():
+    """Paper tables learn which methods are missing from the papers' data, without importing the
+    methods; this keeps that data in step with the registry."""
+    from mlbench.methods import method_ids
+    from mlbench.papers import IMAGE_DATASETS, PAPERS, paper_layout, paper_tables
+    from mlbench.papers.plan import unimplemented_methods
+
+    registered, missing = set(method_ids()), unimplemented_methods()
+    assert not set(missing) & registered, "registered methods still listed as unimplemented"
+    unknown = {(paper, table, method) for paper in PAPERS for table in paper_tables(paper)
+               for method in paper_layout(paper, table)["methods"]
+               if not set(paper_layout(paper, table)["datasets"]) <= IMAGE_DATASETS
+               and method not in registered and method not in missing}
+    assert not unknown, f"methods on vector data neither registered nor listed unimplemented: {unknown}"

@@ -1,4 +1,4 @@
-"""Tests for mlbench.protocols: fixed / val / paper threshold protocols."""
+"""Tests for mlbench.metrics.protocols: fixed / val / paper threshold protocols."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from mlbench import metrics as M
 from mlbench.errors import MlbenchError
-from mlbench.protocols import (
+from mlbench.metrics.protocols import (
     PAPER_DESCRIPTION,
     PAPER_GRID,
     PROTOCOLS,

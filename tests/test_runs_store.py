@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from mlbench.errors import MlbenchError
-from mlbench.runner import RunSpec, load_scores, train_run, variant_name
-from mlbench.store import add_rows, read_store
+from mlbench.runs.runner import RunSpec, load_scores, train_run, variant_name
+from mlbench.runs.store import add_rows, read_store
 
 
 @pytest.fixture

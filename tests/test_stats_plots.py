@@ -1,5 +1,5 @@
-"""Statistics (mlbench.stats) on cases with known answers, the plots (mlbench.plots) and the
-markdown report (mlbench.report)."""
+"""Statistics (mlbench.results.stats) on cases with known answers, the plots (mlbench.results.plots) and the
+markdown report (mlbench.results.report)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlbench import plots, stats
+from mlbench.results import plots, stats
 from mlbench.errors import MlbenchError
-from mlbench.store import COLUMNS, STORE_NAME
+from mlbench.runs.store import COLUMNS, STORE_NAME
 
 from .conftest import invoke_cli
 
@@ -209,7 +209,7 @@ def test_stats_and_plot_commands(runs_dir, tmp_path, capsys):
 
 
 def test_report(runs_dir, tmp_path):
-    from mlbench.report import write_report
+    from mlbench.results.report import write_report
 
     embedding_run(runs_dir)
     store = pd.read_csv(runs_dir / STORE_NAME)

@@ -1,4 +1,4 @@
-"""The shared neural training loop (mlbench.training) and the ``bce`` baseline."""
+"""The shared neural training loop (mlbench.methods.neural) and the ``bce`` baseline."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from mlbench.errors import MlbenchError
 from mlbench.methods.base import FitContext, create_method
 from mlbench.methods.mlp import BCEMethod, feature_encoder
 from mlbench.metrics import compute_metrics
-from mlbench.training import CHECKPOINT, MODEL, TRAIN_LOG, NeuralMethod, resolve_device
+from mlbench.methods.neural import CHECKPOINT, MODEL, TRAIN_LOG, NeuralMethod, resolve_device
 
 SMALL = {"hidden": [32, 32], "epochs": 6, "batch_size": 32}
 
@@ -109,7 +109,7 @@ def test_selection_restores_best_validation_epoch(data):
     assert est.selected_threshold_ == ctx.log[best]["val_threshold"]
     # the restored weights reproduce that epoch's validation score
     _, _, Xv, Yv, *_ = data
-    from mlbench.protocols import VAL_GRID, best_threshold
+    from mlbench.metrics.protocols import VAL_GRID, best_threshold
 
     t, v = best_threshold(Yv, est.predict_proba(Xv), "ma-f1", VAL_GRID)
     assert (t, v) == (ctx.log[best]["val_threshold"], values[best])

@@ -128,9 +128,7 @@ def _load_builtin_methods() -> None:
     import importlib
     import pkgutil
 
-    import mlbench.methods as package
-
-    for info in pkgutil.iter_modules(package.__path__):
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
         if info.name != "base" and not info.name.startswith("_"):
             importlib.import_module(f"mlbench.methods.{info.name}")
     _builtins_loaded = True

@@ -1,10 +1,10 @@
 """Latent-space methods: C-GMVAE (+ its Table 4 ablations), MPVAE and C2AE.
 
 Registered ids: ``cgmvae``, ``cgmvae-unigauss``, ``cgmvae-gm-only``, ``cgmvae-contrastive-only``,
-``mpvae``, ``c2ae``. The losses are the pure functions of :mod:`mlbench.losses`; the training
+``mpvae``, ``c2ae``. The losses are the pure functions of :mod:`mlbench.methods.losses.latent`; the training
 loop, seeding, checkpoints and model selection (by default the epoch with the best validation
 macro-F1 at the best validation threshold, which is what the official C-GMVAE and MPVAE code
-keeps) come from :class:`mlbench.training.NeuralMethod`. ``docs/methods-latent.md`` lists every
+keeps) come from :class:`mlbench.methods.neural.NeuralMethod`. ``docs/methods-latent.md`` lists every
 paper-vs-code difference and every choice made here.
 
 Everything is vectorised over samples and labels: the L mixture components are one batched pass
@@ -21,11 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlbench import losses
+from mlbench.methods.losses import latent as losses
 from mlbench.errors import MlbenchError
 from mlbench.methods.base import register_method, register_variant
 from mlbench.methods.mlp import feature_encoder
-from mlbench.training import NeuralMethod
+from mlbench.methods.neural import NeuralMethod
 
 
 def _mlp(widths: Sequence[int], dropout: float = 0.0, act: type[nn.Module] = nn.ReLU,

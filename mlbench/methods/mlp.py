@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mlbench.methods.base import register_method
-from mlbench.training import NeuralMethod
+from mlbench.methods.neural import NeuralMethod
 
 
 def feature_encoder(

@@ -37,10 +37,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from mlbench.errors import MlbenchError
-from mlbench.losses_contrastive import label_level_contrastive_loss
+from mlbench.methods.losses.contrastive import label_level_contrastive_loss
 from mlbench.methods.base import register_method, register_variant
 from mlbench.methods.mlp import BCEMethod, feature_encoder
-from mlbench.training import NeuralMethod
+from mlbench.methods.neural import NeuralMethod
 
 SCHEDULES = ("two-stage", "bce-only", "joint")
 LABEL_ATTENTION = ("full", "induced", "none")

@@ -13,7 +13,7 @@ Recipe (two stages, :meth:`MulSupConMethod.train_stages`):
    and a queue of past keys *with their label vectors*. Each batch is masked twice (each
    standardised input element zeroed with probability ``mask_prob``: the paper's vector-data
    augmentation), the query view is encoded by the query encoder and the key view by the key
-   encoder, and the contrastive loss of :mod:`mlbench.losses_contrastive` is computed between the
+   encoder, and the contrastive loss of :mod:`mlbench.methods.losses.contrastive` is computed between the
    queries and [the batch's keys | the queue]. ``weighted=true`` adds the 1/|y| per-sample weight
    of Eq. 6 (the paper's ablation, Table 8).
 2. **Classification**: the projection head and the key encoder are dropped; a fresh
@@ -37,7 +37,7 @@ them explicitly wins over the preset.
   30 "epochs" of 50 iterations with batch 32.
 
 Mutable state (the key encoder, the queue and its labels, its write pointer) lives in module
-buffers, so checkpoints and resume are exact (see :mod:`mlbench.training`).
+buffers, so checkpoints and resume are exact (see :mod:`mlbench.methods.neural`).
 """
 
 from __future__ import annotations
@@ -53,10 +53,10 @@ from torch import nn
 
 from mlbench.errors import MlbenchError
 from mlbench.io import atomic_write_json
-from mlbench.losses_contrastive import PATTERNS, multilabel_contrastive_loss
+from mlbench.methods.losses.contrastive import PATTERNS, multilabel_contrastive_loss
 from mlbench.methods.base import register_method, register_variant
 from mlbench.methods.mlp import feature_encoder
-from mlbench.training import NeuralMethod
+from mlbench.methods.neural import NeuralMethod
 
 #: Sentinels of hyperparameters taken from the preset.
 FROM_PRESET_NUMBER = -1

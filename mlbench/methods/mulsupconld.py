@@ -31,7 +31,7 @@ Our design:
   ``ld_sigma``); CLD: SupCon on the L2-normalised distributions, temperature
   ``ld_temperature`` (``distribution_contrastive_loss``).
 * [LD-3] Distribution-weighted contrastive loss: MulSupCon's (anchor, label) rows
-  (:func:`~mlbench.losses_contrastive.mulsupcon_loss`) with (a) row weights ω_ij = |y_i| d_ij /
+  (:func:`~mlbench.methods.losses.contrastive.mulsupcon_loss`) with (a) row weights ω_ij = |y_i| d_ij /
   sum_{l in y_i} d_il: the anchor's weight |y_i| of Eq. 5 redistributed over its labels by its
   recovered distribution (``ld_weight_anchors``), and (b) each positive p of label j counted
   with its degree d_pj (``ld_weight_positives``). Uniform distributions give MulSupCon exactly
@@ -51,7 +51,7 @@ import torch
 from torch import nn
 
 from mlbench.errors import MlbenchError
-from mlbench.losses_contrastive import (
+from mlbench.methods.losses.contrastive import (
     distribution_contrastive_loss,
     ld_alignment_loss,
     mulsupcon_loss,

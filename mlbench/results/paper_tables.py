@@ -2,7 +2,7 @@
 
 Rows, columns and their order come from ``mlbench/papers/layouts.json``; the paper's values
 from ``results.csv``; ours from the results store (mean ± std over seeds, via
-:func:`mlbench.tables.summarize`). Each cell reads ``ours ± std | paper | Δ`` (Δ = ours − paper).
+:func:`mlbench.results.tables.summarize`). Each cell reads ``ours ± std | paper | Δ`` (Δ = ours − paper).
 A cell mlbench cannot run shows the paper's value and a short reason instead of ours.
 
 Layouts come in two shapes:
@@ -17,115 +17,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import pandas as pd
 
 from mlbench.errors import MlbenchError
-from mlbench.tables import FORMATS, PROTOCOL_NOTES, render_grid, summarize
-
-# Methods of the papers' tables that mlbench will not implement (no maintained code, or out of
-# scope); every other unregistered method is "not implemented in mlbench" (yet).
-NOT_PLANNED = frozenset({"sleec", "lamp", "rbcc"})
-# Image datasets of the papers (raw images + a CNN backbone): out of mlbench's scope.
-IMAGE_DATASETS = frozenset({"coco", "voc2007", "nus-wide", "mirflickr-img", "objects365", "vg500"})
+from mlbench.papers.plan import choose_table, dataset_reason, method_fraction, method_reason
+from mlbench.results.tables import FORMATS, PROTOCOL_NOTES, render_grid, summarize
 
 DEFAULT_VARIANT = "default"
-
-
-@dataclass(frozen=True)
-class Cell:
-    """What a paper table needs: one (method, dataset) at the training fraction the paper used."""
-
-    method: str
-    dataset: str
-    train_fraction: float = 1.0
-
-
-# -- which cells can run ---------------------------------------------------------------------------
-
-def registered_methods() -> set[str]:
-    from mlbench.methods import method_ids
-
-    return set(method_ids())
-
-
-def dataset_reason(dataset: str, *, data_dir=None) -> str | None:
-    """Why mlbench cannot run anything on ``dataset`` here, or None."""
-    from mlbench.data.cache import is_cached, resolve_data_dir
-    from mlbench.data.registry import DATASETS
-
-    if dataset in IMAGE_DATASETS:
-        return "image data"
-    if dataset not in DATASETS:
-        return "dataset not in mlbench"
-    if DATASETS[dataset].is_bundle and not is_cached(resolve_data_dir(data_dir), dataset):
-        # The MPVAE/C-GMVAE bundles are only reachable through dead links; a user who has a
-        # copy imports it with `mlbench fetch NAME --from DIR` and the cell becomes runnable.
-        return "data not public"
-    return None
-
-
-def method_reason(method: str, *, available_methods=None) -> str | None:
-    """Why mlbench cannot run ``method``, or None. New methods count as soon as they register."""
-    methods = registered_methods() if available_methods is None else set(available_methods)
-    if method in methods:
-        return None
-    return "not implemented" if method in NOT_PLANNED else "not implemented in mlbench"
-
-
-def cell_reason(method: str, dataset: str, *, data_dir=None, available_methods=None) -> str | None:
-    """Why mlbench cannot produce (method, dataset), or None when it can."""
-    return (dataset_reason(dataset, data_dir=data_dir)
-            or method_reason(method, available_methods=available_methods))
-
-
-def choose_table(paper: str, metric: str, table=None) -> str:
-    """``table`` checked against ``metric``, or the first table of ``paper`` reporting ``metric``."""
-    from mlbench.papers import paper_layout, paper_tables
-
-    if table is not None:
-        layout = paper_layout(paper, table)
-        if metric not in layout["metrics"]:
-            raise MlbenchError(
-                f"table {table} of {paper!r} does not report {metric!r}; it reports "
-                f"{', '.join(layout['metrics'])} (pass one of them with --metric)."
-            )
-        return str(table)
-    for candidate in paper_tables(paper):
-        if metric in paper_layout(paper, candidate)["metrics"]:
-            return candidate
-    reported = sorted({m for t in paper_tables(paper) for m in paper_layout(paper, t)["metrics"]})
-    raise MlbenchError(
-        f"no table of {paper!r} reports {metric!r}; its tables report {', '.join(reported) or 'nothing'}."
-    )
-
-
-def method_fraction(layout: dict, method: str) -> float:
-    return float(layout.get("train_fraction_by_method", {}).get(method, layout.get("train_fraction", 1.0)))
-
-
-def table_cells(paper: str, table) -> list[Cell]:
-    """Every (method, dataset, train fraction) of a paper table, in paper order."""
-    from mlbench.papers import paper_layout
-
-    layout = paper_layout(paper, table)
-    return [Cell(m, d, method_fraction(layout, m)) for d in layout["datasets"] for m in layout["methods"]]
-
-
-def runnable_cells(paper: str, table, *, data_dir=None, available_methods=None) -> list[Cell]:
-    """The cells of a paper table that mlbench can run here (method registered, data reachable)."""
-    return [c for c in table_cells(paper, table)
-            if cell_reason(c.method, c.dataset, data_dir=data_dir,
-                           available_methods=available_methods) is None]
-
-
-def render_metrics(paper: str, table) -> list[str]:
-    """The ``--metric`` values that together render all of a table (one per rendering)."""
-    from mlbench.papers import paper_layout
-
-    layout = paper_layout(paper, table)
-    return list(layout["metrics"]) if "dataset" in layout["columns"] else layout["metrics"][:1]
 
 
 # -- our numbers -----------------------------------------------------------------------------------

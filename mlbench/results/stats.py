@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from mlbench.errors import MlbenchError
-from mlbench.tables import row_label, summarize
+from mlbench.results.tables import summarize
 
 
 def _higher_is_better(metric: str) -> bool:
@@ -26,7 +26,7 @@ def _higher_is_better(metric: str) -> bool:
     return get_metric(metric).higher_is_better
 
 
-def _pick_variant(frame: pd.DataFrame) -> pd.DataFrame:
+def pick_variant(frame: pd.DataFrame) -> pd.DataFrame:
     """One variant per method: "default" when present, otherwise the one with the most rows."""
     chosen = {}
     for method, group in frame.groupby("method", sort=False):
@@ -50,7 +50,7 @@ def performance_matrix(
                         train_fraction=train_fraction, split=split)
     if summary.empty:
         raise MlbenchError(f"no finished runs for metric {metric!r} under protocol {protocol!r}.")
-    summary = _pick_variant(summary)
+    summary = pick_variant(summary)
     matrix = summary.pivot(index="dataset", columns="method", values="mean")
     if methods:
         matrix = matrix[[m for m in methods if m in matrix.columns]]
@@ -132,7 +132,7 @@ def friedman(matrix: pd.DataFrame, higher_is_better: bool = True, alpha: float =
     return result
 
 
-def _posthocs():
+def posthoc_tests():
     try:
         import scikit_posthocs
     except ImportError:
@@ -144,7 +144,7 @@ def _posthocs():
 
 def nemenyi_pvalues(matrix: pd.DataFrame) -> pd.DataFrame:
     """Pairwise Nemenyi p-values (methods x methods). Symmetric in the direction of the metric."""
-    posthocs = _posthocs()
+    posthocs = posthoc_tests()
     out = posthocs.posthoc_nemenyi_friedman(matrix.to_numpy())
     out.index = out.columns = list(matrix.columns)
     return out
@@ -178,7 +178,7 @@ def paired_values(store: pd.DataFrame, metric: str, method_a: str, method_b: str
         df = df[df["dataset"].isin(datasets)]
     sides = []
     for name, method in (("a", method_a), ("b", method_b)):
-        part = _pick_variant(df[df["method"] == method])
+        part = pick_variant(df[df["method"] == method])
         if part.empty:
             raise MlbenchError(f"no finished runs of {method!r} for metric {metric!r} under protocol {protocol!r}.")
         sides.append(part.set_index(["dataset", "split", "seed"])["value"].rename(name))
@@ -204,6 +204,3 @@ def paired_test(store: pd.DataFrame, metric: str, method_a: str, method_b: str,
                         int((sign * diff > 0).sum()), int((diff == 0).sum()),
                         int((sign * diff < 0).sum()), float(statistic), float(pvalue))
 
-
-def method_label(method: str) -> str:
-    return row_label(method, "default")

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from mlbench.errors import MlbenchError
-from mlbench.tables import row_label, summarize
+from mlbench.results.tables import method_names, row_label, summarize
 
 FORMATS = ("png", "svg")
 EMBEDDINGS_KEY = "extra_label_embeddings"
@@ -44,8 +44,8 @@ def _save(fig, stem: str | Path) -> list[Path]:
     return paths
 
 
-def _pick_variant(frame: pd.DataFrame) -> pd.DataFrame:
-    from mlbench.stats import _pick_variant as pick
+def pick_variant(frame: pd.DataFrame) -> pd.DataFrame:
+    from mlbench.results.stats import pick_variant as pick
 
     return pick(frame)
 
@@ -64,8 +64,8 @@ def _color(i: int, n: int):
     return f"C{i}" if n <= 10 else matplotlib.colors.to_hex(matplotlib.colormaps["tab20"](i % 20))
 
 
-def _label(method: str, variant: str = "default") -> str:
-    return row_label(method, variant)
+def _label(method: str, variant: str = "default", names: dict[str, str] | None = None) -> str:
+    return row_label(method, variant, names)
 
 
 # -- grouped bars ----------------------------------------------------------------------------------
@@ -95,7 +95,7 @@ def grouped_bars(store: pd.DataFrame, metric: str, stem, protocol: str = "fixed"
         offsets = [x + (present[d].index(key) - (len(present[d]) - 1) / 2) * width for x, d in spots]
         ax.bar(offsets, [cells[(*key, d)][0] for _, d in spots], width,
                yerr=[cells[(*key, d)][1] for _, d in spots], capsize=3,
-               label=_label(*key), color=_color(i, len(keys)))
+               label=_label(*key, method_names(store)), color=_color(i, len(keys)))
     ax.set_xticks(range(len(columns)), columns)
     ax.set_ylabel(f"{spec.display_name} ({'higher' if spec.higher_is_better else 'lower'} is better)")
     seeds = sorted(set(summary["n"]))
@@ -120,7 +120,7 @@ def relative_improvements(store: pd.DataFrame, metric: str = "ma-f1", protocol: 
     for fraction in fractions:
         summary = summarize(store, metric, protocol, datasets=datasets, train_fraction=fraction,
                             split=split)
-        summary = _pick_variant(summary) if not summary.empty else summary
+        summary = pick_variant(summary) if not summary.empty else summary
         means = {(m, d): mean for m, d, mean in summary[["method", "dataset", "mean"]].itertuples(index=False)}
         for (method, dataset), mean in means.items():
             base = means.get((baseline, dataset))
@@ -158,13 +158,13 @@ def data_efficiency(store: pd.DataFrame, stem, metric: str = "ma-f1", protocol: 
             line = part[part["method"] == method].sort_values("fraction")
             if not line.empty:
                 ax.plot(100 * line["fraction"], line["improvement"], marker="o", color=f"C{i % 10}",
-                        label=_label(method))
+                        label=_label(method, names=method_names(store)))
         ax.axhline(0, color="grey", lw=0.8, ls="--")
         ax.set_xticks([100 * f for f in fractions], [f"{100 * f:g}%" for f in fractions])
         ax.set_xlabel("training data")
         ax.set_title(dataset, fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel(f"{spec.display_name}: improvement over {_label(baseline)} (%)")
+    axes[0].set_ylabel(f"{spec.display_name}: improvement over {_label(baseline, names=method_names(store))} (%)")
     axes[-1].legend(fontsize=8)
     return _save(fig, stem)
 
@@ -260,15 +260,16 @@ def label_heatmap(run_dir, stem, *, labels: Sequence[str] | None = None, max_lab
 # -- critical-difference diagram -------------------------------------------------------------------
 
 def cd_diagram(matrix: pd.DataFrame, stem, *, higher_is_better: bool = True, alpha: float = 0.05,
-               title: str = "") -> list[Path]:
-    """Average ranks with Nemenyi non-significance bars (scikit-posthocs) and the CD."""
-    from mlbench.stats import _posthocs, average_ranks, critical_difference, nemenyi_pvalues
+               title: str = "", names: dict[str, str] | None = None) -> list[Path]:
+    """Average ranks with Nemenyi non-significance bars (scikit-posthocs) and the CD; ``names``
+    maps method ids to display names (:func:`mlbench.results.tables.method_names`)."""
+    from mlbench.results.stats import posthoc_tests, average_ranks, critical_difference, nemenyi_pvalues
 
-    posthocs = _posthocs()
+    posthocs = posthoc_tests()
     if matrix.shape[1] < 2 or matrix.shape[0] < 2:
         raise MlbenchError("a CD diagram needs at least 2 methods on at least 2 common datasets.")
     ranks = average_ranks(matrix, higher_is_better)
-    labels = {m: _label(m) for m in matrix.columns}
+    labels = {m: _label(m, names=names) for m in matrix.columns}
     pvalues = nemenyi_pvalues(matrix).rename(index=labels, columns=labels)
     cd = critical_difference(matrix.shape[1], matrix.shape[0], alpha)
     fig = _figure(7, 0.5 + 0.35 * matrix.shape[1])

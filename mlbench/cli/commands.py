@@ -1,64 +1,34 @@
-"""The ``mlbench`` command line (Typer)."""
+"""Commands of the pipeline itself: datasets, fetch, split, methods, train, eval, table."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from mlbench.errors import MlbenchError
-
-app = typer.Typer(
-    help="Benchmark multi-label classification methods on the standard datasets.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,
+from mlbench.cli._app import (  # noqa: F401
+    DataDir,
+    Datasets,
+    JsonFlag,
+    Methods,
+    Mirror,
+    Paper,
+    Protocol,
+    RunsDir,
+    SplitStrategy,
+    TrainFraction,
+    app,
+    check_protocol,
+    console,
+    err_console,
+    print_json,
+    print_rendered,
+    read_runs_store,
 )
-console = Console()
-err_console = Console(stderr=True)
-
-# Options that take several values after one flag (`--seeds 0 1 2`); click wants the flag
-# repeated, so `expand_argv` rewrites the former into the latter.
-MULTI_VALUE_OPTIONS = {"--seeds", "--seed", "--ratios", "--datasets", "--methods", "--metrics",
-                       "--set", "--protocols", "--method", "-m", "--dataset", "-d"}
-
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (env MLBENCH_DATA, default ./data).")]
-Mirror = Annotated[Optional[str], typer.Option("--mirror", help="Fetch https://<host>/<path> from BASE/<host>/<path> (env MLBENCH_MIRROR); BASE is a URL or a directory.")]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-
-
-def expand_argv(argv: list[str]) -> list[str]:
-    out: list[str] = []
-    current: str | None = None
-    for arg in argv:
-        if arg.startswith("-"):
-            current = arg if arg in MULTI_VALUE_OPTIONS else None
-            out.append(arg)
-        elif current is not None and out and out[-1] != current:
-            out.extend([current, arg])
-        else:
-            out.append(arg)
-    return out
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: click handles usage errors and --help; MlbenchError becomes one line."""
-    argv = expand_argv(list(sys.argv[1:] if argv is None else argv))
-    try:
-        app(args=argv, prog_name="mlbench")
-    except MlbenchError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise SystemExit(exc.exit_code) from None
-
-
-def _print_json(obj) -> None:
-    print(json.dumps(obj, indent=2, default=str))
-
+from mlbench.errors import MlbenchError
 
 # -- datasets ------------------------------------------------------------------------------------
 
@@ -86,7 +56,7 @@ def datasets(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
             "embedded": spec.name in embedded,
         })
     if as_json:
-        _print_json(records)
+        print_json(records)
         return
     table = Table(title=f"Datasets (cache: {root})")
     for column in ("name", "domain", "samples", "features", "labels", "card.", "source", "cached"):
@@ -161,7 +131,7 @@ def split(
         results.append({"dataset": dataset.name, "strategy": strategy, "seed": seed,
                         "split_id": s.id, **s.summary})
     if as_json:
-        _print_json(results)
+        print_json(results)
         return
     for result in results:
         table = Table(title=f"{dataset.name} · {strategy} · seed {result['seed']} · split {result['split_id']}")
@@ -177,7 +147,6 @@ def split(
 
 # -- methods -------------------------------------------------------------------------------------
 
-RunsDir = Annotated[Optional[Path], typer.Option("--runs-dir", help="Runs directory (env MLBENCH_RUNS, default ./runs).")]
 
 
 @app.command()
@@ -192,7 +161,7 @@ def methods(as_json: JsonFlag = False) -> None:
                         "params": {**cls.params, **cls.fixed_params},
                         "datasets_with_paper_settings": sorted(cls.dataset_params)})
     if as_json:
-        _print_json(records)
+        print_json(records)
         return
     table = Table(title="Methods")
     for column in ("id", "name", "kind", "hyperparameters (defaults)"):
@@ -244,8 +213,8 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Train methods on datasets (one run per method x dataset x seed) and store the results."""
-    from mlbench.runner import RunSpec, train_run
-    from mlbench.training import resolve_device
+    from mlbench.runs.runner import RunSpec, train_run
+    from mlbench.methods.neural import resolve_device
 
     cfg = load_config_file(config) if config else {}
     methods_ = method or _as_list(cfg.get("method"))
@@ -313,8 +282,8 @@ def eval_(
     as_json: JsonFlag = False,
 ) -> None:
     """Recompute metrics from saved scores (a run, or your own model's predictions)."""
-    from mlbench.protocols import evaluate
-    from mlbench.runner import load_scores
+    from mlbench.metrics.protocols import evaluate
+    from mlbench.runs.spec import load_scores
 
     if (run_dir is None) == (predictions is None):
         raise MlbenchError("give either a RUN_DIR or --predictions FILE.npz.")
@@ -327,7 +296,7 @@ def eval_(
     result = evaluate(y_true, scores, protocol, y_true_val=y_val, scores_val=scores_val,
                       threshold=threshold, selection_metric=selection_metric)
     if as_json:
-        _print_json(result.metrics)
+        print_json(result.metrics)
     else:
         from mlbench.metrics import get_metric
 
@@ -339,41 +308,14 @@ def eval_(
             table.add_row(f"{get_metric(key).display_name} ({key})", f"{value:.4f}")
         console.print(table)
     if expect is not None:
-        failures = check_expectations(result.metrics, _read_expected(expect), tolerance)
+        from mlbench.results.gate import check_expectations, read_expected_metrics
+
+        failures = check_expectations(result.metrics, read_expected_metrics(expect), tolerance)
         if failures:
             for line in failures:
                 err_console.print(f"[bold red]regression:[/] {line}", highlight=False)
             raise typer.Exit(1)
         err_console.print(f"[green]✓[/] all expected metrics within tolerance {tolerance}")
-
-
-def check_expectations(metrics: dict, expected: dict, tolerance: float) -> list[str]:
-    """One line per metric that is worse than expected beyond ``tolerance``."""
-    from mlbench.metrics import get_metric
-
-    failures = []
-    for key, want in expected.items():
-        spec = get_metric(key)
-        if key not in metrics:
-            failures.append(f"{key}: not computed")
-            continue
-        got = metrics[key]
-        worse = got < want - tolerance if spec.higher_is_better else got > want + tolerance
-        if worse or got != got:  # NaN is a regression too
-            failures.append(f"{key} = {got:.4f}, expected {want:.4f} ± {tolerance}")
-    return failures
-
-
-def _read_expected(path: Path) -> dict:
-    try:
-        expected = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise MlbenchError(f"expectation file {path} not found.") from None
-    except json.JSONDecodeError as exc:
-        raise MlbenchError(f"{path} is not valid JSON: {exc}.") from None
-    if not isinstance(expected, dict) or not all(isinstance(v, (int, float)) for v in expected.values()):
-        raise MlbenchError(f"{path} must be a JSON object of metric id -> number.")
-    return expected
 
 
 def _read_predictions(path: Path):
@@ -408,16 +350,16 @@ def table(
     runs_dir: RunsDir = None,
 ) -> None:
     """Render finished runs: methods x datasets, mean ± std over seeds."""
-    from mlbench.protocols import PROTOCOLS
-    from mlbench.runner import resolve_runs_dir
-    from mlbench.store import read_store
-    from mlbench.tables import render
+    from mlbench.metrics.protocols import PROTOCOLS
+    from mlbench.runs.spec import resolve_runs_dir
+    from mlbench.runs.store import read_store
+    from mlbench.results.tables import render
 
     if protocol not in PROTOCOLS:
         raise MlbenchError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}.")
     store = read_store(resolve_runs_dir(runs_dir))
     if paper is not None:
-        from mlbench.paper_tables import render_paper_table
+        from mlbench.results.paper_tables import render_paper_table
 
         out = render_paper_table(store, paper, metric, protocol, fmt, table=paper_table,
                                  split=split_strategy)
@@ -428,10 +370,3 @@ def table(
         console.print(out)
     else:
         print(out, end="")
-
-
-# Commands for reproducing papers (reproduce, report, check, stats, plot) live in their own module.
-import mlbench.cli_papers  # noqa: E402,F401  (registers its commands on `app`)
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

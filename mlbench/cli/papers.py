@@ -11,47 +11,26 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from mlbench.cli import (  # noqa: F401
+from mlbench.cli._app import (  # noqa: F401
     DataDir,
+    Datasets,
     JsonFlag,
+    Methods,
     Mirror,
+    Paper,
+    Protocol,
     RunsDir,
-    _print_json,
+    SplitStrategy,
+    TrainFraction,
     app,
-    check_expectations,
+    check_protocol,
     console,
     err_console,
+    print_json,
+    print_rendered,
+    read_runs_store,
 )
 from mlbench.errors import MlbenchError
-
-Paper = Annotated[str, typer.Option("--paper", help="Paper id: cgmvae, mulsupcon (see mlbench.papers).")]
-Protocol = Annotated[str, typer.Option("--protocol", help="fixed | val | paper (paper = oracle threshold, as the papers computed it).")]
-SplitStrategy = Annotated[Optional[str], typer.Option("--split-strategy", help="Only runs of this split strategy (iterative | random | official).")]
-Methods = Annotated[Optional[list[str]], typer.Option("--methods", help="Methods, in order (`--methods br mlknn`).")]
-Datasets = Annotated[Optional[list[str]], typer.Option("--datasets", help="Datasets, in order.")]
-TrainFraction = Annotated[float, typer.Option("--train-fraction", help="Runs trained on this fraction of the training part.")]
-
-
-def _check_protocol(protocol: str) -> None:
-    from mlbench.protocols import PROTOCOLS
-
-    if protocol not in PROTOCOLS:
-        raise MlbenchError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}.")
-
-
-def _store(runs_dir):
-    from mlbench.runner import resolve_runs_dir
-    from mlbench.store import read_store
-
-    return read_store(resolve_runs_dir(runs_dir))
-
-
-def _print_rendered(out, fmt: str) -> None:
-    if fmt == "rich":
-        console.print(out)
-    else:
-        print(out, end="")
-
 
 # -- reproduce -------------------------------------------------------------------------------------
 
@@ -80,15 +59,16 @@ def reproduce(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Train what a paper's tables need and the store lacks, then render them (rerun to resume)."""
-    from mlbench import orchestrate as orc
-    from mlbench.paper_tables import render_paper_table
+    from mlbench.papers import plan as planning
+    from mlbench.runs import execute as orc
+    from mlbench.results.paper_tables import render_paper_table
 
-    _check_protocol(protocol)
+    check_protocol(protocol)
     if backend == "local":  # a missing GPU is one error now, not one per run later
-        from mlbench.training import resolve_device
+        from mlbench.methods.neural import resolve_device
 
         device = resolve_device(device)
-    plan = orc.plan_reproduction(paper, tables=table, seeds=seeds, quick=quick, strategy=split_strategy,
+    plan = planning.plan_reproduction(paper, tables=table, seeds=seeds, quick=quick, strategy=split_strategy,
                                  data_dir=data_dir, datasets=datasets, methods=methods,
                                  data_efficiency=data_efficiency)
     todo = orc.pending_runs(plan.specs, runs_dir)
@@ -99,11 +79,11 @@ def reproduce(
     if todo:
         results = _run_plan(todo, runs_dir, data_dir, mirror, device, jobs, backend, ray_address,
                             ray_gpus, quiet)
-    store = _store(runs_dir)
-    for i, (tbl, m) in enumerate(orc.tables_to_render(plan, store, metric)):
+    store = read_runs_store(runs_dir)
+    for i, (tbl, m) in enumerate(planning.tables_to_render(plan, store, metric)):
         if i and fmt != "rich":
             print()
-        _print_rendered(render_paper_table(store, paper, m, protocol, fmt, table=tbl,
+        print_rendered(render_paper_table(store, paper, m, protocol, fmt, table=tbl,
                                            split=split_strategy, data_dir=data_dir), fmt)
     failed = [r for r in results if r.status == "failed"]
     if failed:
@@ -131,7 +111,7 @@ def _print_plan(plan, todo, dry_run: bool) -> None:
 
 
 def _run_plan(todo, runs_dir, data_dir, mirror, device, jobs, backend, ray_address, ray_gpus, quiet):
-    from mlbench import orchestrate as orc
+    from mlbench.runs import execute as orc
 
     if backend == "local":
         failed_data = orc.prepare_data([s for s, _ in todo], data_dir, mirror,
@@ -172,107 +152,15 @@ def report(
     data_dir: DataDir = None,
 ) -> None:
     """Write one markdown report: tables beside the paper's, statistics, plots, commands, versions."""
-    from mlbench.report import write_report
+    from mlbench.results.report import write_report
 
-    _check_protocol(protocol)
+    check_protocol(protocol)
     path = write_report(paper, out, runs_dir=runs_dir, data_dir=data_dir, protocol=protocol,
                         split=split_strategy, heatmap_run=heatmap_run)
     console.print(f"[green]✓[/] wrote {path}", highlight=False)
 
 
 # -- check -----------------------------------------------------------------------------------------
-
-EXPECTED_COLUMNS = ("dataset", "method", "metric", "value")
-OPTIONAL_COLUMNS = {"protocol": None, "tolerance": None, "variant": "default", "train_fraction": 1.0}
-
-
-def read_expected(path: Path, default_protocol: str) -> list[dict]:
-    """Expected cells from CSV (a header with dataset,method,metric,value and optionally protocol,
-    tolerance, variant, train_fraction) or JSON (a list of such objects, or the nested
-    {dataset: {method: {metric: value}}})."""
-    import pandas as pd
-
-    path = Path(path)
-    if not path.is_file():
-        raise MlbenchError(f"expectation file {path} not found.")
-    try:
-        if path.suffix.lower() == ".json":
-            frame = pd.DataFrame(_json_records(json.loads(path.read_text())))
-        else:
-            frame = pd.read_csv(path, comment="#", dtype={"variant": str})
-    except (ValueError, json.JSONDecodeError) as exc:
-        raise MlbenchError(f"cannot read {path}: {exc}.") from None
-    missing = [c for c in EXPECTED_COLUMNS if c not in frame.columns]
-    if missing or frame.empty:
-        raise MlbenchError(f"{path} needs the columns {', '.join(EXPECTED_COLUMNS)} "
-                           f"(missing: {', '.join(missing) or 'rows'}).")
-    rows = []
-    for record in frame.to_dict("records"):
-        row = {**OPTIONAL_COLUMNS, **{k: v for k, v in record.items() if not _is_blank(v)}}
-        row["protocol"] = row["protocol"] or default_protocol
-        try:
-            row["value"] = float(row["value"])
-            row["train_fraction"] = float(row["train_fraction"])
-        except (TypeError, ValueError):
-            raise MlbenchError(f"{path}: {record} has a non-numeric value.") from None
-        rows.append(row)
-    return rows
-
-
-def _json_records(data) -> list[dict]:
-    """A list of records, or the nested form {dataset: {method: {metric: value}}}."""
-    if isinstance(data, dict):
-        try:
-            return [{"dataset": d, "method": m, "metric": k, "value": v}
-                    for d, methods in data.items() for m, metrics in methods.items()
-                    for k, v in metrics.items()]
-        except AttributeError:
-            raise MlbenchError("a JSON expectation object must be {dataset: {method: {metric: value}}}.") from None
-    return data
-
-
-def _is_blank(value) -> bool:
-    return value is None or (isinstance(value, float) and value != value) or value == ""
-
-
-def check_store(store, expected: list[dict], tolerance: float, split: str | None = None) -> tuple[list[str], int]:
-    """(one line per failing cell, number of cells checked): a cell fails when the store's mean
-    over seeds is worse than expected beyond the tolerance, or has no runs."""
-    from mlbench.tables import summarize
-
-    failures, summaries = [], {}
-    for row in expected:
-        key = (row["metric"], row["protocol"], row["train_fraction"])
-        if key not in summaries:
-            summaries[key] = summarize(store, row["metric"], row["protocol"],
-                                       train_fraction=row["train_fraction"], split=split)
-        summary = summaries[key]
-        hit = summary[(summary["method"] == row["method"]) & (summary["dataset"] == row["dataset"])
-                      & (summary["variant"] == str(row["variant"]))]
-        where = f"{row['dataset']}/{row['method']}" + (f" [{row['variant']}]" if row["variant"] != "default" else "") \
-            + f" ({row['protocol']})"
-        if hit.empty:
-            failures.append(f"{where}: {row['metric']}: no finished runs in the store")
-            continue
-        tol = tolerance if row["tolerance"] is None else float(row["tolerance"])
-        got = {row["metric"]: float(hit["mean"].iloc[0])}
-        failures += [f"{where}: {line} (mean over {int(hit['n'].iloc[0])} seed(s))"
-                     for line in check_expectations(got, {row["metric"]: row["value"]}, tol)]
-    return failures, len(expected)
-
-
-def snapshot_expected(store, protocol: str, split: str | None = None):
-    """The store's means as an expectation table (a baseline for `check`)."""
-    df = store[store["protocol"] == protocol]
-    if split:
-        df = df[df["split"] == split]
-    if df.empty:
-        raise MlbenchError(f"no finished runs under protocol {protocol!r} to snapshot.")
-    grouped = df.groupby(["dataset", "method", "variant", "train_fraction", "metric"], sort=True)["value"].mean()
-    out = grouped.reset_index().assign(protocol=protocol)
-    out["value"] = out["value"].round(6)
-    return out[["dataset", "method", "metric", "value", "protocol", "variant", "train_fraction"]]
-
 
 @app.command()
 def check(
@@ -285,8 +173,10 @@ def check(
     as_json: JsonFlag = False,
 ) -> None:
     """Regression gate: compare the results store with expected values; exit 1 on a regression."""
-    _check_protocol(protocol)
-    store = _store(runs_dir)
+    check_protocol(protocol)
+    from mlbench.results.gate import check_store, read_expected, snapshot_expected
+
+    store = read_runs_store(runs_dir)
     if write:
         frame = snapshot_expected(store, protocol, split_strategy)
         if expected.suffix.lower() == ".json":
@@ -297,7 +187,7 @@ def check(
         return
     failures, checked = check_store(store, read_expected(expected, protocol), tolerance, split_strategy)
     if as_json:
-        _print_json({"checked": checked, "failures": failures})
+        print_json({"checked": checked, "failures": failures})
     for line in failures:
         err_console.print(f"[bold red]regression:[/] {line}", highlight=False, soft_wrap=True)
     if failures:
@@ -322,12 +212,12 @@ def stats(
     as_json: JsonFlag = False,
 ) -> None:
     """Friedman test over datasets with Nemenyi post-hoc (and CD diagram), or a paired test."""
-    from mlbench import stats as st
+    from mlbench.results import stats as st
     from mlbench.metrics import get_metric
 
-    _check_protocol(protocol)
+    check_protocol(protocol)
     spec = get_metric(metric)
-    store = _store(runs_dir)
+    store = read_runs_store(runs_dir)
     filters = dict(train_fraction=train_fraction, split=split_strategy)
     if paired:
         result = st.paired_test(store, spec.id, paired[0], paired[1], protocol, datasets=datasets, **filters)
@@ -344,11 +234,14 @@ def stats(
             raise
         err_console.print(f"[yellow]note:[/] {exc}", highlight=False)
     if cd_diagram is not None:
-        from mlbench.plots import cd_diagram as draw
+        from mlbench.results.plots import cd_diagram as draw
 
-        paths = draw(matrix, cd_diagram, higher_is_better=spec.higher_is_better, alpha=alpha, title=spec.id)
+        from mlbench.results.tables import method_names
+
+        paths = draw(matrix, cd_diagram, higher_is_better=spec.higher_is_better, alpha=alpha, title=spec.id,
+                     names=method_names(store))
     if as_json:
-        _print_json({**result.to_dict(), "metric": spec.id, "protocol": protocol,
+        print_json({**result.to_dict(), "metric": spec.id, "protocol": protocol,
                      "dropped_datasets": dropped, "dropped_methods": left_out})
         return
     _show_friedman(matrix, result, spec, protocol, dropped, left_out)
@@ -386,7 +279,7 @@ def _show_friedman(matrix, result, spec, protocol, dropped, left_out) -> None:
 
 def _show_paired(result, spec, as_json: bool) -> None:
     if as_json:
-        _print_json({**result.to_dict(), "metric": spec.id})
+        print_json({**result.to_dict(), "metric": spec.id})
         return
     better = "higher" if spec.higher_is_better else "lower"
     console.print(
@@ -421,10 +314,10 @@ def plot_bars(
     runs_dir: RunsDir = None,
 ) -> None:
     """Mean ± std over seeds per dataset, one bar per method (STEM-<metric>.png/.svg)."""
-    from mlbench.plots import grouped_bars
+    from mlbench.results.plots import grouped_bars
 
-    _check_protocol(protocol)
-    store = _store(runs_dir)
+    check_protocol(protocol)
+    store = read_runs_store(runs_dir)
     for metric in metrics:
         _done(grouped_bars(store, metric, out.with_name(f"{out.name}-{metric.replace('@', 'at')}"), protocol,
                            methods=methods, datasets=datasets, train_fraction=train_fraction,
@@ -443,10 +336,10 @@ def plot_data_efficiency(
     runs_dir: RunsDir = None,
 ) -> None:
     """C-GMVAE Fig. 2: relative improvement over the baseline at 10/50/100% training data."""
-    from mlbench.plots import data_efficiency
+    from mlbench.results.plots import data_efficiency
 
-    _check_protocol(protocol)
-    _done(data_efficiency(_store(runs_dir), out, metric, protocol, baseline=baseline, methods=methods,
+    check_protocol(protocol)
+    _done(data_efficiency(read_runs_store(runs_dir), out, metric, protocol, baseline=baseline, methods=methods,
                           datasets=datasets, split=split_strategy))
 
 
@@ -460,7 +353,7 @@ def plot_heatmap(
     data_dir: DataDir = None,
 ) -> None:
     """C-GMVAE Fig. 3: label-label embedding inner products of one run (diagonal removed)."""
-    from mlbench.plots import label_heatmap
+    from mlbench.results.plots import label_heatmap
 
     _done(label_heatmap(run_dir, out, labels=labels, max_labels=max_labels, order=order, data_dir=data_dir))
 
@@ -479,11 +372,15 @@ def plot_cd(
 ) -> None:
     """Nemenyi critical-difference diagram over datasets (needs mlbench\\[stats])."""
     from mlbench.metrics import get_metric
-    from mlbench.plots import cd_diagram
-    from mlbench.stats import performance_matrix
+    from mlbench.results.plots import cd_diagram
+    from mlbench.results.stats import performance_matrix
 
-    _check_protocol(protocol)
+    check_protocol(protocol)
     spec = get_metric(metric)
-    matrix, _, _ = performance_matrix(_store(runs_dir), spec.id, protocol, methods=methods,
+    from mlbench.results.tables import method_names
+
+    store = read_runs_store(runs_dir)
+    matrix, _, _ = performance_matrix(store, spec.id, protocol, methods=methods,
                                       datasets=datasets, train_fraction=train_fraction, split=split_strategy)
-    _done(cd_diagram(matrix, out, higher_is_better=spec.higher_is_better, alpha=alpha, title=spec.id))
+    _done(cd_diagram(matrix, out, higher_is_better=spec.higher_is_better, alpha=alpha, title=spec.id,
+                     names=method_names(store)))

@@ -37,13 +37,17 @@ def summarize(
     return out.reset_index()
 
 
-def row_label(method: str, variant: str) -> str:
-    from mlbench.methods import get_method_class
+def method_names(store: pd.DataFrame) -> dict[str, str]:
+    """method id -> the display name its runs recorded (the store's ``method_name`` column), so
+    that rendering needs no method registry (and no torch); older stores have none."""
+    if "method_name" not in store.columns:
+        return {}
+    named = store[store["method_name"].astype(str) != ""]
+    return dict(zip(named["method"], named["method_name"]))
 
-    try:
-        name = get_method_class(method).display_name or method
-    except MlbenchError:
-        name = method
+
+def row_label(method: str, variant: str, names: dict[str, str] | None = None) -> str:
+    name = (names or {}).get(method) or method
     return name if variant == "default" else f"{name} [{variant}]"
 
 
@@ -106,7 +110,8 @@ def render(
         mean, std, _ = cells[(key, column)]
         return f"{mean:.3f} ± {std:.3f}", column in best and math.isclose(mean, best[column])
 
-    rows = [(row_label(*key), [cell(key, c) for c in columns]) for key in keys]
+    names = method_names(store)
+    rows = [(row_label(*key, names), [cell(key, c) for c in columns]) for key in keys]
     return render_grid(rows, ["Method", *columns], text, fmt)
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from mlbench.errors import MlbenchError
 from mlbench.io import read_json
+from mlbench.results.tables import method_names
 
 REPORT_NAME = "report.md"
 
@@ -46,8 +47,8 @@ def _paper_store(store: pd.DataFrame, paper: str) -> pd.DataFrame:
 
 
 def _tables_section(store, paper, protocol, split, data_dir) -> list[str]:
-    from mlbench.orchestrate import plan_reproduction, tables_to_render
-    from mlbench.paper_tables import render_paper_table
+    from mlbench.papers.plan import plan_reproduction, tables_to_render
+    from mlbench.results.paper_tables import render_paper_table
     from mlbench.papers import paper_layout
 
     plan = plan_reproduction(paper, data_dir=data_dir, seeds=[0])
@@ -67,8 +68,8 @@ def _tables_section(store, paper, protocol, split, data_dir) -> list[str]:
 
 def _stats_section(store, paper, protocol, split, plots_dir: Path, out_dir: Path) -> list[str]:
     from mlbench.metrics import get_metric
-    from mlbench.plots import cd_diagram
-    from mlbench.stats import friedman, performance_matrix
+    from mlbench.results.plots import cd_diagram
+    from mlbench.results.stats import friedman, performance_matrix
 
     metrics = _metrics_with_runs(store, paper)
     lines = ["## Statistics (Friedman test over datasets, Nemenyi post-hoc)", ""]
@@ -90,7 +91,7 @@ def _stats_section(store, paper, protocol, split, plots_dir: Path, out_dir: Path
                   f"Average ranks (1 = best): {ranks}."]
         try:
             png, _ = cd_diagram(matrix, plots_dir / f"cd-{_slug(metric)}", higher_is_better=spec.higher_is_better,
-                                title=metric)
+                                title=metric, names=method_names(store))
             lines += ["", f"  ![CD diagram {metric}]({png.relative_to(out_dir).as_posix()})", ""]
         except MlbenchError as exc:
             lines += [f"  (no CD diagram: {exc})"]
@@ -103,8 +104,8 @@ def _slug(metric: str) -> str:
 
 def _plots_section(store, paper, protocol, split, plots_dir: Path, out_dir: Path, data_dir,
                    heatmap_run, runs_dir: Path) -> list[str]:
-    from mlbench.orchestrate import DATA_EFFICIENCY
-    from mlbench.plots import data_efficiency, grouped_bars, label_heatmap
+    from mlbench.papers.plan import data_efficiency_figure
+    from mlbench.results.plots import data_efficiency, grouped_bars, label_heatmap
 
     methods, datasets, _ = _paper_cells(paper)
     metrics = _metrics_with_runs(store, paper)
@@ -122,7 +123,7 @@ def _plots_section(store, paper, protocol, split, plots_dir: Path, out_dir: Path
         add(f"{metric}: mean ± std per dataset",
             lambda m=metric: grouped_bars(store, m, plots_dir / f"bars-{_slug(m)}", protocol,
                                           methods=methods, datasets=datasets, split=split))
-    figure = DATA_EFFICIENCY.get(paper)
+    figure = data_efficiency_figure(paper)
     if figure:
         add(f"Data efficiency ({figure['metric']} relative to {figure['baseline']})",
             lambda: data_efficiency(store, plots_dir / "data-efficiency", figure["metric"], protocol,
@@ -167,7 +168,7 @@ def _display_command(command: str) -> str:
 
 
 def _provenance_section(store, runs_dir: Path, command: str | None) -> list[str]:
-    from mlbench.runner import versions
+    from mlbench.runs.spec import versions
 
     commands, version_sets = Counter(), Counter()
     for run_id in dict.fromkeys(store["run_id"]):
@@ -195,9 +196,9 @@ def write_report(
 ) -> Path:
     """Write ``<out_dir>/report.md`` and its plots under ``<out_dir>/plots/``."""
     from mlbench.papers import PAPERS, paper_tables
-    from mlbench.runner import resolve_runs_dir
-    from mlbench.store import read_store
-    from mlbench.tables import PROTOCOL_NOTES
+    from mlbench.runs.spec import resolve_runs_dir
+    from mlbench.runs.store import read_store
+    from mlbench.results.tables import PROTOCOL_NOTES
 
     paper_tables(paper)  # unknown paper -> error with suggestions
     runs_dir = resolve_runs_dir(runs_dir)

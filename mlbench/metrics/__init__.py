@@ -189,10 +189,11 @@ def binarize(scores, thresholds) -> np.ndarray:
     """
     s = _check_scores("scores", _as_2d("scores", scores))
     t = _check_thresholds(thresholds, s.shape[1])
-    return _binarize(s, t)
+    return binarize_checked(s, t)
 
 
-def _binarize(s: np.ndarray, t) -> np.ndarray:
+def binarize_checked(s: np.ndarray, t) -> np.ndarray:
+    """:func:`binarize` for arrays already validated (the protocols' threshold sweeps)."""
     return s >= np.asarray(t, dtype=s.dtype)
 
 
@@ -347,7 +348,7 @@ class _Groups:
         return self.start - (self.pos_end - self.pos)
 
 
-class _Ctx:
+class ScoreContext:
     """Validated arrays plus lazily computed sort orders shared by several metrics."""
 
     def __init__(self, y: np.ndarray, s: np.ndarray | None):
@@ -438,21 +439,21 @@ def _check_k(k) -> int:
 # honest ranking ------------------------------------------------------------------------------------
 
 
-def _p_at_k(ctx: _Ctx, k: int) -> float:
+def _p_at_k(ctx: ScoreContext, k: int) -> float:
     has = ctx.true_s > 0
     if not has.any():
         return float("nan")
     return float(np.mean(ctx.topk_hits(k)[has] / k))
 
 
-def _one_error(ctx: _Ctx) -> float:
+def _one_error(ctx: ScoreContext) -> float:
     has = ctx.true_s > 0
     if not has.any():
         return float("nan")
     return float(np.mean(ctx.topk_hits(1)[has] == 0))
 
 
-def _coverage(ctx: _Ctx) -> float:
+def _coverage(ctx: ScoreContext) -> float:
     has = ctx.true_s > 0
     if not has.any():
         return float("nan")
@@ -462,7 +463,7 @@ def _coverage(ctx: _Ctx) -> float:
     return float(np.mean(np.count_nonzero(s >= lowest, axis=1)))
 
 
-def _ranking_loss(ctx: _Ctx) -> float:
+def _ranking_loss(ctx: ScoreContext) -> float:
     n_pos = ctx.true_s
     n_neg = ctx.y.shape[1] - n_pos
     ok = (n_pos > 0) & (n_neg > 0)
@@ -473,7 +474,7 @@ def _ranking_loss(ctx: _Ctx) -> float:
     return float(np.mean(bad_pairs[ok] / (n_pos[ok] * n_neg[ok])))
 
 
-def _ap_per_label(ctx: _Ctx) -> np.ndarray:
+def _ap_per_label(ctx: ScoreContext) -> np.ndarray:
     """sklearn-style AP per label (nan for labels without positives).
 
     AP = (1/P) * Σ over positives of the precision at the end of its tie group
@@ -486,13 +487,13 @@ def _ap_per_label(ctx: _Ctx) -> np.ndarray:
     return ap
 
 
-def _map(ctx: _Ctx) -> float:
+def _map(ctx: ScoreContext) -> float:
     ap = _ap_per_label(ctx)
     ok = ~np.isnan(ap)
     return float(np.mean(ap[ok])) if ok.any() else float("nan")
 
 
-def _auc_per_label(ctx: _Ctx) -> np.ndarray:
+def _auc_per_label(ctx: ScoreContext) -> np.ndarray:
     """ROC AUC per label (Mann-Whitney, ties count 1/2); nan for single-class labels."""
     g = ctx.cols
     n_neg = g.m - g.n_pos
@@ -506,7 +507,7 @@ def _auc_per_label(ctx: _Ctx) -> np.ndarray:
     return auc
 
 
-def _macro_auc(ctx: _Ctx) -> float:
+def _macro_auc(ctx: ScoreContext) -> float:
     auc = _auc_per_label(ctx)
     ok = ~np.isnan(auc)
     return float(np.mean(auc[ok])) if ok.any() else float("nan")
@@ -515,12 +516,12 @@ def _macro_auc(ctx: _Ctx) -> float:
 # paper ranking -------------------------------------------------------------------------------------
 
 
-def _paper_p_at_k(ctx: _Ctx, k: int) -> float:
+def _paper_p_at_k(ctx: ScoreContext, k: int) -> float:
     # official ranking_precision_score: order = argsort(score)[:, ::-1]; mean over ALL samples
     return float(np.mean(ctx.paper_topk_hits(k) / k))
 
 
-def _paper_map(ctx: _Ctx) -> float:
+def _paper_map(ctx: ScoreContext) -> float:
     ap = _ap_per_label(ctx)
     ap[np.isnan(ap)] = 0.0  # sklearn >= 1.x gives AP 0 (with a warning) for labels without positives
     return float(np.mean(ap))
@@ -539,10 +540,10 @@ def _threshold_public(impl: Callable[[_Counts], float]) -> Callable:
     return fn
 
 
-def _ranking_public(impl: Callable[[_Ctx], float]) -> Callable:
+def _ranking_public(impl: Callable[[ScoreContext], float]) -> Callable:
     def fn(y_true, scores) -> float:
         y, s, _ = validate_inputs(y_true, scores=scores)
-        return impl(_Ctx(y, s))
+        return impl(ScoreContext(y, s))
 
     return fn
 
@@ -709,7 +710,7 @@ class MetricSpec:
     higher_is_better: bool
     fn: Callable[..., float]
     definition: str = "honest"  # "honest" or "paper"
-    # internal fast path: impl(_Counts) for threshold metrics, impl(_Ctx) for ranking metrics
+    # internal fast path: impl(_Counts) for threshold metrics, impl(ScoreContext) for ranking metrics
     _impl: Callable[..., float] | None = field(default=None, repr=False, compare=False)
 
     def __call__(self, y_true, y_pred_or_scores) -> float:
@@ -811,7 +812,7 @@ def resolve_metric_ids(metric_ids: Iterable[str] | str | None) -> list[str]:
 
 
 def _compute(
-    ctx: _Ctx,
+    ctx: ScoreContext,
     pred: np.ndarray | None,
     ids: Sequence[str],
     table: dict[str, MetricSpec],
@@ -843,8 +844,8 @@ def compute_metrics(
     ids = resolve_metric_ids(metric_ids)
     y, s, _ = validate_inputs(y_true, scores=scores)
     t = _check_thresholds(thresholds, y.shape[1])
-    ctx = _Ctx(y, s)
+    ctx = ScoreContext(y, s)
     needs_pred = any(table[m].needs_threshold for m in ids)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _compute(ctx, _binarize(s, t) if needs_pred else None, ids, table)
+        return _compute(ctx, binarize_checked(s, t) if needs_pred else None, ids, table)

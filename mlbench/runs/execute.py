@@ -1,9 +1,9 @@
 """``mlbench reproduce``: plan the runs a paper's tables need, then execute what is missing.
 
-Planning reads the paper's layouts (:mod:`mlbench.paper_tables`): every (method, dataset, train
+Planning reads the paper's layouts (:mod:`mlbench.results.paper_tables`): every (method, dataset, train
 fraction) cell that mlbench can run here, times the seeds. A run is *done* when its directory says
 ``complete`` and the results store holds its rows; everything else is executed again, and
-:func:`mlbench.runner.train_run` with ``resume=True`` continues an interrupted neural run from
+:func:`mlbench.runs.runner.train_run` with ``resume=True`` continues an interrupted neural run from
 its checkpoint. So a reproduction can be interrupted at any point and rerun with the same command.
 
 Execution backends:
@@ -24,38 +24,13 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from mlbench.errors import MlbenchError
-from mlbench.paper_tables import Cell, cell_reason, render_metrics, table_cells
-from mlbench.runner import RunSpec, resolve_runs_dir, run_state, train_run
+from mlbench.runs.runner import RunSpec, resolve_runs_dir, run_state, train_run
 
 BACKENDS = ("local", "ray")
-QUICK_EPOCHS = 3
-DEFAULT_SEEDS = (0, 1, 2)
-
-# Figures that need runs no table asks for: C-GMVAE Fig. 2 (ma-F1 relative to C2AE when every
-# method trains on 10%, 50% and 100% of the training part, on mirflickr and nus-vec).
-DATA_EFFICIENCY = {
-    "cgmvae": {"methods": ("c2ae", "mpvae", "lamp", "cgmvae"), "datasets": ("mirflickr", "nus-vec"),
-               "fractions": (0.1, 0.5, 1.0), "metric": "ma-f1", "baseline": "c2ae"},
-}
-
-
-@dataclass
-class Plan:
-    paper: str
-    tables: list[str]
-    specs: list[RunSpec] = field(default_factory=list)  # every run needed, in paper order
-    blocked: list[tuple[Cell, str]] = field(default_factory=list)  # cells mlbench cannot run here
-    unmatched: list[str] = field(default_factory=list)  # --methods/--datasets in none of the tables
-
-    @property
-    def datasets(self) -> list[str]:
-        return list(dict.fromkeys(s.dataset for s in self.specs))
-
-
 @dataclass
 class RunResult:
     run_id: str
@@ -65,72 +40,10 @@ class RunResult:
     seconds: float = 0.0
 
 
-# -- planning --------------------------------------------------------------------------------------
-
-def quick_overrides(method: str, epochs: int = QUICK_EPOCHS) -> dict[str, int]:
-    """Few epochs for every ``*epochs`` parameter the method declares (pretraining included).
-
-    Only lowered, never raised: a parameter that is 0 by default (a feature switched off, e.g.
-    warm-up epochs) stays 0, and one already below ``epochs`` keeps its value.
-    """
-    from mlbench.methods import get_method_class
-
-    cls = get_method_class(method)
-    return {name: min(default, epochs) for name, default in cls.params.items()
-            if name.endswith("epochs") and isinstance(default, int) and not isinstance(default, bool)
-            and default > 0 and name not in cls.fixed_params}
-
-
-def _cells(paper: str, tables: list[str], data_efficiency: bool, datasets) -> list[Cell]:
-    cells = [c for t in tables for c in table_cells(paper, t)]
-    if data_efficiency:
-        figure = DATA_EFFICIENCY.get(paper)
-        if figure is None:
-            raise MlbenchError(f"paper {paper!r} has no data-efficiency figure; drop --data-efficiency.")
-        cells += [Cell(m, d, f) for d in (datasets or figure["datasets"])
-                  for m in figure["methods"] for f in figure["fractions"]]
-    return list(dict.fromkeys(cells))
-
-
-def plan_reproduction(
-    paper: str, *, tables: Iterable[str] | None = None, seeds: Iterable[int] = DEFAULT_SEEDS,
-    quick: bool = False, strategy: str = "iterative", data_dir=None, datasets=None, methods=None,
-    data_efficiency: bool = False, available_methods=None,
-) -> Plan:
-    """Every run that ``tables`` of ``paper`` (default: all) need and mlbench can run here."""
-    from mlbench.data.splits import STRATEGIES
-    from mlbench.papers import paper_tables
-
-    if strategy not in STRATEGIES:
-        raise MlbenchError(f"unknown split strategy {strategy!r}; use one of {', '.join(STRATEGIES)}.")
-    known = paper_tables(paper)
-    tables = [str(t) for t in tables] if tables else known
-    for t in tables:
-        if t not in known:
-            raise MlbenchError(f"paper {paper!r} has no table {t!r}; its tables are {', '.join(known)}.")
-    plan = Plan(paper, tables)
-    seeds = list(dict.fromkeys(int(s) for s in seeds))
-    cells = _cells(paper, tables, data_efficiency, datasets)
-    plan.unmatched = [m for m in methods or [] if m not in {c.method for c in cells}] + \
-        [d for d in datasets or [] if d not in {c.dataset for c in cells}]
-    for cell in cells:
-        if (datasets and cell.dataset not in datasets) or (methods and cell.method not in methods):
-            continue
-        reason = cell_reason(cell.method, cell.dataset, data_dir=data_dir,
-                             available_methods=available_methods)
-        if reason:
-            plan.blocked.append((cell, reason))
-            continue
-        overrides = tuple(sorted(quick_overrides(cell.method).items())) if quick else ()
-        plan.specs += [RunSpec(cell.method, cell.dataset, s, strategy, overrides, cell.train_fraction)
-                       for s in seeds]
-    return plan
-
-
 def pending_runs(specs: Iterable[RunSpec], runs_dir=None) -> list[tuple[RunSpec, bool]]:
     """(spec, force) for every run not yet finished and stored; ``force`` redoes a run whose
     directory is complete but whose rows are missing from the store (e.g. a deleted results.csv)."""
-    from mlbench.store import read_store
+    from mlbench.runs.store import read_store
 
     runs_dir = resolve_runs_dir(runs_dir)
     stored = set(read_store(runs_dir)["run_id"])
@@ -192,7 +105,7 @@ def execute(
 def run_one(spec: RunSpec, runs_dir, data_dir, device: str, force: bool = False,
             progress: bool = False) -> RunResult:
     """One run; a failure is reported, not raised, so that the other runs go on."""
-    from mlbench.training import resolve_device
+    from mlbench.methods.neural import resolve_device
 
     started = time.perf_counter()
     try:
@@ -283,8 +196,8 @@ def _ray_task(spec: RunSpec, data_files: dict[str, bytes], device: str, command:
     import json
     import tempfile
 
-    from mlbench.store import read_store
-    from mlbench.training import resolve_device
+    from mlbench.runs.store import read_store
+    from mlbench.methods.neural import resolve_device
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mlbench-ray-") as scratch:
@@ -307,15 +220,15 @@ def _ray_task(spec: RunSpec, data_files: dict[str, bytes], device: str, command:
 
 def adopt_run(payload: dict, runs_dir: Path) -> RunResult:
     """Write a run directory that came back from a worker into ``runs_dir`` and its store."""
-    from mlbench.runner import _clear_run_dir
-    from mlbench.store import add_rows, remove_run
+    from mlbench.runs.spec import clear_run_dir
+    from mlbench.runs.store import add_rows, remove_run
 
     run_id = payload["run_id"]
     run_dir = Path(runs_dir) / run_id
     if payload.get("error"):
         return RunResult(run_id, "failed", str(run_dir), payload["error"])
     if run_dir.exists():
-        _clear_run_dir(run_dir)
+        clear_run_dir(run_dir)
         remove_run(runs_dir, run_id)
     _unpack_dir(payload["files"], run_dir, last="status.json")
     add_rows(runs_dir, payload["rows"])
@@ -358,23 +271,3 @@ def _submit_and_collect(ray, items, runs_dir, data_dir, device, gpus, on_result)
             results.append(result)
             on_result(result)
     return results
-
-
-# -- the tables to show afterwards ----------------------------------------------------------------
-
-def tables_to_render(plan: Plan, store, metric: str | None = None) -> list[tuple[str, str]]:
-    """(table, metric) pairs worth rendering: tables with a runnable cell or any of our runs."""
-    ran = {(s.method, s.dataset) for s in plan.specs}
-    have = set(zip(store["method"], store["dataset"])) if len(store) else set()
-    out = []
-    for table in plan.tables:
-        cells = {(c.method, c.dataset) for c in table_cells(plan.paper, table)}
-        if not cells & (ran | have):
-            continue
-        metrics = render_metrics(plan.paper, table)
-        if metric is not None:
-            from mlbench.papers import paper_layout
-
-            metrics = [metric] if metric in paper_layout(plan.paper, table)["metrics"] else []
-        out += [(table, m) for m in metrics]
-    return out

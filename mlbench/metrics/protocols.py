@@ -32,8 +32,8 @@ from mlbench.metrics import (
     METRICS,
     PAPER_METRICS,
     THRESHOLD_METRIC_IDS,
-    _binarize,
-    _Ctx,
+    binarize_checked,
+    ScoreContext,
     get_metric,
     resolve_metric_ids,
     validate_inputs,
@@ -136,8 +136,8 @@ def _pick(values: Sequence[float], grid: Sequence[float], higher_is_better: bool
     return min(cands, key=lambda i: (abs(grid[i] - 0.5), grid[i]))
 
 
-def _best_on_ctx(ctx: _Ctx, spec, grid: Sequence[float]) -> tuple[float, float]:
-    values = [spec._impl(ctx.counts(_binarize(ctx.s, t))) for t in grid]
+def _best_on_ctx(ctx: ScoreContext, spec, grid: Sequence[float]) -> tuple[float, float]:
+    values = [spec._impl(ctx.counts(binarize_checked(ctx.s, t))) for t in grid]
     i = _pick(values, grid, spec.higher_is_better)
     return grid[i], values[i]
 
@@ -158,7 +158,7 @@ def best_threshold(
     y, s, _ = validate_inputs(y_true, scores=scores)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _best_on_ctx(_Ctx(y, s), spec, g)
+        return _best_on_ctx(ScoreContext(y, s), spec, g)
 
 
 def _fmt(t: float) -> str:
@@ -184,7 +184,7 @@ def evaluate(
     proto = get_protocol(protocol)
     ids = resolve_metric_ids(metric_ids)
     y, s, _ = validate_inputs(y_true, scores=scores)
-    ctx = _Ctx(y, s)
+    ctx = ScoreContext(y, s)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -207,7 +207,7 @@ def evaluate(
                 raise MlbenchError(
                     f"validation data has {yv.shape[1]} labels but test data has {y.shape[1]}"
                 )
-            t, v = _best_on_ctx(_Ctx(yv, sv), spec, VAL_GRID)
+            t, v = _best_on_ctx(ScoreContext(yv, sv), spec, VAL_GRID)
             metrics = _honest(ctx, t, ids)
             verb = "maximize" if spec.higher_is_better else "minimize"
             return EvalResult(
@@ -236,26 +236,26 @@ def _check_fixed_threshold(threshold) -> float:
     return t
 
 
-def _honest(ctx: _Ctx, t: float, ids: Sequence[str]) -> dict[str, float]:
+def _honest(ctx: ScoreContext, t: float, ids: Sequence[str]) -> dict[str, float]:
     counts = None
     out: dict[str, float] = {}
     for m in ids:
         spec = METRICS[m]
         if spec.needs_threshold:
             if counts is None:
-                counts = ctx.counts(_binarize(ctx.s, t))
+                counts = ctx.counts(binarize_checked(ctx.s, t))
             out[m] = spec._impl(counts)
         else:
             out[m] = spec._impl(ctx)
     return out
 
 
-def _paper(ctx: _Ctx, ids: Sequence[str]) -> tuple[dict[str, float], dict[str, float]]:
+def _paper(ctx: ScoreContext, ids: Sequence[str]) -> tuple[dict[str, float], dict[str, float]]:
     thr_ids = [m for m in ids if PAPER_METRICS[m].needs_threshold]
     values: dict[str, list[float]] = {m: [] for m in thr_ids}
     if thr_ids:
         for t in PAPER_GRID:
-            counts = ctx.counts(_binarize(ctx.s, t))
+            counts = ctx.counts(binarize_checked(ctx.s, t))
             for m in thr_ids:
                 values[m].append(PAPER_METRICS[m]._impl(counts))
     out: dict[str, float] = {}

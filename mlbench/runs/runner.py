@@ -13,84 +13,27 @@ A run directory ``<runs_dir>/<dataset>/<method>/<variant>/<split>-seed<k>[-frac<
 
 from __future__ import annotations
 
-import hashlib
-import platform
-import re
 import shlex
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 
 from mlbench.data import load_split
-from mlbench.data.splits import DEFAULT_RATIOS
-from mlbench.errors import MlbenchError
-from mlbench.io import atomic_save_npz, atomic_write_json, read_json
+from mlbench.io import atomic_save_npz, atomic_write_json
 from mlbench.methods import FitContext, get_method_class, resolve_params
-from mlbench.protocols import PROTOCOLS, evaluate
-from mlbench.store import add_rows, remove_run
-from mlbench.training import seed_everything
-
-RUNS_ENV = "MLBENCH_RUNS"
-
-
-def resolve_runs_dir(runs_dir: str | Path | None = None) -> Path:
-    import os
-
-    return Path(runs_dir or os.environ.get(RUNS_ENV) or "runs")
-
-
-def variant_name(overrides: dict[str, Any] | None) -> str:
-    """``default``, or the overrides as ``k=v,...`` (hashed when long) — one directory each."""
-    if not overrides:
-        return "default"
-    text = ",".join(f"{k}={overrides[k]}" for k in sorted(overrides))
-    text = re.sub(r"[^A-Za-z0-9_.=,+-]", "_", text)
-    if len(text) > 60:
-        text = text[:40] + "-" + hashlib.sha1(text.encode()).hexdigest()[:10]
-    return text
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    method: str
-    dataset: str
-    seed: int = 0
-    strategy: str = "iterative"
-    overrides: tuple[tuple[str, Any], ...] = ()
-    train_fraction: float = 1.0
-    ratios: tuple[float, float, float] = DEFAULT_RATIOS
-
-    @property
-    def variant(self) -> str:
-        return variant_name(dict(self.overrides))
-
-    def run_id(self) -> str:
-        frac = "" if self.train_fraction == 1.0 else f"-frac{self.train_fraction:g}"
-        ratios = "" if self.ratios == DEFAULT_RATIOS else "-r" + "-".join(f"{r:g}" for r in self.ratios)
-        return f"{self.dataset}/{self.method}/{self.variant}/{self.strategy}{ratios}-seed{self.seed}{frac}"
-
-
-def run_state(run_dir: Path) -> str | None:
-    path = run_dir / "status.json"
-    return read_json(path)["state"] if path.is_file() else None
-
-
-def versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for package in ("mlbench", "torch", "numpy", "scipy", "scikit-learn", "scikit-multilearn-ng",
-                    "pandas", "liac-arff"):
-        try:
-            out[package] = md.version(package)
-        except md.PackageNotFoundError:
-            pass
-    return out
-
+from mlbench.metrics.protocols import PROTOCOLS, evaluate
+from mlbench.runs.spec import (  # noqa: F401  (re-exported: the runner is where callers look)
+    RunSpec,
+    clear_run_dir,
+    load_scores,
+    resolve_runs_dir,
+    run_state,
+    variant_name,
+    versions,
+)
+from mlbench.runs.store import add_rows, remove_run
+from mlbench.methods.neural import seed_everything
 
 def train_run(
     spec: RunSpec,
@@ -115,7 +58,7 @@ def train_run(
         return run_dir, "skipped"
     resuming = resume and state in ("incomplete", "running") and (run_dir / "checkpoint.pt").is_file()
     if not resuming and run_dir.exists():
-        _clear_run_dir(run_dir)
+        clear_run_dir(run_dir)
         remove_run(runs_dir, run_id)
 
     overrides = dict(spec.overrides)
@@ -171,7 +114,8 @@ def train_run(
         {"dataset": data.dataset, "method": spec.method, "variant": spec.variant,
          "seed": spec.seed, "split": spec.strategy, "split_id": data.split.id,
          "train_fraction": spec.train_fraction, "protocol": protocol, "metric": metric,
-         "value": value, "run_id": run_id, "finished_at": finished}
+         "value": value, "run_id": run_id, "finished_at": finished,
+         "method_name": method_cls.display_name or spec.method}
         for protocol, result in metrics.items()
         for metric, value in result["metrics"].items()
     ]
@@ -201,25 +145,6 @@ def evaluate_all(y_test, scores_test, y_val, scores_val, selection_metric: str =
         out[protocol] = {"metrics": result.metrics, "thresholds": result.thresholds,
                          "description": result.description}
     return out
-
-
-def load_scores(run_dir: Path) -> dict[str, np.ndarray]:
-    path = Path(run_dir) / "scores.npz"
-    if not path.is_file():
-        state = run_state(Path(run_dir))
-        if not Path(run_dir).is_dir():
-            raise MlbenchError(f"run directory {run_dir} does not exist.")
-        raise MlbenchError(
-            f"{run_dir} has no scores.npz (run state: {state or 'unknown'}); finish it with "
-            "`mlbench train ... --resume`."
-        )
-    with np.load(path) as npz:
-        return {key: npz[key] for key in npz.files}
-
-
-def _clear_run_dir(run_dir: Path) -> None:
-    for path in sorted(run_dir.rglob("*"), reverse=True):
-        path.unlink() if path.is_file() or path.is_symlink() else path.rmdir()
 
 
 def _now() -> str:

@@ -40,7 +40,7 @@ What the loop guarantees:
 * **Model selection.** After every epoch the validation set is scored with
   ``selection_metric`` (any metric id of :mod:`mlbench.metrics`, or ``loss`` for the validation
   loss), at ``selection_threshold`` (a float, or ``val``: the best threshold of
-  :data:`mlbench.protocols.VAL_GRID` on validation, like the official C-GMVAE/MPVAE selection,
+  :data:`mlbench.metrics.protocols.VAL_GRID` on validation, like the official C-GMVAE/MPVAE selection,
   which maxes val macro-F1 over thresholds). The chosen threshold is kept in
   ``selected_threshold_``. The best epoch's ``state_dict`` is kept in memory and
   restored at the end of the stage (earliest epoch wins ties). ``early_stopping`` > 0 stops after
@@ -145,11 +145,11 @@ def _selection_value(
 ) -> tuple[float, float | None]:
     """(value of ``metric`` on validation, threshold used), with NaN mapped to the worst value.
 
-    ``threshold='val'`` picks the best threshold of :data:`mlbench.protocols.VAL_GRID`, the grid
+    ``threshold='val'`` picks the best threshold of :data:`mlbench.metrics.protocols.VAL_GRID`, the grid
     the ``val`` evaluation protocol uses, so the threshold chosen here is the one it would pick.
     """
     from mlbench.metrics import compute_metrics
-    from mlbench.protocols import VAL_GRID, best_threshold
+    from mlbench.metrics.protocols import VAL_GRID, best_threshold
 
     spec = get_metric(metric)
     if not spec.needs_threshold:

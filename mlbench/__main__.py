@@ -1,0 +1,5 @@
+"""``python -m mlbench``: the command line."""
+
+from mlbench.cli import main
+
+main()

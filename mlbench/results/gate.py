@@ -1,0 +1,131 @@
+"""The regression gate: expected metric values, checked against one run (``eval --expect``) or
+against the means of a whole results store (``check``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mlbench.errors import MlbenchError
+
+
+def check_expectations(metrics: dict, expected: dict, tolerance: float) -> list[str]:
+    """One line per metric that is worse than expected beyond ``tolerance``."""
+    from mlbench.metrics import get_metric
+
+    failures = []
+    for key, want in expected.items():
+        spec = get_metric(key)
+        if key not in metrics:
+            failures.append(f"{key}: not computed")
+            continue
+        got = metrics[key]
+        worse = got < want - tolerance if spec.higher_is_better else got > want + tolerance
+        if worse or got != got:  # NaN is a regression too
+            failures.append(f"{key} = {got:.4f}, expected {want:.4f} ± {tolerance}")
+    return failures
+
+
+def read_expected_metrics(path: Path) -> dict:
+    """A JSON object of metric id -> expected value (``eval --expect``)."""
+    try:
+        expected = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise MlbenchError(f"expectation file {path} not found.") from None
+    except json.JSONDecodeError as exc:
+        raise MlbenchError(f"{path} is not valid JSON: {exc}.") from None
+    if not isinstance(expected, dict) or not all(isinstance(v, (int, float)) for v in expected.values()):
+        raise MlbenchError(f"{path} must be a JSON object of metric id -> number.")
+    return expected
+
+
+EXPECTED_COLUMNS = ("dataset", "method", "metric", "value")
+OPTIONAL_COLUMNS = {"protocol": None, "tolerance": None, "variant": "default", "train_fraction": 1.0}
+
+
+def read_expected(path: Path, default_protocol: str) -> list[dict]:
+    """Expected cells from CSV (a header with dataset,method,metric,value and optionally protocol,
+    tolerance, variant, train_fraction) or JSON (a list of such objects, or the nested
+    {dataset: {method: {metric: value}}})."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise MlbenchError(f"expectation file {path} not found.")
+    try:
+        if path.suffix.lower() == ".json":
+            frame = pd.DataFrame(_json_records(json.loads(path.read_text())))
+        else:
+            frame = pd.read_csv(path, comment="#", dtype={"variant": str})
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise MlbenchError(f"cannot read {path}: {exc}.") from None
+    missing = [c for c in EXPECTED_COLUMNS if c not in frame.columns]
+    if missing or frame.empty:
+        raise MlbenchError(f"{path} needs the columns {', '.join(EXPECTED_COLUMNS)} "
+                           f"(missing: {', '.join(missing) or 'rows'}).")
+    rows = []
+    for record in frame.to_dict("records"):
+        row = {**OPTIONAL_COLUMNS, **{k: v for k, v in record.items() if not _is_blank(v)}}
+        row["protocol"] = row["protocol"] or default_protocol
+        try:
+            row["value"] = float(row["value"])
+            row["train_fraction"] = float(row["train_fraction"])
+        except (TypeError, ValueError):
+            raise MlbenchError(f"{path}: {record} has a non-numeric value.") from None
+        rows.append(row)
+    return rows
+
+
+def _json_records(data) -> list[dict]:
+    """A list of records, or the nested form {dataset: {method: {metric: value}}}."""
+    if isinstance(data, dict):
+        try:
+            return [{"dataset": d, "method": m, "metric": k, "value": v}
+                    for d, methods in data.items() for m, metrics in methods.items()
+                    for k, v in metrics.items()]
+        except AttributeError:
+            raise MlbenchError("a JSON expectation object must be {dataset: {method: {metric: value}}}.") from None
+    return data
+
+
+def _is_blank(value) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or value == ""
+
+
+def check_store(store, expected: list[dict], tolerance: float, split: str | None = None) -> tuple[list[str], int]:
+    """(one line per failing cell, number of cells checked): a cell fails when the store's mean
+    over seeds is worse than expected beyond the tolerance, or has no runs."""
+    from mlbench.results.tables import summarize
+
+    failures, summaries = [], {}
+    for row in expected:
+        key = (row["metric"], row["protocol"], row["train_fraction"])
+        if key not in summaries:
+            summaries[key] = summarize(store, row["metric"], row["protocol"],
+                                       train_fraction=row["train_fraction"], split=split)
+        summary = summaries[key]
+        hit = summary[(summary["method"] == row["method"]) & (summary["dataset"] == row["dataset"])
+                      & (summary["variant"] == str(row["variant"]))]
+        where = f"{row['dataset']}/{row['method']}" + (f" [{row['variant']}]" if row["variant"] != "default" else "") \
+            + f" ({row['protocol']})"
+        if hit.empty:
+            failures.append(f"{where}: {row['metric']}: no finished runs in the store")
+            continue
+        tol = tolerance if row["tolerance"] is None else float(row["tolerance"])
+        got = {row["metric"]: float(hit["mean"].iloc[0])}
+        failures += [f"{where}: {line} (mean over {int(hit['n'].iloc[0])} seed(s))"
+                     for line in check_expectations(got, {row["metric"]: row["value"]}, tol)]
+    return failures, len(expected)
+
+
+def snapshot_expected(store, protocol: str, split: str | None = None):
+    """The store's means as an expectation table (a baseline for `check`)."""
+    df = store[store["protocol"] == protocol]
+    if split:
+        df = df[df["split"] == split]
+    if df.empty:
+        raise MlbenchError(f"no finished runs under protocol {protocol!r} to snapshot.")
+    grouped = df.groupby(["dataset", "method", "variant", "train_fraction", "metric"], sort=True)["value"].mean()
+    out = grouped.reset_index().assign(protocol=protocol)
+    out["value"] = out["value"].round(6)
+    return out[["dataset", "method", "metric", "value", "protocol", "variant", "train_fraction"]]

@@ -1,0 +1,97 @@
+"""What identifies a run, where runs live and what a run directory holds: torch-free, so the
+read-only commands (``eval``, ``table``, ``report``) can use it.
+
+A run is (method, overrides, dataset, split, seed, training fraction); :meth:`RunSpec.run_id`
+is its directory below the runs directory (``MLBENCH_RUNS``, default ``./runs``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlbench.data.splits import DEFAULT_RATIOS
+import numpy as np
+
+from mlbench.errors import MlbenchError
+from mlbench.io import read_json
+
+RUNS_ENV = "MLBENCH_RUNS"
+
+
+def resolve_runs_dir(runs_dir: str | Path | None = None) -> Path:
+    return Path(runs_dir or os.environ.get(RUNS_ENV) or "runs")
+
+
+def variant_name(overrides: dict[str, Any] | None) -> str:
+    """``default``, or the overrides as ``k=v,...`` (hashed when long) — one directory each."""
+    if not overrides:
+        return "default"
+    text = ",".join(f"{k}={overrides[k]}" for k in sorted(overrides))
+    text = re.sub(r"[^A-Za-z0-9_.=,+-]", "_", text)
+    if len(text) > 60:
+        text = text[:40] + "-" + hashlib.sha1(text.encode()).hexdigest()[:10]
+    return text
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    method: str
+    dataset: str
+    seed: int = 0
+    strategy: str = "iterative"
+    overrides: tuple[tuple[str, Any], ...] = ()
+    train_fraction: float = 1.0
+    ratios: tuple[float, float, float] = DEFAULT_RATIOS
+
+    @property
+    def variant(self) -> str:
+        return variant_name(dict(self.overrides))
+
+    def run_id(self) -> str:
+        frac = "" if self.train_fraction == 1.0 else f"-frac{self.train_fraction:g}"
+        ratios = "" if self.ratios == DEFAULT_RATIOS else "-r" + "-".join(f"{r:g}" for r in self.ratios)
+        return f"{self.dataset}/{self.method}/{self.variant}/{self.strategy}{ratios}-seed{self.seed}{frac}"
+
+
+def run_state(run_dir: Path) -> str | None:
+    path = run_dir / "status.json"
+    return read_json(path)["state"] if path.is_file() else None
+
+
+def versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for package in ("mlbench", "torch", "numpy", "scipy", "scikit-learn", "scikit-multilearn-ng",
+                    "pandas", "liac-arff"):
+        try:
+            out[package] = md.version(package)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def load_scores(run_dir: Path) -> dict[str, np.ndarray]:
+    path = Path(run_dir) / "scores.npz"
+    if not path.is_file():
+        state = run_state(Path(run_dir))
+        if not Path(run_dir).is_dir():
+            raise MlbenchError(f"run directory {run_dir} does not exist.")
+        raise MlbenchError(
+            f"{run_dir} has no scores.npz (run state: {state or 'unknown'}); finish it with "
+            "`mlbench train ... --resume`."
+        )
+    with np.load(path) as npz:
+        return {key: npz[key] for key in npz.files}
+
+
+def clear_run_dir(run_dir: Path) -> None:
+    for path in sorted(run_dir.rglob("*"), reverse=True):
+        path.unlink() if path.is_file() or path.is_symlink() else path.rmdir()
