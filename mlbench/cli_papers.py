@@ -65,7 +65,8 @@ def reproduce(
     backend: Annotated[str, typer.Option("--backend", help="local | ray (Ray tasks on the cluster at RAY_ADDRESS; pip install mlbench\\[ray]).")] = "local",
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster address (env RAY_ADDRESS; default: start a local Ray).")] = None,
     ray_gpus: Annotated[float, typer.Option("--ray-gpus", help="GPUs each Ray task reserves.")] = 0.0,
-    split_strategy: Annotated[str, typer.Option("--split-strategy", help="iterative | random | official.")] = "iterative",
+    split_strategy: Annotated[str, typer.Option("--split-strategy", help="iterative | random | official | kfold (with --folds K).")] = "iterative",
+    folds: Annotated[Optional[int], typer.Option("--folds", help="With --split-strategy kfold: K-fold cross-validation, one run per fold and seed.")] = None,
     datasets: Datasets = None,
     methods: Methods = None,
     data_efficiency: Annotated[bool, typer.Option("--data-efficiency", help="Also the runs of C-GMVAE Fig. 2 (10/50/100% of the training data).")] = False,
@@ -88,9 +89,13 @@ def reproduce(
         from mlbench.training import resolve_device
 
         device = resolve_device(device)
+    if folds and split_strategy == "iterative":  # --folds alone means K-fold
+        split_strategy = "kfold"
     plan = orc.plan_reproduction(paper, tables=table, seeds=seeds, quick=quick, strategy=split_strategy,
                                  data_dir=data_dir, datasets=datasets, methods=methods,
-                                 data_efficiency=data_efficiency)
+                                 data_efficiency=data_efficiency, folds=folds)
+    if split_strategy == "kfold":  # tables average the folds of this K
+        split_strategy = f"kfold{folds}"
     todo = orc.pending_runs(plan.specs, runs_dir)
     _print_plan(plan, todo, dry_run)
     if dry_run:
@@ -265,7 +270,9 @@ def snapshot_expected(store, protocol: str, split: str | None = None):
     """The store's means as an expectation table (a baseline for `check`)."""
     df = store[store["protocol"] == protocol]
     if split:
-        df = df[df["split"] == split]
+        from mlbench.data.splits import split_matches
+
+        df = df[split_matches(df["split"], split)]
     if df.empty:
         raise MlbenchError(f"no finished runs under protocol {protocol!r} to snapshot.")
     grouped = df.groupby(["dataset", "method", "variant", "train_fraction", "metric"], sort=True)["value"].mean()
