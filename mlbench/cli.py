@@ -432,7 +432,7 @@ def table(
     protocol: Annotated[str, typer.Option("--protocol", help="fixed | val | paper.")] = "fixed",
     fmt: Annotated[str, typer.Option("--format", help="rich | markdown | latex | csv | html.")] = "rich",
     train_fraction: Annotated[float, typer.Option("--train-fraction")] = 1.0,
-    split_strategy: Annotated[Optional[str], typer.Option("--split-strategy")] = None,
+    split_strategy: Annotated[Optional[str], typer.Option("--split-strategy", help="Only runs of this split strategy (kfold5: every fold of 5-fold runs, averaged with the seeds).")] = None,
     paper: Annotated[Optional[str], typer.Option("--paper", help="Render a paper's table (cgmvae, mulsupcon) in its layout, ours beside theirs.")] = None,
     paper_table: Annotated[Optional[str], typer.Option("--table", help="Which table of --paper (default: the one holding --metric).")] = None,
     runs_dir: RunsDir = None,

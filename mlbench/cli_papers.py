@@ -26,7 +26,7 @@ from mlbench.errors import MlbenchError
 
 Paper = Annotated[str, typer.Option("--paper", help="Paper id: cgmvae, mulsupcon (see mlbench.papers).")]
 Protocol = Annotated[str, typer.Option("--protocol", help="fixed | val | paper (paper = oracle threshold, as the papers computed it).")]
-SplitStrategy = Annotated[Optional[str], typer.Option("--split-strategy", help="Only runs of this split strategy (iterative | random | official).")]
+SplitStrategy = Annotated[Optional[str], typer.Option("--split-strategy", help="Only runs of this split strategy (iterative | random | official | kfold5: every fold of 5-fold runs).")]
 Methods = Annotated[Optional[list[str]], typer.Option("--methods", help="Methods, in order (`--methods br mlknn`).")]
 Datasets = Annotated[Optional[list[str]], typer.Option("--datasets", help="Datasets, in order.")]
 TrainFraction = Annotated[float, typer.Option("--train-fraction", help="Runs trained on this fraction of the training part.")]

@@ -295,6 +295,8 @@ def test_user_registry_with_urls_downloads_through_the_mirror(toy, tmp_path, cap
         code, _, err = run(capsys, "fetch", "--registry", shared, "labtoy2", "--mirror", url, "--data-dir", data)
         assert_one_line_error(code, err, "checksum mismatch")
         assert not (data / "labtoy2" / "dataset.npz").exists()
+        names = [e["name"] for e in json.loads((data / "user-datasets.json").read_text())["datasets"]]
+        assert names == ["labtoy"]  # the failed entry was not kept
     finally:
         server.shutdown()
     assert np.array_equal(load_cached(data, "labtoy").Y, Y)

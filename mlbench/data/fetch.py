@@ -75,7 +75,15 @@ def fetch_dataset(
 
     data_dir = resolve_data_dir(data_dir)
     if registry is not None:
-        user_registry.adopt(registry, [name], data_dir, force=force)
+        if from_dir is not None:
+            raise MlbenchError("--registry names remote files and --from local ones; give one of them.")
+        previous = user_registry.adopt(registry, [name], data_dir, force=force)
+        try:
+            return fetch_dataset(name, data_dir, mirror=mirror, force=force, source=source,
+                                 progress=progress, notify=notify)
+        except BaseException:  # a failed download leaves the data directory's registry as it was
+            user_registry.restore(data_dir, previous)
+            raise
     if not user_registry.is_builtin(name):
         if from_dir is not None:
             return user_registry.import_local(name, from_dir, data_dir, fmt=fmt, force=force,

@@ -172,16 +172,31 @@ def _put_entry(data_dir: Path, entry: dict) -> None:
         atomic_write_json(path, {"mlbench_user_registry": 1, "datasets": entries})
 
 
-def adopt(registry_file, names, data_dir=None, *, force: bool = False) -> list[str]:
+def _remove_entry(data_dir: Path, name: str) -> None:
+    path = registry_path(data_dir)
+    with file_lock(path.parent / f".{REGISTRY_NAME}.lock"):
+        entries = [e for e in read_entries(path) if e["name"] != name]
+        atomic_write_json(path, {"mlbench_user_registry": 1, "datasets": entries})
+
+
+def restore(data_dir, previous: dict[str, dict | None]) -> None:
+    """Undo :func:`adopt` (``previous``: what it returned), e.g. when the download failed."""
+    data_dir = resolve_data_dir(data_dir)
+    for name, entry in previous.items():
+        _remove_entry(data_dir, name) if entry is None else _put_entry(data_dir, entry)
+
+
+def adopt(registry_file, names, data_dir=None, *, force: bool = False) -> dict[str, dict | None]:
     """Copy the entries of ``registry_file`` named in ``names`` into the data directory's
-    user registry (so every later command knows them); returns the names copied."""
+    user registry (so every later command knows them); returns {name copied: the entry it
+    replaced, or None} for :func:`restore`."""
     registry_file = Path(registry_file)
     if not registry_file.is_file():
         raise MlbenchError(f"registry file {registry_file} not found.")
     shared = {e["name"]: e for e in read_entries(registry_file)}
     data_dir = resolve_data_dir(data_dir)
     current = user_entries(data_dir)
-    adopted = []
+    adopted: dict[str, dict | None] = {}
     for name in names:
         if name not in shared:
             continue
@@ -194,7 +209,7 @@ def adopt(registry_file, names, data_dir=None, *, force: bool = False) -> list[s
             )
         entry.setdefault("registry_file", str(registry_file.resolve()))
         _put_entry(data_dir, entry)
-        adopted.append(name)
+        adopted[name] = old
     return adopted
 
 
