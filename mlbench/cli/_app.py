@@ -54,7 +54,7 @@ def _root(
 # Options that take several values after one flag (`--seeds 0 1 2`); click wants the flag
 # repeated, so `expand_argv` rewrites the former into the latter.
 MULTI_VALUE_OPTIONS = {"--seeds", "--seed", "--ratios", "--datasets", "--methods", "--metrics",
-                       "--set", "--protocols", "--method", "-m", "--dataset", "-d"}
+                       "--set", "--protocols", "--method", "-m", "--dataset", "-d", "--fold"}
 
 # One convention for every command: each spelling of a pair means the same option, whichever of
 # the two a command declares (`mlbench table --method br` and `mlbench train --methods br`).
@@ -126,7 +126,7 @@ def print_json(obj) -> None:
 
 Paper = Annotated[str, typer.Option("--paper", help="Paper id: cgmvae, mulsupcon (see mlbench.papers).")]
 Protocol = Annotated[str, typer.Option("--protocol", help="fixed | val | paper (paper = oracle threshold, as the papers computed it).")]
-SplitStrategy = Annotated[Optional[str], typer.Option("--split-strategy", help="Only runs of this split strategy (iterative | random | official).")]
+SplitStrategy = Annotated[Optional[str], typer.Option("--split-strategy", help="Only runs of this split strategy (iterative | random | official | kfold5: every fold of 5-fold runs).")]
 Methods = Annotated[Optional[list[str]], typer.Option("--methods", help="Methods, in order (`--methods br mlknn`).")]
 Datasets = Annotated[Optional[list[str]], typer.Option("--datasets", help="Datasets, in order.")]
 TrainFraction = Annotated[float, typer.Option("--train-fraction", help="Runs trained on this fraction of the training part.")]

@@ -55,6 +55,19 @@ def datasets(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
             "cached": meta is not None,
             "embedded": spec.name in embedded,
         })
+    from mlbench.data.user_registry import user_specs
+
+    for spec in user_specs(root).values():  # datasets of your own (user-datasets.json)
+        meta = read_meta(root, spec.name)
+        records.append({
+            "name": spec.name, "domain": spec.domain,
+            "n_samples": meta["n_samples"] if meta else spec.n_samples,
+            "n_features": meta["n_features"] if meta else spec.n_features,
+            "n_labels": meta["n_labels"] if meta else spec.n_labels,
+            "cardinality": round(meta["cardinality"], 3) if meta else spec.cardinality,
+            "source": "local" if spec.origin == "local" else "/".join(s.name for s in spec.sources),
+            "cached": meta is not None, "embedded": False,
+        })
     if as_json:
         print_json(records)
         return
@@ -80,12 +93,16 @@ def fetch(
     all_: Annotated[bool, typer.Option("--all", help="Fetch every downloadable dataset.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Download and parse again.")] = False,
     source: Annotated[Optional[str], typer.Option("--source", help="Use only this source (e.g. mulan, meka).")] = None,
-    from_dir: Annotated[Optional[Path], typer.Option("--from", help="Import an MPVAE/C-GMVAE .npy bundle from DIR.")] = None,
+    from_dir: Annotated[Optional[Path], typer.Option("--from", help="Import local files: an MPVAE/C-GMVAE bundle of a registered dataset, or a dataset of your own under a new NAME.")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help="Format of --from: mulan | meka | libsvm | npz | bundle (default: detected).")] = None,
+    n_features: Annotated[Optional[int], typer.Option("--n-features", help="Feature count of headerless libsvm files (or of a bundle).")] = None,
+    n_labels: Annotated[Optional[int], typer.Option("--n-labels", help="Label count of headerless libsvm files or of a bundle.")] = None,
+    registry: Annotated[Optional[Path], typer.Option("--registry", help="A shared user registry JSON file listing the datasets named (URL + sha256).")] = None,
     data_dir: DataDir = None,
     mirror: Mirror = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
-    """Download, verify (sha256), parse and cache datasets."""
+    """Download, verify (sha256), parse and cache datasets; import your own with --from."""
     from mlbench.data.fetch import fetch_dataset
     from mlbench.data.registry import DATASETS, get_dataset
 
@@ -93,12 +110,16 @@ def fetch(
         names = [n for n, spec in DATASETS.items() if not spec.is_bundle]
     if not names:
         raise MlbenchError("name at least one dataset (see `mlbench datasets`) or pass --all.")
-    specs = [get_dataset(name) for name in names]  # fail on a typo before downloading anything
-    for spec in specs:
+    if from_dir is not None and len(names) > 1:
+        raise MlbenchError("--from imports one dataset; name only one (`mlbench fetch NAME --from PATH`).")
+    if from_dir is None and registry is None:  # fail on a typo before downloading anything
+        names = [get_dataset(name, data_dir).name for name in names]
+    for name in names:
         dataset = fetch_dataset(
-            spec.name, data_dir, mirror=mirror, force=force, source=source, from_dir=from_dir,
+            name, data_dir, mirror=mirror, force=force, source=source, from_dir=from_dir,
             progress=not quiet and sys.stderr.isatty(),
             notify=lambda message: err_console.print(f"[yellow]warning:[/] {message}"),
+            fmt=fmt, n_features=n_features, n_labels=n_labels, registry=registry,
         )
         console.print(
             f"[green]✓[/] {dataset.name}: {dataset.n_samples} samples, {dataset.n_features} "
@@ -113,28 +134,31 @@ def fetch(
 def split(
     name: Annotated[str, typer.Argument(help="Dataset.")],
     seeds: Annotated[list[int], typer.Option("--seeds", help="Seeds (`--seeds 0 1 2`).")] = [0],
-    strategy: Annotated[str, typer.Option("--strategy", help="iterative | random | official.")] = "iterative",
-    ratios: Annotated[list[float], typer.Option("--ratios", help="Train val test fractions.")] = [0.8, 0.1, 0.1],
+    strategy: Annotated[Optional[str], typer.Option("--strategy", help="iterative | random | official | kfold (with --folds K).")] = None,
+    folds: Annotated[Optional[int], typer.Option("--folds", help="K-fold cross-validation: make all K iteratively stratified folds.")] = None,
+    ratios: Annotated[list[float], typer.Option("--ratios", help="Train val test fractions (K-fold: only val is used).")] = [0.8, 0.1, 0.1],
     force: Annotated[bool, typer.Option("--force", help="Recompute saved splits.")] = False,
     data_dir: DataDir = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Make seeded train/val/test splits and save their indices."""
+    """Make seeded train/val/test splits (or K-fold splits) and save their indices."""
     from mlbench.data import load_dataset
     from mlbench.data.cache import resolve_data_dir
-    from mlbench.data.splits import get_split
+    from mlbench.data.splits import expand_strategy, get_split
 
+    strategies = expand_strategy(strategy, folds)
     dataset = load_dataset(name, data_dir)
     results = []
     for seed in seeds:
-        s = get_split(resolve_data_dir(data_dir), dataset, strategy, seed, tuple(ratios), force=force)
-        results.append({"dataset": dataset.name, "strategy": strategy, "seed": seed,
-                        "split_id": s.id, **s.summary})
+        for strategy in strategies:
+            s = get_split(resolve_data_dir(data_dir), dataset, strategy, seed, tuple(ratios), force=force)
+            results.append({"dataset": dataset.name, "strategy": strategy, "seed": seed,
+                            "split_id": s.id, **s.summary})
     if as_json:
         print_json(results)
         return
     for result in results:
-        table = Table(title=f"{dataset.name} · {strategy} · seed {result['seed']} · split {result['split_id']}")
+        table = Table(title=f"{dataset.name} · {result['strategy']} · seed {result['seed']} · split {result['split_id']}")
         for column in ("part", "size", "cardinality", "labels with no positive example"):
             table.add_column(column)
         for part in ("train", "val", "test"):
@@ -201,9 +225,11 @@ def train(
     method: Annotated[Optional[list[str]], typer.Option("--method", "-m", help="Method id(s) (see `mlbench methods`).")] = None,
     dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Dataset(s).")] = None,
     seed: Annotated[Optional[list[int]], typer.Option("--seed", help="Seed(s): `--seed 0 1 2`.")] = None,
-    split_strategy: Annotated[Optional[str], typer.Option("--split-strategy", help="iterative | random | official.")] = None,
+    split_strategy: Annotated[Optional[str], typer.Option("--split-strategy", help="iterative | random | official | kfold (with --folds K) | kfold<K>-fold<k>.")] = None,
+    folds: Annotated[Optional[int], typer.Option("--folds", help="K-fold cross-validation: one run per fold (with --split-strategy kfold, the default then).")] = None,
+    fold: Annotated[Optional[list[int]], typer.Option("--fold", help="Only these folds of --folds K (`--fold 0 1`).")] = None,
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda.")] = "auto",
-    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file: method, dataset, seeds, split_strategy, device, [params].")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file: method, dataset, seeds, split_strategy, folds, fold, device, [params].")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Hyperparameter key=value (repeatable).")] = None,
     train_fraction: Annotated[float, typer.Option("--train-fraction", help="Train on this seeded fraction of the training part.")] = 1.0,
     force: Annotated[bool, typer.Option("--force", help="Redo runs that already exist.")] = False,
@@ -220,7 +246,10 @@ def train(
     methods_ = method or _as_list(cfg.get("method"))
     datasets_ = dataset or _as_list(cfg.get("dataset"))
     seeds = seed or _as_list(cfg.get("seeds", cfg.get("seed"))) or [0]
-    strategy = split_strategy or cfg.get("split_strategy", "iterative")
+    from mlbench.data.splits import expand_strategy
+
+    strategies = expand_strategy(split_strategy or cfg.get("split_strategy"),
+                                 folds or cfg.get("folds"), fold or _as_list(cfg.get("fold")))
     device = resolve_device(cfg.get("device", device) if device == "auto" else device)
     if not methods_ or not datasets_:
         raise MlbenchError("give --method and --dataset (or a --config file naming them).")
@@ -231,17 +260,18 @@ def train(
     for m in methods_:  # validate everything before the first (possibly long) run
         get_method_class(m)
         for d in datasets_:
-            resolve_params(m, get_dataset(d).name, overrides)
+            resolve_params(m, get_dataset(d, data_dir).name, overrides)
     for d in datasets_:
         for m in methods_:
             for s in seeds:
-                spec = RunSpec(m, get_dataset(d).name, int(s), strategy,
-                               tuple(sorted(_typed_overrides(m, overrides).items())),
-                               train_fraction)
-                run_dir, what = train_run(spec, runs_dir=runs_dir, data_dir=data_dir, device=device,
-                                          force=force, resume=resume,
-                                          progress=not quiet and sys.stderr.isatty())
-                _report_run(run_dir, what)
+                for strategy in strategies:
+                    spec = RunSpec(m, get_dataset(d, data_dir).name, int(s), strategy,
+                                   tuple(sorted(_typed_overrides(m, overrides).items())),
+                                   train_fraction)
+                    run_dir, what = train_run(spec, runs_dir=runs_dir, data_dir=data_dir,
+                                              device=device, force=force, resume=resume,
+                                              progress=not quiet and sys.stderr.isatty())
+                    _report_run(run_dir, what)
 
 
 def _typed_overrides(method_id: str, overrides: dict) -> dict:
@@ -344,7 +374,7 @@ def table(
     protocol: Annotated[str, typer.Option("--protocol", help="fixed | val | paper.")] = "fixed",
     fmt: Annotated[str, typer.Option("--format", help="rich | markdown | latex | csv | html.")] = "rich",
     train_fraction: Annotated[float, typer.Option("--train-fraction")] = 1.0,
-    split_strategy: Annotated[Optional[str], typer.Option("--split-strategy")] = None,
+    split_strategy: Annotated[Optional[str], typer.Option("--split-strategy", help="Only runs of this split strategy (kfold5: every fold of 5-fold runs, averaged with the seeds).")] = None,
     paper: Annotated[Optional[str], typer.Option("--paper", help="Render a paper's table (cgmvae, mulsupcon) in its layout, ours beside theirs.")] = None,
     paper_table: Annotated[Optional[str], typer.Option("--table", help="Which table of --paper (default: the one holding --metric).")] = None,
     runs_dir: RunsDir = None,

@@ -44,7 +44,8 @@ def reproduce(
     backend: Annotated[str, typer.Option("--backend", help="local | ray (Ray tasks on the cluster at RAY_ADDRESS; pip install mlbench\\[ray]).")] = "local",
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster address (env RAY_ADDRESS; default: start a local Ray).")] = None,
     ray_gpus: Annotated[float, typer.Option("--ray-gpus", help="GPUs each Ray task reserves.")] = 0.0,
-    split_strategy: Annotated[str, typer.Option("--split-strategy", help="iterative | random | official.")] = "iterative",
+    split_strategy: Annotated[str, typer.Option("--split-strategy", help="iterative | random | official | kfold (with --folds K).")] = "iterative",
+    folds: Annotated[Optional[int], typer.Option("--folds", help="With --split-strategy kfold: K-fold cross-validation, one run per fold and seed.")] = None,
     datasets: Datasets = None,
     methods: Methods = None,
     data_efficiency: Annotated[bool, typer.Option("--data-efficiency", help="Also the runs of C-GMVAE Fig. 2 (10/50/100% of the training data).")] = False,
@@ -70,7 +71,9 @@ def reproduce(
         device = resolve_device(device)
     plan = planning.plan_reproduction(paper, tables=table, seeds=seeds, quick=quick, strategy=split_strategy,
                                  data_dir=data_dir, datasets=datasets, methods=methods,
-                                 data_efficiency=data_efficiency)
+                                 data_efficiency=data_efficiency, folds=folds)
+    if split_strategy == "kfold":  # tables average the folds of this K
+        split_strategy = f"kfold{folds}"
     todo = orc.pending_runs(plan.specs, runs_dir)
     _print_plan(plan, todo, dry_run)
     if dry_run:

@@ -43,7 +43,7 @@ class SplitData:
 
 def load_dataset(name: str, data_dir: str | Path | None = None) -> Dataset:
     """The parsed dataset from the cache (``mlbench fetch NAME`` first)."""
-    return load_cached(resolve_data_dir(data_dir), get_dataset(name).name)
+    return load_cached(resolve_data_dir(data_dir), get_dataset(name, data_dir).name)
 
 
 def load_split(
@@ -57,7 +57,7 @@ def load_split(
 ) -> SplitData:
     """Train/val/test features and labels of a fetched dataset for (strategy, seed)."""
     data_dir = resolve_data_dir(data_dir)
-    dataset = load_cached(data_dir, get_dataset(name).name)
+    dataset = load_cached(data_dir, get_dataset(name, data_dir).name)
     split = get_split(data_dir, dataset, strategy, seed, ratios)
     train = train_subset(split.indices["train"], train_fraction, seed)
     val, test = split.indices["val"], split.indices["test"]
@@ -65,7 +65,9 @@ def load_split(
         "dataset": dataset.name,
         "content_sha256": dataset.content_hash,
         "source": dataset.meta.get("source"),
-        "files": [{k: f.get(k) for k in ("url", "sha256", "role")} for f in dataset.meta.get("files", [])],
+        "files": [{k: f.get(k) for k in ("url", "sha256", "role")}
+                  | ({"path": f.get("path")} if dataset.meta.get("origin") == "local" else {})
+                  for f in dataset.meta.get("files", [])],
         "split_id": split.id,
         "strategy": strategy,
         "seed": seed,

@@ -736,7 +736,9 @@ def _parse_arff(path, label_names, *, drop, sparse) -> ParsedArff:
             )
         if k == 0 or abs(k) >= A:
             raise MlbenchError(
-                f"{where}: MEKA '-C {k}' in the @relation does not fit the file's {A} attributes."
+                f"{where}: MEKA '-C {k}' in the @relation does not fit the file's {A} attributes; "
+                f"set -C to the number of label attributes (1..{A - 1}: the first ones, "
+                f"-1..-{A - 1}: the last ones)."
             )
         lab_idx = list(range(k)) if k > 0 else list(range(A + k, A))
     for j in lab_idx:

@@ -139,6 +139,10 @@ def load_cached(data_dir: Path, name: str) -> Dataset:
         )
     directory = dataset_dir(data_dir, name)
     meta = read_json(directory / "meta.json")
+    if meta.get("origin") == "local":  # a user's files: refuse a cache they no longer match
+        from mlbench.data.user_registry import check_inputs
+
+        check_inputs(name, meta)
     with np.load(directory / "dataset.npz") as npz:
         if "X" in npz:
             X = npz["X"]

@@ -60,17 +60,43 @@ def fetch_dataset(
     from_dir: str | Path | None = None,
     progress: bool = False,
     notify: Callable[[str], None] = lambda message: None,
+    fmt: str | None = None,
+    n_features: int | None = None,
+    n_labels: int | None = None,
+    registry: str | Path | None = None,
 ) -> Dataset:
-    """Make sure ``name`` is in the parsed cache and return it."""
-    spec = get_dataset(name)
+    """Make sure ``name`` is in the parsed cache and return it.
+
+    A name that is not registered is a user dataset (:mod:`mlbench.data.user_registry`):
+    ``from_dir`` imports local files of format ``fmt`` (detected when None); ``registry`` is a
+    shared user registry file whose entry for ``name`` is adopted first.
+    """
+    from mlbench.data import user_registry
+
     data_dir = resolve_data_dir(data_dir)
-    if spec.is_bundle:
+    if registry is not None:
+        if from_dir is not None:
+            raise MlbenchError("--registry names remote files and --from local ones; give one of them.")
+        previous = user_registry.adopt(registry, [name], data_dir, force=force)
+        try:
+            return fetch_dataset(name, data_dir, mirror=mirror, force=force, source=source,
+                                 progress=progress, notify=notify)
+        except BaseException:  # a failed download leaves the data directory's registry as it was
+            user_registry.restore(data_dir, previous)
+            raise
+    if not user_registry.is_builtin(name):
+        if from_dir is not None:
+            return user_registry.import_local(name, from_dir, data_dir, fmt=fmt, force=force,
+                                              n_features=n_features, n_labels=n_labels)
+        spec = get_dataset(name, data_dir)
+        if spec.origin == user_registry.LOCAL:
+            return user_registry.fetch_local(spec, data_dir, force=force)
+    else:
+        spec = get_dataset(name)
+    if spec.is_bundle and fmt in (None, "bundle"):
         return _import_bundle(spec, data_dir, from_dir, mirror, force, progress)
-    if from_dir is not None:
-        raise MlbenchError(
-            f"--from imports MPVAE/C-GMVAE .npy bundles; {spec.name!r} is downloaded from its "
-            "upstream source instead: drop --from."
-        )
+    if from_dir is not None or fmt is not None:
+        user_registry.check_name(name)  # a registered name: the error says to choose another
     if not force and is_cached(data_dir, spec.name):
         cached_source = (read_meta(data_dir, spec.name) or {}).get("source")
         if source is None or cached_source == source:
@@ -86,7 +112,14 @@ def fetch_dataset(
                 notify(f"{spec.name}: source {candidate.name!r} failed: {exc.short}; "
                        f"trying {sources[position + 1].name!r}.")
             continue
-        dataset = _parse_source(spec, candidate, paths)
+        if candidate.format in ("mulan", "meka"):
+            dataset = _parse_source(spec, candidate, paths)
+        else:  # a user registry's libsvm or npz files
+            from mlbench.data.formats import read
+
+            options = user_registry.user_entries(data_dir)[spec.name].get("options", {})
+            dataset = read(candidate.format, spec.name,
+                           {remote.role: path for remote, path in paths.items()}, **options)
         return save_dataset(data_dir, dataset, _provenance(candidate, paths))
     if len(failures) == 1:
         raise failures[0][1]
@@ -168,8 +201,11 @@ def _provenance(source: Source, paths: dict[RemoteFile, Path]) -> dict:
 # -- MPVAE / C-GMVAE .npy bundles ---------------------------------------------------------------
 
 def _import_bundle(
-    spec: DatasetSpec, data_dir: Path, from_dir, mirror, force, progress
+    spec: DatasetSpec, data_dir: Path, from_dir, mirror, force, progress, *,
+    stem: str | None = None, provenance: dict | None = None,
 ) -> Dataset:
+    """``stem``: the files' name prefix (default: the dataset's name); ``provenance``: what to
+    record instead of the default (a user bundle records its origin)."""
     if from_dir is None:
         if is_cached(data_dir, spec.name) and not force:
             return load_cached(data_dir, spec.name)
@@ -178,8 +214,9 @@ def _import_bundle(
         )
     from_dir = Path(from_dir)
     layout = spec.bundle
-    files = {part: from_dir / f"{spec.name}_{part}.npy" for part in ("data", "train_idx",
-                                                                        "val_idx", "test_idx")}
+    stem = stem or spec.name
+    files = {part: from_dir / f"{stem}_{part}.npy" for part in ("data", "train_idx",
+                                                                 "val_idx", "test_idx")}
     for path in files.values():
         if not path.is_file():
             raise MlbenchError(
@@ -226,7 +263,7 @@ def _import_bundle(
                       [f"label{i}" for i in range(layout.n_labels)], upstream,
                       {"n_missing_imputed": 0, "dropped_attributes": [],
                        "meta_columns_dropped": layout.meta_offset})
-    provenance = {
+    provenance = provenance or {
         "source": "bundle",
         "format": "bundle",
         "files": [{"path": str(path), "role": part, "bytes": path.stat().st_size,

@@ -67,6 +67,7 @@ class DatasetSpec:
     drop: tuple[str, ...] = ()  # identifier attributes that are not features
     notes: str = ""
     aliases: tuple[str, ...] = field(default=())
+    origin: str = "registry"  # registry | local (files of the user) | user (a user registry's URLs)
 
     @property
     def is_bundle(self) -> bool:
@@ -323,10 +324,20 @@ DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in _SPECS}
 _ALIASES = {alias.lower(): spec.name for spec in _SPECS for alias in spec.aliases}
 
 
-def get_dataset(name: str) -> DatasetSpec:
-    """The spec for ``name`` (case-insensitive; aliases such as ``bkms`` accepted)."""
+def get_dataset(name: str, data_dir=None) -> DatasetSpec:
+    """The spec for ``name`` (case-insensitive; aliases such as ``bkms`` accepted), else the
+    user dataset ``name`` of the data directory's user registry (:mod:`mlbench.data.user_registry`)."""
     key = name.lower()
     key = _ALIASES.get(key, key)
-    if key not in DATASETS:
-        raise MlbenchError(suggest(name, DATASETS, "dataset") + " See `mlbench datasets`.")
-    return DATASETS[key]
+    if key in DATASETS:
+        return DATASETS[key]
+    from mlbench.data.user_registry import user_specs
+
+    users = user_specs(data_dir)
+    if name in users:
+        return users[name]
+    folded = {n.lower(): spec for n, spec in users.items()}
+    if key in folded:
+        return folded[key]
+    raise MlbenchError(suggest(name, [*DATASETS, *users], "dataset") + " See `mlbench datasets`; "
+                       "import a dataset of your own with `mlbench fetch NAME --from PATH`.")

@@ -12,6 +12,10 @@ Strategies:
 - ``official``: the upstream train/test split (Mulan's files, or a bundle's index files);
   validation (``ratios[1]`` of all samples) is carved out of train by iterative stratification.
   A bundle that ships its own validation indices keeps them.
+- ``kfold<K>-fold<k>`` (e.g. ``kfold5-fold0``): K-fold cross-validation. The samples are cut
+  into K iteratively stratified folds (the same K folds for every k of a seed); fold k is the
+  test part and validation (``ratios[1]`` of all samples) is carved out of the other K-1 folds by
+  iterative stratification, seeded by (seed, k). Saved as ``kfold5-fold0-seed0``.
 
 Same seed, same indices on any machine: all randomness comes from ``numpy.random.default_rng``
 (PCG64, platform independent), and ties are broken by it alone.
@@ -20,6 +24,7 @@ Same seed, same indices on any machine: all randomness comes from ``numpy.random
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +39,57 @@ from mlbench.io import atomic_save_npz, atomic_write_json, read_json
 STRATEGIES = ("iterative", "random", "official")
 DEFAULT_RATIOS = (0.8, 0.1, 0.1)
 PARTS = ("train", "val", "test")
+_KFOLD_RE = re.compile(r"kfold(\d+)-fold(\d+)")
+STRATEGY_HELP = "iterative | random | official | kfold (with --folds K) | kfold<K>-fold<k>"
+
+
+def parse_kfold(strategy: str) -> tuple[int, int] | None:
+    """(K, k) of a ``kfold<K>-fold<k>`` strategy, else None."""
+    match = _KFOLD_RE.fullmatch(strategy or "")
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def check_strategy(strategy: str) -> str:
+    kfold = parse_kfold(strategy)
+    if kfold is not None:
+        folds, fold = kfold
+        if folds < 2 or fold >= folds:
+            raise MlbenchError(f"split {strategy!r}: K-fold needs K >= 2 and a fold in 0..K-1 "
+                               f"(got K={folds}, fold {fold}).")
+        return strategy
+    if strategy not in STRATEGIES:
+        hint = " (give --folds K for K-fold cross-validation)" if strategy == "kfold" else ""
+        raise MlbenchError(f"unknown split strategy {strategy!r}{hint}; use one of {STRATEGY_HELP}.")
+    return strategy
+
+
+def expand_strategy(strategy: str | None, folds: int | None = None,
+                    fold: list[int] | None = None) -> list[str]:
+    """The split strategies a command runs: ``kfold`` with ``folds`` K (and optionally some
+    ``fold`` numbers) becomes ``kfold<K>-fold<k>`` for every fold; anything else is itself."""
+    strategy = strategy or ("kfold" if folds else "iterative")
+    if strategy != "kfold":
+        if folds or fold:
+            raise MlbenchError(f"--folds/--fold go with --split-strategy kfold, not {strategy!r}; "
+                               "drop one of them.")
+        return [check_strategy(strategy)]
+    if not folds or folds < 2:
+        raise MlbenchError("split strategy 'kfold' needs the number of folds: --folds K (K >= 2).")
+    chosen = list(dict.fromkeys(int(k) for k in fold)) if fold else list(range(folds))
+    for k in chosen:
+        if not 0 <= k < folds:
+            raise MlbenchError(f"--fold {k} is outside 0..{folds - 1} for --folds {folds}.")
+    return [f"kfold{folds}-fold{k}" for k in chosen]
+
+
+def split_matches(values, wanted: str):
+    """Mask of the store's ``split`` column for a ``--split-strategy`` filter: ``kfold`` matches
+    every K-fold run, ``kfold5`` every fold of 5-fold runs, anything else itself."""
+    if wanted == "kfold":
+        return values.astype(str).str.fullmatch(r"kfold\d+-fold\d+")
+    if re.fullmatch(r"kfold\d+", wanted):
+        return values.astype(str).str.fullmatch(re.escape(wanted) + r"-fold\d+")
+    return values == wanted
 
 
 def check_ratios(ratios: tuple[float, ...], n_samples: int) -> tuple[float, float, float]:
@@ -103,8 +159,7 @@ def make_split(
     dataset: Dataset, strategy: str = "iterative", seed: int = 0, ratios=DEFAULT_RATIOS
 ) -> dict[str, np.ndarray]:
     """Sorted train/val/test row indices of ``dataset``."""
-    if strategy not in STRATEGIES:
-        raise MlbenchError(f"unknown split strategy {strategy!r}; use one of {', '.join(STRATEGIES)}.")
+    check_strategy(strategy)
     n = dataset.n_samples
     ratios = check_ratios(tuple(ratios), n)
     rng = np.random.default_rng(seed)
@@ -114,6 +169,8 @@ def make_split(
         parts = np.split(perm, np.cumsum(sizes)[:-1])
     elif strategy == "iterative":
         parts = iterative_stratification(dataset.Y, ratios, rng)
+    elif parse_kfold(strategy):
+        parts = _kfold(dataset, *parse_kfold(strategy), ratios, seed)
     else:
         parts = _official(dataset, ratios, rng)
     return {name: np.sort(part) for name, part in zip(PARTS, parts)}
@@ -139,6 +196,26 @@ def _official(dataset: Dataset, ratios, rng) -> list[np.ndarray]:
     return [train[keep], train[held_out], test]
 
 
+def kfold_folds(Y: np.ndarray, folds: int, seed: int) -> list[np.ndarray]:
+    """K iteratively stratified folds of the rows of ``Y`` (sizes within one of n/K)."""
+    if folds > Y.shape[0]:
+        raise MlbenchError(f"{folds} folds need at least {folds} samples; Y has {Y.shape[0]}.")
+    return iterative_stratification(Y, np.full(folds, 1.0 / folds), np.random.default_rng(seed))
+
+
+def _kfold(dataset: Dataset, folds: int, fold: int, ratios, seed: int) -> list[np.ndarray]:
+    test = kfold_folds(dataset.Y, folds, seed)[fold]
+    rest = np.setdiff1d(np.arange(dataset.n_samples), test)
+    n_val = int(part_sizes(dataset.n_samples, ratios)[1])
+    if not 0 < n_val < rest.size:
+        raise MlbenchError(f"a validation part of {n_val} samples does not fit the {rest.size} "
+                           f"training samples of fold {fold}; change the validation ratio.")
+    inner = (1 - n_val / rest.size, n_val / rest.size)
+    keep, held_out = iterative_stratification(dataset.Y[rest], inner,
+                                              np.random.default_rng([seed, fold]))
+    return [rest[keep], rest[held_out], test]
+
+
 def split_id(dataset: Dataset, indices: dict[str, np.ndarray]) -> str:
     digest = hashlib.sha256(dataset.content_hash.encode())
     for name in PARTS:
@@ -161,6 +238,9 @@ def split_summary(dataset: Dataset, indices: dict[str, np.ndarray]) -> dict[str,
 
 
 def _split_stem(strategy: str, seed: int, ratios) -> str:
+    if parse_kfold(strategy):  # the fold sets train/test; only the validation ratio is free
+        val = "" if tuple(ratios) == DEFAULT_RATIOS else f"-val{round(ratios[1] * 100, 4):g}"
+        return f"{strategy}{val}-seed{seed}"
     tag = "-".join(f"{round(r * 100, 4):g}" for r in ratios)
     return f"{strategy}-{tag}-seed{seed}"
 

@@ -166,13 +166,13 @@ def _cells(paper: str, tables: list[str], data_efficiency: bool, datasets) -> li
 def plan_reproduction(
     paper: str, *, tables: Iterable[str] | None = None, seeds: Iterable[int] = DEFAULT_SEEDS,
     quick: bool = False, strategy: str = "iterative", data_dir=None, datasets=None, methods=None,
-    data_efficiency: bool = False, available_methods=None,
+    data_efficiency: bool = False, available_methods=None, folds: int | None = None,
 ) -> Plan:
-    """Every run that ``tables`` of ``paper`` (default: all) need and mlbench can run here."""
-    from mlbench.data.splits import STRATEGIES
+    """Every run that ``tables`` of ``paper`` (default: all) need and mlbench can run here
+    (``strategy="kfold"`` with ``folds`` K: one run per fold and seed)."""
+    from mlbench.data.splits import expand_strategy
 
-    if strategy not in STRATEGIES:
-        raise MlbenchError(f"unknown split strategy {strategy!r}; use one of {', '.join(STRATEGIES)}.")
+    strategies = expand_strategy(strategy, folds)
     known = paper_tables(paper)
     tables = [str(t) for t in tables] if tables else known
     for t in tables:
@@ -192,8 +192,8 @@ def plan_reproduction(
             plan.blocked.append((cell, reason))
             continue
         overrides = tuple(sorted(quick_overrides(cell.method).items())) if quick else ()
-        plan.specs += [RunSpec(cell.method, cell.dataset, s, strategy, overrides, cell.train_fraction)
-                       for s in seeds]
+        plan.specs += [RunSpec(cell.method, cell.dataset, s, split, overrides, cell.train_fraction)
+                       for s in seeds for split in strategies]
     return plan
 
 

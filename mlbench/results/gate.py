@@ -122,7 +122,9 @@ def snapshot_expected(store, protocol: str, split: str | None = None):
     """The store's means as an expectation table (a baseline for `check`)."""
     df = store[store["protocol"] == protocol]
     if split:
-        df = df[df["split"] == split]
+        from mlbench.data.splits import split_matches
+
+        df = df[split_matches(df["split"], split)]
     if df.empty:
         raise MlbenchError(f"no finished runs under protocol {protocol!r} to snapshot.")
     grouped = df.groupby(["dataset", "method", "variant", "train_fraction", "metric"], sort=True)["value"].mean()

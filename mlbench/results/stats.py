@@ -173,7 +173,9 @@ def paired_values(store: pd.DataFrame, metric: str, method_a: str, method_b: str
     df = store[(store["metric"] == metric) & (store["protocol"] == protocol)
                & (store["train_fraction"].astype(float) == float(train_fraction))]
     if split:
-        df = df[df["split"] == split]
+        from mlbench.data.splits import split_matches
+
+        df = df[split_matches(df["split"], split)]
     if datasets:
         df = df[df["dataset"].isin(datasets)]
     sides = []

@@ -23,18 +23,28 @@ def summarize(
     store: pd.DataFrame, metric: str, protocol: str = "fixed", *, datasets=None, methods=None,
     train_fraction: float = 1.0, split: str | None = None,
 ) -> pd.DataFrame:
-    """Mean, std and seed count per (method, variant, dataset)."""
+    """Mean, std and run count per (method, variant, dataset); ``folds``/``seeds`` count the
+    distinct K-fold folds (0 for other splits) and seeds behind each cell."""
+    from mlbench.data.splits import split_matches
+
     df = store[(store["metric"] == metric) & (store["protocol"] == protocol)]
     df = df[df["train_fraction"].astype(float) == float(train_fraction)]
     if split:
-        df = df[df["split"] == split]
+        df = df[split_matches(df["split"], split)]
     if datasets:
         df = df[df["dataset"].isin(datasets)]
     if methods:
         df = df[df["method"].isin(methods)]
     grouped = df.groupby(["method", "variant", "dataset"], sort=False)["value"]
     out = grouped.agg(mean="mean", std=lambda v: v.std(ddof=1) if len(v) > 1 else 0.0, n="count")
-    return out.reset_index()
+    out = out.reset_index()
+    split = df["split"].astype(str)
+    keyed = df.assign(_fold=split.str.extract(r"^kfold\d+-fold(\d+)$")[0],
+                      _strategy=split.str.replace(r"-fold\d+$", "", regex=True))
+    counts = keyed.groupby(["method", "variant", "dataset"], sort=False).agg(
+        folds=("_fold", "nunique"), seeds=("seed", "nunique"), strategies=("_strategy", "nunique"),
+    ).reset_index()
+    return out.merge(counts, on=["method", "variant", "dataset"], how="left")
 
 
 def method_names(store: pd.DataFrame) -> dict[str, str]:
@@ -84,8 +94,19 @@ def caption(metric: str, protocol: str, summary: pd.DataFrame) -> str:
     seeds = sorted(set(summary["n"])) if not summary.empty else [0]
     seed_text = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
     direction = "higher" if spec.higher_is_better else "lower"
-    return (f"{spec.display_name} ({metric}, {direction} is better); mean ± std over {seed_text} "
-            f"seed(s); best per column marked. Protocol '{protocol}': {PROTOCOL_NOTES[protocol]}.")
+    over = f"{seed_text} seed(s)"
+    if "folds" in summary and not summary.empty and summary["folds"].max() > 0:
+        over = (f"{_span(summary['n'])} run(s): {_span(summary['folds'])} fold(s) of K-fold "
+                f"cross-validation × {_span(summary['seeds'])} seed(s)")
+        if summary["strategies"].max() > 1:
+            over += " (some cells mix split strategies: select one with --split-strategy)"
+    return (f"{spec.display_name} ({metric}, {direction} is better); mean ± std over {over}; "
+            f"best per column marked. Protocol '{protocol}': {PROTOCOL_NOTES[protocol]}.")
+
+
+def _span(values) -> str:
+    low, high = int(min(values)), int(max(values))
+    return f"{low}" if low == high else f"{low}-{high}"
 
 
 def render(
