@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlbench.runs import execute as orc
+from mlbench.papers import plan as planning
 from mlbench.data import load_dataset
 from mlbench.data.splits import expand_strategy, get_split, kfold_folds, make_split
 from mlbench.errors import MlbenchError
@@ -105,7 +105,7 @@ def test_train_folds_and_config_file(tmp_path, capsys):
 
 
 def test_reproduce_plans_one_run_per_fold_and_seed(tmp_path):
-    plan = orc.plan_reproduction("cgmvae", tables=["1"], seeds=[0, 1], datasets=["yeast"],
+    plan = planning.plan_reproduction("cgmvae", tables=["1"], seeds=[0, 1], datasets=["yeast"],
                                  methods=["br"], strategy="kfold", folds=3, data_dir=tmp_path,
                                  available_methods={"br"})
     assert [s.run_id() for s in plan.specs] == [

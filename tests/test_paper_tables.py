@@ -40,6 +40,16 @@ def _value(method: str, dataset: str, seed: int, metric_index: int) -> float:
     return round(0.55 + 0.031 * mi - 0.017 * di + 0.006 * seed * (mi % 3 + 1) + 0.01 * metric_index, 4)
 
 
+def _display_name(method: str) -> str:
+    from mlbench.errors import MlbenchError
+    from mlbench.methods import get_method_class
+
+    try:
+        return get_method_class(method).display_name or method
+    except MlbenchError:
+        return method
+
+
 def synthetic_rows(runs, protocols=("fixed", "val", "paper")) -> list[dict]:
     """runs: (method, dataset, variant, train_fraction, seeds) -> tidy store rows."""
     rows = []
@@ -54,6 +64,7 @@ def synthetic_rows(runs, protocols=("fixed", "val", "paper")) -> list[dict]:
                         "protocol": protocol, "metric": metric,
                         "value": _value(method, dataset, seed, xi) + 0.002 * pi,
                         "run_id": run_id, "finished_at": "2026-01-01T00:00:00Z",
+                        "method_name": _display_name(method),  # as the runner records it
                     })
     return rows
 

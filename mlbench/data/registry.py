@@ -321,14 +321,14 @@ _SPECS = [
 ]
 
 DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in _SPECS}
-_ALIASES = {alias.lower(): spec.name for spec in _SPECS for alias in spec.aliases}
+ALIASES = {alias.lower(): spec.name for spec in _SPECS for alias in spec.aliases}
 
 
 def get_dataset(name: str, data_dir=None) -> DatasetSpec:
     """The spec for ``name`` (case-insensitive; aliases such as ``bkms`` accepted), else the
     user dataset ``name`` of the data directory's user registry (:mod:`mlbench.data.user_registry`)."""
     key = name.lower()
-    key = _ALIASES.get(key, key)
+    key = ALIASES.get(key, key)
     if key in DATASETS:
         return DATASETS[key]
     from mlbench.data.user_registry import user_specs

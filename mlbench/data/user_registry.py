@@ -48,10 +48,10 @@ def registry_path(data_dir) -> Path:
 
 
 def is_builtin(name: str) -> bool:
-    from mlbench.data.registry import _ALIASES, DATASETS
+    from mlbench.data.registry import ALIASES, DATASETS
 
     key = name.lower()
-    return key in DATASETS or key in _ALIASES
+    return key in DATASETS or key in ALIASES
 
 
 def check_name(name: str, where: str = "") -> None:

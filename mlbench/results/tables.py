@@ -52,8 +52,9 @@ def method_names(store: pd.DataFrame) -> dict[str, str]:
     that rendering needs no method registry (and no torch); older stores have none."""
     if "method_name" not in store.columns:
         return {}
-    named = store[store["method_name"].astype(str) != ""]
-    return dict(zip(named["method"], named["method_name"]))
+    names = store["method_name"].fillna("").astype(str)
+    named = store[names != ""]
+    return dict(zip(named["method"], names[names != ""]))
 
 
 def row_label(method: str, variant: str, names: dict[str, str] | None = None) -> str:
