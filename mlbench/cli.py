@@ -30,6 +30,7 @@ MULTI_VALUE_OPTIONS = {"--seeds", "--seed", "--ratios", "--datasets", "--methods
 DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (env MLBENCH_DATA, default ./data).")]
 Mirror = Annotated[Optional[str], typer.Option("--mirror", help="Fetch https://<host>/<path> from BASE/<host>/<path> (env MLBENCH_MIRROR); BASE is a URL or a directory.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+ZeroDivision = Annotated[float, typer.Option("--zero-division", help="Score of a sample or label with no true and no predicted positive (0/0) in ex-f1, ma-f1, mi-f1, jaccard, ex-precision, ex-recall: 0 (scikit-learn's default) or 1. The official-code (paper) definitions keep their own.")]
 
 
 def expand_argv(argv: list[str]) -> list[str]:
@@ -242,11 +243,14 @@ def train(
     runs_dir: RunsDir = None,
     data_dir: DataDir = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    zero_division: ZeroDivision = 0.0,
 ) -> None:
     """Train methods on datasets (one run per method x dataset x seed) and store the results."""
+    from mlbench.metrics import check_zero_division
     from mlbench.runner import RunSpec, train_run
     from mlbench.training import resolve_device
 
+    zero_division = check_zero_division(zero_division)
     cfg = load_config_file(config) if config else {}
     methods_ = method or _as_list(cfg.get("method"))
     datasets_ = dataset or _as_list(cfg.get("dataset"))
@@ -271,7 +275,8 @@ def train(
                                train_fraction)
                 run_dir, what = train_run(spec, runs_dir=runs_dir, data_dir=data_dir, device=device,
                                           force=force, resume=resume,
-                                          progress=not quiet and sys.stderr.isatty())
+                                          progress=not quiet and sys.stderr.isatty(),
+                                          zero_division=zero_division)
                 _report_run(run_dir, what)
 
 
@@ -311,6 +316,7 @@ def eval_(
     expect: Annotated[Optional[Path], typer.Option("--expect", help="JSON {metric: expected value}: exit 1 on a regression.")] = None,
     tolerance: Annotated[float, typer.Option("--tolerance", help="Allowed shortfall for --expect.")] = 0.01,
     as_json: JsonFlag = False,
+    zero_division: ZeroDivision = 0.0,
 ) -> None:
     """Recompute metrics from saved scores (a run, or your own model's predictions)."""
     from mlbench.protocols import evaluate
@@ -325,13 +331,15 @@ def eval_(
     else:
         y_true, scores, y_val, scores_val = _read_predictions(predictions)
     result = evaluate(y_true, scores, protocol, y_true_val=y_val, scores_val=scores_val,
-                      threshold=threshold, selection_metric=selection_metric)
+                      threshold=threshold, selection_metric=selection_metric,
+                      zero_division=zero_division)
     if as_json:
         _print_json(result.metrics)
     else:
         from mlbench.metrics import get_metric
 
-        table = Table(caption=result.description, caption_justify="left",
+        table = Table(caption=f"{result.description}; 0/0 scores {result.zero_division:g}",
+                      caption_justify="left",
                       title=str(run_dir or predictions))
         table.add_column("metric")
         table.add_column("value", justify="right")

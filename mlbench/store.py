@@ -1,7 +1,8 @@
 """The results store: one tidy table of every finished run, ``<runs_dir>/results.csv``.
 
 Columns: dataset, method, variant, seed, split, split_id, train_fraction, protocol, metric, value,
-run_id, finished_at. Readable with ``pandas.read_csv``. Writers take an exclusive lock and
+run_id, finished_at, zero_division (the score of 0/0 samples or labels in the honest threshold
+metrics; stores written before it was recorded used 1, and read back so). Readable with ``pandas.read_csv``. Writers take an exclusive lock and
 replace the file atomically, so concurrent ``mlbench train`` processes never corrupt it.
 Only complete runs are added; tables read nothing else.
 """
@@ -16,7 +17,7 @@ import pandas as pd
 from mlbench.io import atomic_write_text, file_lock
 
 COLUMNS = ["dataset", "method", "variant", "seed", "split", "split_id", "train_fraction",
-           "protocol", "metric", "value", "run_id", "finished_at"]
+           "protocol", "metric", "value", "run_id", "finished_at", "zero_division"]
 STORE_NAME = "results.csv"
 
 
@@ -28,8 +29,11 @@ def read_store(runs_dir: Path) -> pd.DataFrame:
     path = store_path(runs_dir)
     if not path.is_file():
         return pd.DataFrame(columns=COLUMNS)
-    return pd.read_csv(path, dtype={"variant": str, "split_id": str, "run_id": str},
-                       keep_default_na=False, na_values={"value": ["", "nan", "NaN"]})
+    store = pd.read_csv(path, dtype={"variant": str, "split_id": str, "run_id": str},
+                        keep_default_na=False, na_values={"value": ["", "nan", "NaN"]})
+    if "zero_division" not in store.columns:  # written before the choice was recorded
+        store["zero_division"] = 1.0
+    return store
 
 
 def add_rows(runs_dir: Path, rows: list[dict]) -> None:
