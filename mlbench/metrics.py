@@ -849,7 +849,7 @@ METRICS: dict[str, MetricSpec] = {
         _spec("macro-auc", "Macro-AUC", False, True, macro_auc, _macro_auc),
         # MEKA's / Mulan's example-based metrics (after the others: the canonical order is kept)
         _spec("hamming-loss", "Hamming loss", True, False, hamming_loss, _hamming_loss),
-        _spec("jaccard", "Jaccard (ex. acc.)", True, True, jaccard, _jaccard),
+        _spec("jaccard", "Jaccard", True, True, jaccard, _jaccard),
         _spec("ex-precision", "Ex. precision", True, True, example_precision, _ex_precision),
         _spec("ex-recall", "Ex. recall", True, True, example_recall, _ex_recall),
     ]
