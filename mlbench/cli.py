@@ -414,6 +414,7 @@ def table(
     paper: Annotated[Optional[str], typer.Option("--paper", help="Render a paper's table (cgmvae, mulsupcon) in its layout, ours beside theirs.")] = None,
     paper_table: Annotated[Optional[str], typer.Option("--table", help="Which table of --paper (default: the one holding --metric).")] = None,
     runs_dir: RunsDir = None,
+    zero_division: Annotated[Optional[float], typer.Option("--zero-division", help="Only runs evaluated with this zero_division (0 or 1); default: all, with a warning if they mix.")] = None,
 ) -> None:
     """Render finished runs: methods x datasets, mean ± std over seeds."""
     from mlbench.protocols import PROTOCOLS
@@ -424,6 +425,13 @@ def table(
     if protocol not in PROTOCOLS:
         raise MlbenchError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}.")
     store = read_store(resolve_runs_dir(runs_dir))
+    if zero_division is not None:
+        from mlbench.metrics import check_zero_division
+
+        store = store[store["zero_division"].astype(float) == check_zero_division(zero_division)]
+    elif store["zero_division"].nunique() > 1:
+        err_console.print("[yellow]warning:[/] the stored runs mix zero_division 0 and 1; pass "
+                          "--zero-division 0 or 1 to render one of them.", highlight=False)
     if paper is not None:
         from mlbench.paper_tables import render_paper_table
 

@@ -110,3 +110,21 @@ def test_store_written_before_the_column_reads_back_as_1(tmp_path):
     old = pd.DataFrame([dict.fromkeys(COLUMNS[:-1], "x") | {"value": 0.5}])
     old.to_csv(tmp_path / "results.csv", index=False)
     assert read_store(tmp_path)["zero_division"].tolist() == [1.0]
+
+
+def test_table_selects_or_warns_on_mixed_zero_division(tmp_path, monkeypatch, capsys):
+    from mlbench.store import COLUMNS
+
+    rows = [dict(dataset="yeast", method="br", variant="default", seed=seed, split="iterative",
+                 split_id="s", train_fraction=1.0, protocol="fixed", metric="ma-f1",
+                 value=value, run_id=f"yeast/br/default/iterative-seed{seed}", finished_at="t",
+                 zero_division=z)
+            for seed, value, z in ((0, 0.25, 0.0), (1, 0.75, 1.0))]
+    pd.DataFrame(rows, columns=COLUMNS).to_csv(tmp_path / "results.csv", index=False)
+    args = ["table", "--metric", "ma-f1", "--format", "csv", "--runs-dir", tmp_path]
+    assert invoke_cli(*args, "--zero-division", "0") == 0
+    out, err = capsys.readouterr()
+    assert "0.25" in out and "0.75" not in out and "warning" not in err
+    assert invoke_cli(*args) == 0
+    out, err = capsys.readouterr()
+    assert "mix zero_division" in err and "0.5" in out  # both seeds averaged, with the warning
