@@ -106,11 +106,17 @@ def mlknn_oracle(X, Y, Xt, k, s):
 
 
 @pytest.mark.parametrize("k,s", [(10, 1.0), (3, 0.5)])
-def test_mlknn_matches_oracle(data, k, s):
+@pytest.mark.parametrize("normalize", ["none", "minmax"])
+def test_mlknn_matches_oracle(data, k, s, normalize):
     X, Y, Xt, _ = data
     X = X + np.random.default_rng(0).normal(scale=1e-3, size=X.shape)  # no distance ties
     Xt = Xt + np.random.default_rng(1).normal(scale=1e-3, size=Xt.shape)
-    p = MLkNN(k=k, s=s).fit(X, Y).predict_proba(Xt)
+    X[:, 3] = 7.0  # a constant training feature: min-max maps it to 0, whatever the test value
+    p = MLkNN(k=k, s=s, normalize=normalize).fit(X, Y).predict_proba(Xt)
+    if normalize == "minmax":  # the oracle sees features scaled to [0, 1] by the training range
+        lo, span = X.min(axis=0), np.ptp(X, axis=0)
+        span[3] = np.inf
+        X, Xt = (X - lo) / span, (Xt - lo) / span
     np.testing.assert_allclose(p, mlknn_oracle(X, Y, Xt, k, s), rtol=1e-10)
 
 

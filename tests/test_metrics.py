@@ -39,9 +39,10 @@ def test_subset_accuracy_hand():
 
 
 def test_example_f1_hand():
-    # sample 0: 2*1/(2+2) = 0.5; sample 1: 2*1/(1+1) = 1; sample 2: empty/empty -> 1
-    # honest: (0.5 + 1 + 1)/3
-    assert M.example_f1(Y_T, Y_P) == pytest.approx(2.5 / 3)
+    # sample 0: 2*1/(2+2) = 0.5; sample 1: 2*1/(1+1) = 1; sample 2: empty/empty -> zero_division
+    # honest, default zero_division=0: (0.5 + 1 + 0)/3; with zero_division=1: (0.5 + 1 + 1)/3
+    assert M.example_f1(Y_T, Y_P) == pytest.approx(1.5 / 3)
+    assert M.example_f1(Y_T, Y_P, zero_division=1) == pytest.approx(2.5 / 3)
 
 
 def test_paper_example_f1_deletes_empty_samples():
@@ -52,7 +53,8 @@ def test_paper_example_f1_deletes_empty_samples():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert np.isnan(M.paper_example_f1(z, z))
-    assert M.example_f1(z, z) == 1.0
+    assert M.example_f1(z, z) == 0.0
+    assert M.example_f1(z, z, zero_division=1) == 1.0
 
 
 def test_micro_f1_hand():
@@ -60,14 +62,16 @@ def test_micro_f1_hand():
     assert M.micro_f1(Y_T, Y_P) == pytest.approx(4 / 6)
     assert M.paper_micro_f1(Y_T, Y_P) == pytest.approx(4 / 6)
     z = np.zeros((2, 3), dtype=int)
-    assert M.micro_f1(z, z) == 1.0  # nothing true, nothing predicted
+    assert M.micro_f1(z, z) == 0.0  # nothing true, nothing predicted: zero_division (default 0)
+    assert M.micro_f1(z, z, zero_division=1) == 1.0
     assert np.isnan(M.paper_micro_f1(z, z))  # official 0/0
 
 
 def test_macro_f1_hand():
-    # per label F1: l0 2/(2+0+0) = 1; l1 2/(2+1+0) = 2/3; l2 0/(0+0+1) = 0; l3 0/0 -> 1 (honest)
-    # honest: (1 + 2/3 + 0 + 1)/4 = 2/3
-    assert M.macro_f1(Y_T, Y_P) == pytest.approx((1 + 2 / 3 + 0 + 1) / 4)
+    # per label F1: l0 2/(2+0+0) = 1; l1 2/(2+1+0) = 2/3; l2 0/(0+0+1) = 0; l3 0/0 -> zero_division
+    # honest, default 0: (1 + 2/3 + 0 + 0)/4; with zero_division=1: (1 + 2/3 + 0 + 1)/4 = 2/3
+    assert M.macro_f1(Y_T, Y_P) == pytest.approx((1 + 2 / 3 + 0 + 0) / 4)
+    assert M.macro_f1(Y_T, Y_P, zero_division=1) == pytest.approx((1 + 2 / 3 + 0 + 1) / 4)
 
 
 def test_paper_macro_f1_eps_and_empty_labels():
@@ -85,9 +89,10 @@ def test_paper_macro_f1_eps_and_empty_labels():
 def test_macro_f1_label_without_positives_but_predicted_is_zero():
     y = np.array([[1, 0], [1, 0]])
     p = np.array([[1, 1], [1, 0]])  # label 1: no positives, one false positive -> F1 0
-    # label 0: 1; label 1: 0 -> mean 0.5 (sklearn zero_division=1 gives the same)
-    assert M.macro_f1(y, p) == pytest.approx(0.5)
-    assert skm.f1_score(y, p, average="macro", zero_division=1) == pytest.approx(0.5)
+    # label 0: 1; label 1: 0 -> mean 0.5, whatever zero_division (not a 0/0 label)
+    for z in (0, 1):
+        assert M.macro_f1(y, p, zero_division=z) == pytest.approx(0.5)
+        assert skm.f1_score(y, p, average="macro", zero_division=z) == pytest.approx(0.5)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -224,13 +229,24 @@ def _random_case(seed, n=60, L=8, decimals=2):
 
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize("t", [0.3, 0.5, 0.7])
-def test_threshold_metrics_match_sklearn(seed, t):
+@pytest.mark.parametrize("z", [0, 1])
+def test_threshold_metrics_match_sklearn(seed, t, z):
     y, s = _random_case(seed)
     p = (s >= t).astype(int)
-    assert M.example_f1(y, p) == pytest.approx(skm.f1_score(y, p, average="samples", zero_division=1))
-    assert M.micro_f1(y, p) == pytest.approx(skm.f1_score(y, p, average="micro", zero_division=1))
-    assert M.macro_f1(y, p) == pytest.approx(skm.f1_score(y, p, average="macro", zero_division=1))
+    p[3] = 0  # a sample with labels but no prediction
+    p[5] = 0  # y[5] is empty too: a 0/0 sample for every example-based metric
+    p[6] = 1 - y[6]  # nothing right: ex-precision, ex-recall, jaccard, ex-f1 all 0 (not 0/0)
+    sk = dict(zero_division=z)
+    assert M.example_f1(y, p, zero_division=z) == pytest.approx(skm.f1_score(y, p, average="samples", **sk))
+    assert M.micro_f1(y, p, zero_division=z) == pytest.approx(skm.f1_score(y, p, average="micro", **sk))
+    assert M.macro_f1(y, p, zero_division=z) == pytest.approx(skm.f1_score(y, p, average="macro", **sk))
+    assert M.jaccard(y, p, zero_division=z) == pytest.approx(skm.jaccard_score(y, p, average="samples", **sk))
+    assert M.example_precision(y, p, zero_division=z) == pytest.approx(
+        skm.precision_score(y, p, average="samples", **sk))
+    assert M.example_recall(y, p, zero_division=z) == pytest.approx(
+        skm.recall_score(y, p, average="samples", **sk))
     assert M.hamming_accuracy(y, p) == pytest.approx(1 - skm.hamming_loss(y, p))
+    assert M.hamming_loss(y, p) == pytest.approx(skm.hamming_loss(y, p))
     assert M.subset_accuracy(y, p) == pytest.approx(skm.accuracy_score(y, p))
 
 
@@ -314,7 +330,7 @@ def test_compute_metrics_all_ids_and_order():
     y, s = _random_case(0)
     out = M.compute_metrics(y, s, 0.5)
     assert list(out) == list(M.METRIC_IDS)
-    assert len(M.METRIC_IDS) == 13
+    assert len(M.METRIC_IDS) == 17
     p = (s >= 0.5).astype(int)
     for mid, spec in M.METRICS.items():
         direct = spec.fn(y, p) if spec.needs_threshold else spec.fn(y, s)
@@ -355,6 +371,7 @@ def test_registry_and_get_metric():
     assert set(M.METRICS) == {
         "ha", "ex-f1", "mi-f1", "ma-f1", "p@1", "map", "p@3", "p@5", "subset-acc",
         "ranking-loss", "coverage", "one-error", "macro-auc",
+        "hamming-loss", "jaccard", "ex-precision", "ex-recall",
     }
     assert set(M.PAPER_METRICS) == set(M.METRICS)
     assert M.get_metric("MAP").display_name == "mAP"

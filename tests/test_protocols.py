@@ -77,9 +77,11 @@ def test_paper_is_max_over_grid_with_paper_definitions():
     assert set(r.thresholds) == set(THRESHOLD_IDS)
     per_t = {t: M.compute_metrics(y, s, t, definitions="paper") for t in PAPER_GRID}
     for m in THRESHOLD_IDS:
-        values = [per_t[t][m] for t in PAPER_GRID]
-        assert r.metrics[m] == pytest.approx(max(values))
-        # recorded threshold = first (lowest) threshold reaching the max, as the official loop
+        # best over the grid: the max, or the min for a lower-is-better metric (hamming-loss)
+        sign = 1 if M.METRICS[m].higher_is_better else -1
+        values = [sign * per_t[t][m] for t in PAPER_GRID]
+        assert sign * r.metrics[m] == pytest.approx(max(values))
+        # recorded threshold = first (lowest) threshold reaching the best, as the official loop
         assert r.thresholds[m] == PAPER_GRID[int(np.argmax(values))]
     for m in M.RANKING_METRIC_IDS:
         assert r.metrics[m] == pytest.approx(per_t[0.5][m])
@@ -91,14 +93,15 @@ def test_paper_at_least_fixed_and_val_when_definitions_agree():
     y, s = _case(2)
     yv, sv = _case(3)
     paper = evaluate(y, s, "paper")
+    sign = {m: 1 if M.METRICS[m].higher_is_better else -1 for m in THRESHOLD_IDS}  # hamming-loss: -1
     for t in PAPER_GRID:
         fixed = evaluate(y, s, "fixed", threshold=t)
         for m in THRESHOLD_IDS:
-            assert paper.metrics[m] >= fixed.metrics[m] - 1e-5, (m, t)
+            assert sign[m] * paper.metrics[m] >= sign[m] * fixed.metrics[m] - 1e-5, (m, t)
     val = evaluate(y, s, "val", y_true_val=yv, scores_val=sv)
     if val.thresholds in PAPER_GRID:
         for m in THRESHOLD_IDS:
-            assert paper.metrics[m] >= val.metrics[m] - 1e-5, m
+            assert sign[m] * paper.metrics[m] >= sign[m] * val.metrics[m] - 1e-5, m
 
 
 def test_paper_uses_paper_definitions_for_ranking():

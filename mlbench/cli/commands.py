@@ -30,6 +30,8 @@ from mlbench.cli._app import (  # noqa: F401
 )
 from mlbench.errors import MlbenchError
 
+ZeroDivision = Annotated[float, typer.Option("--zero-division", help="Score of a sample or label with no true and no predicted positive (0/0) in ex-f1, ma-f1, mi-f1, jaccard, ex-precision, ex-recall: 0 (scikit-learn's default) or 1. The official-code (paper) definitions keep their own.")]
+
 # -- datasets ------------------------------------------------------------------------------------
 
 @app.command()
@@ -237,11 +239,14 @@ def train(
     runs_dir: RunsDir = None,
     data_dir: DataDir = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    zero_division: ZeroDivision = 0.0,
 ) -> None:
     """Train methods on datasets (one run per method x dataset x seed) and store the results."""
+    from mlbench.metrics import check_zero_division
     from mlbench.runs.runner import RunSpec, train_run
     from mlbench.methods.neural import resolve_device
 
+    zero_division = check_zero_division(zero_division)
     cfg = load_config_file(config) if config else {}
     methods_ = method or _as_list(cfg.get("method"))
     datasets_ = dataset or _as_list(cfg.get("dataset"))
@@ -270,7 +275,8 @@ def train(
                                    train_fraction)
                     run_dir, what = train_run(spec, runs_dir=runs_dir, data_dir=data_dir,
                                               device=device, force=force, resume=resume,
-                                              progress=not quiet and sys.stderr.isatty())
+                                              progress=not quiet and sys.stderr.isatty(),
+                                              zero_division=zero_division)
                     _report_run(run_dir, what)
 
 
@@ -310,6 +316,7 @@ def eval_(
     expect: Annotated[Optional[Path], typer.Option("--expect", help="JSON {metric: expected value}: exit 1 on a regression.")] = None,
     tolerance: Annotated[float, typer.Option("--tolerance", help="Allowed shortfall for --expect.")] = 0.01,
     as_json: JsonFlag = False,
+    zero_division: ZeroDivision = 0.0,
 ) -> None:
     """Recompute metrics from saved scores (a run, or your own model's predictions)."""
     from mlbench.metrics.protocols import evaluate
@@ -324,13 +331,15 @@ def eval_(
     else:
         y_true, scores, y_val, scores_val = _read_predictions(predictions)
     result = evaluate(y_true, scores, protocol, y_true_val=y_val, scores_val=scores_val,
-                      threshold=threshold, selection_metric=selection_metric)
+                      threshold=threshold, selection_metric=selection_metric,
+                      zero_division=zero_division)
     if as_json:
         print_json(result.metrics)
     else:
         from mlbench.metrics import get_metric
 
-        table = Table(caption=result.description, caption_justify="left",
+        table = Table(caption=f"{result.description}; 0/0 scores {result.zero_division:g}",
+                      caption_justify="left",
                       title=str(run_dir or predictions))
         table.add_column("metric")
         table.add_column("value", justify="right")
@@ -378,6 +387,7 @@ def table(
     paper: Annotated[Optional[str], typer.Option("--paper", help="Render a paper's table (cgmvae, mulsupcon) in its layout, ours beside theirs.")] = None,
     paper_table: Annotated[Optional[str], typer.Option("--table", help="Which table of --paper (default: the one holding --metric).")] = None,
     runs_dir: RunsDir = None,
+    zero_division: Annotated[Optional[float], typer.Option("--zero-division", help="Only runs evaluated with this zero_division (0 or 1); default: all, with a warning if they mix.")] = None,
 ) -> None:
     """Render finished runs: methods x datasets, mean ± std over seeds."""
     from mlbench.metrics.protocols import PROTOCOLS
@@ -388,6 +398,13 @@ def table(
     if protocol not in PROTOCOLS:
         raise MlbenchError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}.")
     store = read_store(resolve_runs_dir(runs_dir))
+    if zero_division is not None:
+        from mlbench.metrics import check_zero_division
+
+        store = store[store["zero_division"].astype(float) == check_zero_division(zero_division)]
+    elif store["zero_division"].nunique() > 1:
+        err_console.print("[yellow]warning:[/] the stored runs mix zero_division 0 and 1; pass "
+                          "--zero-division 0 or 1 to render one of them.", highlight=False)
     if paper is not None:
         from mlbench.results.paper_tables import render_paper_table
 

@@ -5,9 +5,11 @@ Two families of definitions live here:
 * **Honest definitions** (:data:`METRICS`, used by the ``fixed`` and ``val`` protocols). Degenerate
   cases follow one documented policy (see ``docs/metrics.md``):
 
-  - threshold metrics that divide by "nothing was true and nothing was predicted" score **1** there
-    (same as scikit-learn ``zero_division=1``): ``ex-f1`` per sample, ``ma-f1`` per label,
-    ``mi-f1`` when everything is empty;
+  - threshold metrics whose ratio is 0/0 on a sample or label score ``zero_division`` there,
+    **0** by default (scikit-learn's ``zero_division=0``; ``1`` on request): ``ex-f1``,
+    ``jaccard`` per sample with no true and no predicted label, ``ex-precision`` per sample with no
+    predicted label, ``ex-recall`` per sample with no true label, ``ma-f1`` per label with no
+    positive and no positive prediction, ``mi-f1`` when everything is empty;
   - ranking metrics **skip** what cannot be ranked: samples with no true label (``p@k``,
     ``one-error``, ``coverage``, ``ranking-loss``; ``ranking-loss`` also skips samples with every
     label true), labels with no positive (``map``) and labels with a single class (``macro-auc``).
@@ -16,7 +18,8 @@ Two families of definitions live here:
 * **Paper definitions** (:data:`PAPER_METRICS`, used only by the ``paper`` protocol): exactly what
   the official C-GMVAE / MPVAE / MulSupCon evaluation code (``evals.py`` / ``metrics.py``) computes,
   including its quirks (deleted samples in example-F1, ``+1e-6`` in macro-F1, label-less samples
-  counting 0 in precision@k, AP = 0 for labels without positives in mAP).
+  counting 0 in precision@k, AP = 0 for labels without positives in mAP). ``zero_division`` does
+  not change them.
 
 Inputs: ``y_true`` (n, L) 0/1; ``y_pred`` (n, L) 0/1 for threshold metrics; ``scores`` (n, L)
 floats in [0, 1] for ranking metrics. Binarization is ``scores >= t``, evaluated in the floating
@@ -49,8 +52,14 @@ __all__ = [
     "compute_metrics",
     "binarize",
     "validate_inputs",
+    "ZERO_DIVISION_CHOICES",
+    "check_zero_division",
     "hamming_accuracy",
+    "hamming_loss",
     "subset_accuracy",
+    "jaccard",
+    "example_precision",
+    "example_recall",
     "example_f1",
     "micro_f1",
     "macro_f1",
@@ -74,6 +83,20 @@ DEFINITIONS = ("honest", "paper")
 
 #: The ``+1e-6`` in the official macro-F1 denominator.
 PAPER_MACRO_F1_EPS = 1e-6
+
+#: Values accepted for ``zero_division`` (the score of a 0/0 sample or label); the default is 0.
+ZERO_DIVISION_CHOICES = (0.0, 1.0)
+
+
+def check_zero_division(value) -> float:
+    """``value`` as a float if it is 0 or 1; MlbenchError otherwise."""
+    try:
+        z = float(value)
+    except (TypeError, ValueError):
+        z = None
+    if isinstance(value, bool) or z not in ZERO_DIVISION_CHOICES:
+        raise MlbenchError(f"zero_division must be 0 or 1 (the score of a 0/0 sample or label), got {value!r}")
+    return z
 
 
 # ----------------------------------------------------------------------------------------------
@@ -193,7 +216,6 @@ def binarize(scores, thresholds) -> np.ndarray:
 
 
 def binarize_checked(s: np.ndarray, t) -> np.ndarray:
-    """:func:`binarize` for arrays already validated (the protocols' threshold sweeps)."""
     return s >= np.asarray(t, dtype=s.dtype)
 
 
@@ -214,13 +236,14 @@ class _Counts:
     tp_s: np.ndarray
     true_s: np.ndarray
     pred_s: np.ndarray
+    zero_division: float = 0.0  # the score of a 0/0 ratio (honest definitions only)
 
     @property
     def wrong_s(self) -> np.ndarray:  # |y XOR y_hat| per sample
         return self.true_s + self.pred_s - 2 * self.tp_s
 
 
-def _counts(y: np.ndarray, p: np.ndarray, true_l=None, true_s=None) -> _Counts:
+def _counts(y: np.ndarray, p: np.ndarray, true_l=None, true_s=None, zero_division=0.0) -> _Counts:
     tp = y & p
     tp_l = np.count_nonzero(tp, axis=0).astype(np.int64)
     pred_l = np.count_nonzero(p, axis=0).astype(np.int64)
@@ -237,6 +260,7 @@ def _counts(y: np.ndarray, p: np.ndarray, true_l=None, true_s=None) -> _Counts:
         tp_s=np.count_nonzero(tp, axis=1).astype(np.int64),
         true_s=true_s,
         pred_s=np.count_nonzero(p, axis=1).astype(np.int64),
+        zero_division=zero_division,
     )
 
 
@@ -259,18 +283,35 @@ def _subset(c: _Counts) -> float:
     return float(np.mean(c.wrong_s == 0))
 
 
+def _hamming_loss(c: _Counts) -> float:
+    return float(c.wrong_s.sum() / (c.n * c.L))
+
+
 def _ex_f1(c: _Counts) -> float:
-    return float(np.mean(_safe_ratio(2 * c.tp_s, c.true_s + c.pred_s, 1.0)))
+    return float(np.mean(_safe_ratio(2 * c.tp_s, c.true_s + c.pred_s, c.zero_division)))
+
+
+def _jaccard(c: _Counts) -> float:
+    union = c.true_s + c.pred_s - c.tp_s
+    return float(np.mean(_safe_ratio(c.tp_s, union, c.zero_division)))
+
+
+def _ex_precision(c: _Counts) -> float:
+    return float(np.mean(_safe_ratio(c.tp_s, c.pred_s, c.zero_division)))
+
+
+def _ex_recall(c: _Counts) -> float:
+    return float(np.mean(_safe_ratio(c.tp_s, c.true_s, c.zero_division)))
 
 
 def _mi_f1(c: _Counts) -> float:
     tp, fp, fn = c.tp_l.sum(), c.fp_l.sum(), c.fn_l.sum()
     den = 2 * tp + fp + fn
-    return 1.0 if den == 0 else float(2 * tp / den)
+    return c.zero_division if den == 0 else float(2 * tp / den)
 
 
 def _ma_f1(c: _Counts) -> float:
-    return float(np.mean(_safe_ratio(2 * c.tp_l, 2 * c.tp_l + c.fp_l + c.fn_l, 1.0)))
+    return float(np.mean(_safe_ratio(2 * c.tp_l, 2 * c.tp_l + c.fp_l + c.fn_l, c.zero_division)))
 
 
 # paper -------------------------------------------------------------------------------------------
@@ -351,9 +392,10 @@ class _Groups:
 class ScoreContext:
     """Validated arrays plus lazily computed sort orders shared by several metrics."""
 
-    def __init__(self, y: np.ndarray, s: np.ndarray | None):
+    def __init__(self, y: np.ndarray, s: np.ndarray | None, zero_division: float = 0.0):
         self.y = y
         self.s = s
+        self.zero_division = zero_division
         self._topk_hits: dict[int, np.ndarray] = {}
         self._top: dict[int, np.ndarray] = {}
 
@@ -374,7 +416,7 @@ class ScoreContext:
         return np.count_nonzero(self.y, axis=1).astype(np.int64)
 
     def counts(self, p: np.ndarray) -> _Counts:
-        return _counts(self.y, p, self.true_l, self.true_s)
+        return _counts(self.y, p, self.true_l, self.true_s, self.zero_division)
 
     def kth_largest(self, k: int) -> np.ndarray:
         """(n, 1) array: the k-th largest score of each row (1 <= k <= L)."""
@@ -533,9 +575,10 @@ def _paper_map(ctx: ScoreContext) -> float:
 
 
 def _threshold_public(impl: Callable[[_Counts], float]) -> Callable:
-    def fn(y_true, y_pred) -> float:
+    def fn(y_true, y_pred, *, zero_division: float = 0.0) -> float:
+        z = check_zero_division(zero_division)
         y, _, p = validate_inputs(y_true, y_pred=y_pred)
-        return impl(_counts(y, p))
+        return impl(_counts(y, p, zero_division=z))
 
     return fn
 
@@ -553,36 +596,91 @@ def hamming_accuracy(y_true, y_pred) -> float:
     return _threshold_public(_ha)(y_true, y_pred)
 
 
+def hamming_loss(y_true, y_pred) -> float:
+    """Hamming loss ``hamming-loss`` = (1 / nL) * sum_i sum_j [y_ij != yhat_ij] = 1 - ``ha``
+    (Schapire & Singer 2000; ``sklearn.metrics.hamming_loss``). Lower is better.
+
+    >>> hamming_loss([[1, 0, 0], [0, 1, 1]], [[1, 1, 0], [0, 1, 0]])  # 2 wrong cells of 6
+    0.3333333333333333
+    """
+    return _threshold_public(_hamming_loss)(y_true, y_pred)
+
+
 def subset_accuracy(y_true, y_pred) -> float:
     """Subset accuracy ``subset-acc`` (exact match ratio) = (1/n) * sum_i [y_i == yhat_i for all labels]."""
     return _threshold_public(_subset)(y_true, y_pred)
 
 
-def example_f1(y_true, y_pred) -> float:
+def example_f1(y_true, y_pred, *, zero_division: float = 0.0) -> float:
     """Example-based F1 ``ex-f1`` = (1/n) * sum_i 2|y_i ∧ yhat_i| / (|y_i| + |yhat_i|).
 
-    A sample with no true and no predicted label scores 1 (it is perfectly predicted); this equals
-    ``sklearn.metrics.f1_score(average='samples', zero_division=1)``.
+    A sample with no true and no predicted label scores ``zero_division`` (0 by default, or 1);
+    this equals ``sklearn.metrics.f1_score(average='samples', zero_division=...)``.
     """
-    return _threshold_public(_ex_f1)(y_true, y_pred)
+    return _threshold_public(_ex_f1)(y_true, y_pred, zero_division=zero_division)
 
 
-def micro_f1(y_true, y_pred) -> float:
+def jaccard(y_true, y_pred, *, zero_division: float = 0.0) -> float:
+    """Example-based accuracy ``jaccard`` (Godbole & Sarawagi 2004; MEKA's and Mulan's "accuracy")
+    = (1/n) * sum_i |y_i ∧ yhat_i| / |y_i ∨ yhat_i|.
+
+    A sample with no true and no predicted label scores ``zero_division`` (0 by default);
+    ``sklearn.metrics.jaccard_score(average='samples', zero_division=...)``.
+
+    >>> jaccard([[1, 1, 0], [0, 0, 1]], [[1, 0, 1], [0, 0, 1]])  # (1/3 + 1/1) / 2
+    0.6666666666666666
+    >>> jaccard([[0, 0]], [[0, 0]]), jaccard([[0, 0]], [[0, 0]], zero_division=1)
+    (0.0, 1.0)
+    """
+    return _threshold_public(_jaccard)(y_true, y_pred, zero_division=zero_division)
+
+
+def example_precision(y_true, y_pred, *, zero_division: float = 0.0) -> float:
+    """Example-based precision ``ex-precision`` = (1/n) * sum_i |y_i ∧ yhat_i| / |yhat_i|.
+
+    A sample with no predicted label scores ``zero_division`` (0 by default);
+    ``sklearn.metrics.precision_score(average='samples', zero_division=...)``.
+
+    >>> example_precision([[1, 1, 0], [0, 1, 0]], [[1, 0, 1], [0, 0, 0]])  # (1/2 + 0) / 2
+    0.25
+    """
+    return _threshold_public(_ex_precision)(y_true, y_pred, zero_division=zero_division)
+
+
+def example_recall(y_true, y_pred, *, zero_division: float = 0.0) -> float:
+    """Example-based recall ``ex-recall`` = (1/n) * sum_i |y_i ∧ yhat_i| / |y_i|.
+
+    A sample with no true label scores ``zero_division`` (0 by default);
+    ``sklearn.metrics.recall_score(average='samples', zero_division=...)``.
+
+    >>> example_recall([[1, 1, 0], [0, 0, 0]], [[1, 0, 1], [0, 1, 0]], zero_division=1)  # (1/2 + 1) / 2
+    0.75
+    """
+    return _threshold_public(_ex_recall)(y_true, y_pred, zero_division=zero_division)
+
+
+def micro_f1(y_true, y_pred, *, zero_division: float = 0.0) -> float:
     """Micro-F1 ``mi-f1`` = 2 Σ_j tp_j / (2 Σ_j tp_j + Σ_j fp_j + Σ_j fn_j).
 
-    1 when there is no true and no predicted label at all (``sklearn f1_score(average='micro',
-    zero_division=1)``).
+    ``zero_division`` (0 by default) when there is no true and no predicted label at all
+    (``sklearn f1_score(average='micro', zero_division=...)``).
     """
-    return _threshold_public(_mi_f1)(y_true, y_pred)
+    return _threshold_public(_mi_f1)(y_true, y_pred, zero_division=zero_division)
 
 
-def macro_f1(y_true, y_pred) -> float:
+def macro_f1(y_true, y_pred, *, zero_division: float = 0.0) -> float:
     """Macro-F1 ``ma-f1`` = (1/L) Σ_j 2 tp_j / (2 tp_j + fp_j + fn_j), over ALL labels.
 
-    A label with no positive and no positive prediction scores 1; a label with no positive but some
-    positive predictions scores 0 (``sklearn f1_score(average='macro', zero_division=1)``).
+    A label with no positive and no positive prediction scores ``zero_division`` (0 by default, or
+    1); a label with no positive but some positive predictions scores 0 (``sklearn
+    f1_score(average='macro', zero_division=...)``).
+
+    >>> macro_f1([[1, 0], [0, 0]], [[1, 0], [0, 0]])  # label 2 is 0/0
+    0.5
+    >>> macro_f1([[1, 0], [0, 0]], [[1, 0], [0, 0]], zero_division=1)
+    1.0
     """
-    return _threshold_public(_ma_f1)(y_true, y_pred)
+    return _threshold_public(_ma_f1)(y_true, y_pred, zero_division=zero_division)
 
 
 def precision_at_k(y_true, scores, k: int = 1) -> float:
@@ -749,6 +847,11 @@ METRICS: dict[str, MetricSpec] = {
         _spec("coverage", "Coverage", False, False, coverage, _coverage),
         _spec("one-error", "One-error", False, False, one_error, _one_error),
         _spec("macro-auc", "Macro-AUC", False, True, macro_auc, _macro_auc),
+        # MEKA's / Mulan's example-based metrics (after the others: the canonical order is kept)
+        _spec("hamming-loss", "Hamming loss", True, False, hamming_loss, _hamming_loss),
+        _spec("jaccard", "Jaccard", True, True, jaccard, _jaccard),
+        _spec("ex-precision", "Ex. precision", True, True, example_precision, _ex_precision),
+        _spec("ex-recall", "Ex. recall", True, True, example_recall, _ex_recall),
     ]
 }
 
@@ -832,19 +935,22 @@ def compute_metrics(
     metric_ids: Iterable[str] | str | None = None,
     *,
     definitions: str = "honest",
+    zero_division: float = 0.0,
 ) -> dict[str, float]:
     """Compute metrics at one threshold (a number or one per label, shape (L,)).
 
     Predictions are ``scores >= thresholds``. ``metric_ids``: ids from :data:`METRICS` (``None`` = all,
     canonical order). ``definitions``: ``"honest"`` (:data:`METRICS`) or ``"paper"``
-    (:data:`PAPER_METRICS`). Returns ``{metric_id: float}`` in the requested order; a metric that is
-    undefined on the data (see its docstring) is ``nan``.
+    (:data:`PAPER_METRICS`). ``zero_division`` (0 or 1): the score of a 0/0 sample or label in the
+    honest definitions (the official ones keep their own). Returns ``{metric_id: float}`` in the
+    requested order; a metric that is undefined on the data (see its docstring) is ``nan``.
     """
     table = _table(definitions)
+    z = check_zero_division(zero_division)
     ids = resolve_metric_ids(metric_ids)
     y, s, _ = validate_inputs(y_true, scores=scores)
     t = _check_thresholds(thresholds, y.shape[1])
-    ctx = ScoreContext(y, s)
+    ctx = ScoreContext(y, s, z)
     needs_pred = any(table[m].needs_threshold for m in ids)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

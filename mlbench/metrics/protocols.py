@@ -15,7 +15,9 @@ Every :class:`EvalResult` records the protocol that produced it.
     optimistic). Threshold-free metrics are computed once (p@k and map with the paper definitions).
     Ties keep the lowest threshold (as the official ``max`` loop does).
 
-Ranking (threshold-free) metrics are identical under ``fixed`` and ``val``.
+Ranking (threshold-free) metrics are identical under ``fixed`` and ``val``. ``zero_division`` (0 by
+default, or 1) is the score of a 0/0 sample or label in the honest threshold metrics under every
+protocol (the paper definitions keep the official code's); each result records it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from mlbench.metrics import (
     THRESHOLD_METRIC_IDS,
     binarize_checked,
     ScoreContext,
+    check_zero_division,
     get_metric,
     resolve_metric_ids,
     validate_inputs,
@@ -73,6 +76,7 @@ class EvalResult:
     ``{metric_id: best test threshold}`` over the threshold metrics. ``selection_metric``: the
     metric the ``val`` threshold was chosen for; ``extra``: protocol details (``val``:
     ``val_selection_value``, the selection metric on the validation set at the chosen threshold).
+    ``zero_division``: the score given to 0/0 samples or labels by the honest threshold metrics.
     """
 
     protocol: str
@@ -81,6 +85,7 @@ class EvalResult:
     description: str
     selection_metric: str | None = None
     extra: dict = field(default_factory=dict)
+    zero_division: float = 0.0
 
     def to_dict(self) -> dict:
         """JSON-friendly dict (NaN kept as float nan)."""
@@ -147,6 +152,7 @@ def best_threshold(
     scores,
     metric_id: str = "ma-f1",
     grid: Iterable[float] = VAL_GRID,
+    zero_division: float = 0.0,
 ) -> tuple[float, float]:
     """The global threshold of ``grid`` that optimizes ``metric_id`` (honest definition).
 
@@ -155,10 +161,11 @@ def best_threshold(
     """
     spec = _selection_spec(metric_id)
     g = _check_grid(grid)
+    z = check_zero_division(zero_division)
     y, s, _ = validate_inputs(y_true, scores=scores)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _best_on_ctx(ScoreContext(y, s), spec, g)
+        return _best_on_ctx(ScoreContext(y, s, z), spec, g)
 
 
 def _fmt(t: float) -> str:
@@ -175,23 +182,26 @@ def evaluate(
     threshold: float = 0.5,
     selection_metric: str = "ma-f1",
     metric_ids: Iterable[str] | str | None = None,
+    zero_division: float = 0.0,
 ) -> EvalResult:
     """Evaluate test ``scores`` against ``y_true`` under ``protocol`` (see module docstring).
 
     ``threshold`` is used by ``fixed`` only (must be in (0, 1)); ``y_true_val``/``scores_val`` and
     ``selection_metric`` by ``val`` only. ``metric_ids``: ids to report (``None`` = all).
+    ``zero_division``: 0 or 1, see the module docstring.
     """
     proto = get_protocol(protocol)
     ids = resolve_metric_ids(metric_ids)
+    z = check_zero_division(zero_division)
     y, s, _ = validate_inputs(y_true, scores=scores)
-    ctx = ScoreContext(y, s)
+    ctx = ScoreContext(y, s, z)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         if proto == "fixed":
             t = _check_fixed_threshold(threshold)
             metrics = _honest(ctx, t, ids)
-            return EvalResult("fixed", metrics, t, f"fixed threshold {_fmt(t)}")
+            return EvalResult("fixed", metrics, t, f"fixed threshold {_fmt(t)}", zero_division=z)
 
         if proto == "val":
             spec = _selection_spec(selection_metric)
@@ -207,7 +217,7 @@ def evaluate(
                 raise MlbenchError(
                     f"validation data has {yv.shape[1]} labels but test data has {y.shape[1]}"
                 )
-            t, v = _best_on_ctx(ScoreContext(yv, sv), spec, VAL_GRID)
+            t, v = _best_on_ctx(ScoreContext(yv, sv, z), spec, VAL_GRID)
             metrics = _honest(ctx, t, ids)
             verb = "maximize" if spec.higher_is_better else "minimize"
             return EvalResult(
@@ -217,11 +227,12 @@ def evaluate(
                 f"threshold {_fmt(t)} chosen on validation to {verb} {spec.id}",
                 selection_metric=spec.id,
                 extra={"val_selection_value": float(v)},
+                zero_division=z,
             )
 
         # paper
         metrics, thresholds = _paper(ctx, ids)
-        return EvalResult("paper", metrics, thresholds, PAPER_DESCRIPTION)
+        return EvalResult("paper", metrics, thresholds, PAPER_DESCRIPTION, zero_division=z)
 
 
 def _check_fixed_threshold(threshold) -> float:

@@ -45,10 +45,12 @@ def train_run(
     resume: bool = False,
     progress: bool = False,
     selection_metric: str | None = None,
+    zero_division: float = 0.0,
 ) -> tuple[Path, str]:
     """Train and evaluate one run unless it is already complete.
 
-    Returns (run directory, what happened: ``done`` | ``skipped`` | ``resumed``).
+    ``zero_division`` (0 or 1): the score of 0/0 samples or labels in the metrics; it is recorded
+    in ``metrics.json`` and in every store row. Returns (run directory, what happened: ``done`` | ``skipped`` | ``resumed``).
     """
     runs_dir = resolve_runs_dir(runs_dir)
     run_id = spec.run_id()
@@ -107,7 +109,8 @@ def train_run(
                     **{f"extra_{k}": v for k, v in method.extras().items()})
     method.save(run_dir / "model.pt")
     metrics = evaluate_all(data.Y_test, scores_test, data.Y_val, scores_val,
-                           val_protocol_metric(selection_metric or params.get("selection_metric")))
+                           val_protocol_metric(selection_metric or params.get("selection_metric")),
+                           zero_division=zero_division)
     atomic_write_json(run_dir / "metrics.json", metrics)
     finished = _now()
     rows = [
@@ -115,7 +118,8 @@ def train_run(
          "seed": spec.seed, "split": spec.strategy, "split_id": data.split.id,
          "train_fraction": spec.train_fraction, "protocol": protocol, "metric": metric,
          "value": value, "run_id": run_id, "finished_at": finished,
-         "method_name": method_cls.display_name or spec.method}
+         "method_name": method_cls.display_name or spec.method,
+         "zero_division": result["zero_division"]}
         for protocol, result in metrics.items()
         for metric, value in result["metrics"].items()
     ]
@@ -136,14 +140,16 @@ def val_protocol_metric(selection_metric: str | None) -> str:
     return selection_metric if selection_metric in THRESHOLD_METRIC_IDS else "ma-f1"
 
 
-def evaluate_all(y_test, scores_test, y_val, scores_val, selection_metric: str = "ma-f1") -> dict:
+def evaluate_all(y_test, scores_test, y_val, scores_val, selection_metric: str = "ma-f1",
+                 zero_division: float = 0.0) -> dict:
     """Metrics under every protocol, as stored in ``metrics.json``."""
     out = {}
     for protocol in PROTOCOLS:
         result = evaluate(y_test, scores_test, protocol, y_true_val=y_val, scores_val=scores_val,
-                          selection_metric=selection_metric)
+                          selection_metric=selection_metric, zero_division=zero_division)
         out[protocol] = {"metrics": result.metrics, "thresholds": result.thresholds,
-                         "description": result.description}
+                         "description": result.description,
+                         "zero_division": result.zero_division}
     return out
 
 

@@ -1,8 +1,10 @@
 """The results store: one tidy table of every finished run, ``<runs_dir>/results.csv``.
 
 Columns: dataset, method, variant, seed, split, split_id, train_fraction, protocol, metric, value,
-run_id, finished_at, method_name (the method's display name, so tables need no registry; empty
-in stores written before it existed). Readable with ``pandas.read_csv``. Writers take an exclusive lock and
+run_id, finished_at, zero_division (the score of 0/0 samples or labels in the honest threshold
+metrics; stores written before it was recorded used 1, and read back so), method_name (the method's
+display name, so tables need no registry; empty in stores written before it existed). Readable with
+``pandas.read_csv``. Writers take an exclusive lock and
 replace the file atomically, so concurrent ``mlbench train`` processes never corrupt it.
 Only complete runs are added; tables read nothing else.
 """
@@ -17,7 +19,7 @@ import pandas as pd
 from mlbench.io import atomic_write_text, file_lock
 
 COLUMNS = ["dataset", "method", "variant", "seed", "split", "split_id", "train_fraction",
-           "protocol", "metric", "value", "run_id", "finished_at", "method_name"]
+           "protocol", "metric", "value", "run_id", "finished_at", "zero_division", "method_name"]
 STORE_NAME = "results.csv"
 
 
@@ -31,6 +33,8 @@ def read_store(runs_dir: Path) -> pd.DataFrame:
         return pd.DataFrame(columns=COLUMNS)
     store = pd.read_csv(path, dtype={"variant": str, "split_id": str, "run_id": str, "method_name": str},
                         keep_default_na=False, na_values={"value": ["", "nan", "NaN"]})
+    if "zero_division" not in store.columns:  # written before the choice was recorded
+        store["zero_division"] = 1.0
     for column in COLUMNS:
         if column not in store.columns:  # a store written by an older mlbench
             store[column] = ""
