@@ -94,7 +94,7 @@ def fetch_dataset(
     else:
         spec = get_dataset(name)
     if spec.is_bundle and fmt in (None, "bundle"):
-        return _import_bundle(spec, data_dir, from_dir, mirror, force, progress)
+        return import_bundle(spec, data_dir, from_dir, mirror, force, progress)
     if from_dir is not None or fmt is not None:
         user_registry.check_name(name)  # a registered name: the error says to choose another
     if not force and is_cached(data_dir, spec.name):
@@ -200,7 +200,7 @@ def _provenance(source: Source, paths: dict[RemoteFile, Path]) -> dict:
 
 # -- MPVAE / C-GMVAE .npy bundles ---------------------------------------------------------------
 
-def _import_bundle(
+def import_bundle(
     spec: DatasetSpec, data_dir: Path, from_dir, mirror, force, progress, *,
     stem: str | None = None, provenance: dict | None = None,
 ) -> Dataset:

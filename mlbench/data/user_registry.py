@@ -278,7 +278,7 @@ def import_local(
 
 
 def _import_user_bundle(name, files, data_dir, n_features, n_labels, provenance):
-    from mlbench.data.fetch import _import_bundle
+    from mlbench.data.fetch import import_bundle
     from mlbench.data.registry import BundleLayout
 
     if n_labels is None:
@@ -287,7 +287,7 @@ def _import_user_bundle(name, files, data_dir, n_features, n_labels, provenance)
     spec = DatasetSpec(name, LOCAL, None, n_features, n_labels, None, (Source(LOCAL, "bundle", ()),),
                        bundle=BundleLayout(n_labels, n_features), origin=LOCAL)
     stem = files["data"].name.removesuffix(".npy").removesuffix("_data")
-    return _import_bundle(spec, data_dir, files["data"].parent, None, False, False, stem=stem,
+    return import_bundle(spec, data_dir, files["data"].parent, None, False, False, stem=stem,
                           provenance=provenance)
 
 
