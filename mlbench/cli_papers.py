@@ -83,7 +83,10 @@ def reproduce(
     from mlbench import orchestrate as orc
     from mlbench.paper_tables import render_paper_table
 
+    from mlbench.runner import check_seed
+
     _check_protocol(protocol)
+    seeds = [check_seed(s) for s in seeds]
     if backend == "local":  # a missing GPU is one error now, not one per run later
         from mlbench.training import resolve_device
 
@@ -200,16 +203,25 @@ def read_expected(path: Path, default_protocol: str) -> list[dict]:
             frame = pd.DataFrame(_json_records(json.loads(path.read_text())))
         else:
             frame = pd.read_csv(path, comment="#", dtype={"variant": str})
-    except (ValueError, json.JSONDecodeError) as exc:
-        raise MlbenchError(f"cannot read {path}: {exc}.") from None
+    except (ValueError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MlbenchError(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}.") from None
+    except pd.errors.EmptyDataError:
+        raise MlbenchError(f"{path} is empty; it needs the columns {', '.join(EXPECTED_COLUMNS)}.") from None
     missing = [c for c in EXPECTED_COLUMNS if c not in frame.columns]
     if missing or frame.empty:
         raise MlbenchError(f"{path} needs the columns {', '.join(EXPECTED_COLUMNS)} "
                            f"(missing: {', '.join(missing) or 'rows'}).")
+    from mlbench.metrics import get_metric
+
     rows = []
     for record in frame.to_dict("records"):
         row = {**OPTIONAL_COLUMNS, **{k: v for k, v in record.items() if not _is_blank(v)}}
         row["protocol"] = row["protocol"] or default_protocol
+        try:  # a typo would otherwise read as "no finished runs"
+            get_metric(str(row["metric"]))
+        except MlbenchError as exc:
+            raise MlbenchError(f"{path}: {exc}") from None
+        _check_protocol(str(row["protocol"]))
         try:
             row["value"] = float(row["value"])
             row["train_fraction"] = float(row["train_fraction"])
@@ -288,11 +300,16 @@ def check(
     _check_protocol(protocol)
     store = _store(runs_dir)
     if write:
+        from mlbench.io import atomic_write_text
+
         frame = snapshot_expected(store, protocol, split_strategy)
-        if expected.suffix.lower() == ".json":
-            expected.write_text(json.dumps(frame.to_dict("records"), indent=2) + "\n")
-        else:
-            frame.to_csv(expected, index=False)
+        text = (json.dumps(frame.to_dict("records"), indent=2) + "\n"
+                if expected.suffix.lower() == ".json" else frame.to_csv(index=False))
+        try:
+            atomic_write_text(expected, text)
+        except OSError as exc:
+            raise MlbenchError(f"cannot write {expected} ({exc.strerror or type(exc).__name__}); "
+                               "give a path in a writable directory.") from None
         console.print(f"[green]✓[/] wrote {len(frame)} expected cells to {expected}", highlight=False)
         return
     failures, checked = check_store(store, read_expected(expected, protocol), tolerance, split_strategy)

@@ -14,6 +14,7 @@ A run directory ``<runs_dir>/<dataset>/<method>/<variant>/<split>-seed<k>[-frac<
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import re
 import shlex
@@ -28,10 +29,11 @@ import numpy as np
 from mlbench.data import load_split
 from mlbench.data.splits import DEFAULT_RATIOS
 from mlbench.errors import MlbenchError
-from mlbench.io import atomic_save_npz, atomic_write_json, read_json
+from mlbench.integrity import config_hash, load_npz_checked, read_json_checked
+from mlbench.io import atomic_save_npz, atomic_write_json
 from mlbench.methods import FitContext, get_method_class, resolve_params
 from mlbench.protocols import PROTOCOLS, evaluate
-from mlbench.store import add_rows, remove_run
+from mlbench.store import add_rows, read_store, remove_run
 from mlbench.training import seed_everything
 
 RUNS_ENV = "MLBENCH_RUNS"
@@ -76,7 +78,36 @@ class RunSpec:
 
 def run_state(run_dir: Path) -> str | None:
     path = run_dir / "status.json"
-    return read_json(path)["state"] if path.is_file() else None
+    if not path.is_file():
+        return None
+    status = read_json_checked(path, what="run status file", schema={"state": str},
+                               fix=f"redo the run with `mlbench train ... --force` (or delete {run_dir})")
+    return status["state"]
+
+
+def check_runs_dir(runs_dir: Path) -> None:
+    """A one-line error, before any run starts, when ``runs_dir`` cannot be a directory."""
+    for parent in (runs_dir, *runs_dir.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise MlbenchError(
+                    f"the runs directory {runs_dir} is under {parent}, which is a file, not a "
+                    f"directory; choose another with --runs-dir or {RUNS_ENV}.")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise MlbenchError(
+                    f"cannot write to the runs directory {runs_dir} ({parent} is not writable); "
+                    f"choose another with --runs-dir or {RUNS_ENV}.")
+            return
+
+
+def run_config_hash(spec: RunSpec, params: dict[str, Any], provenance: dict[str, Any],
+                    device: str) -> str:
+    """The settings a run's numbers depend on (not its start time or command line): a checkpoint
+    or model written under another hash is not this run's."""
+    return config_hash({"method": spec.method, "params": params, "seed": spec.seed,
+                        "device": device, "data_sha256": provenance.get("content_sha256"),
+                        "split_id": provenance.get("split_id"),
+                        "train_fraction": spec.train_fraction})
 
 
 def versions() -> dict[str, str]:
@@ -110,7 +141,19 @@ def train_run(
     runs_dir = resolve_runs_dir(runs_dir)
     run_id = spec.run_id()
     run_dir = runs_dir / run_id
-    state = run_state(run_dir)
+    # Everything that can be refused is checked before the run directory is touched.
+    overrides = dict(spec.overrides)
+    method_cls = get_method_class(spec.method)  # unknown method -> clear error before loading data
+    params = resolve_params(spec.method, spec.dataset, overrides)
+    check_seed(spec.seed)
+    check_runs_dir(runs_dir)
+    read_store(runs_dir)  # an unreadable store is reported now, not after the run
+    try:
+        state = run_state(run_dir)
+    except MlbenchError:
+        if not force:
+            raise
+        state = None  # --force redoes the run whatever its status file says
     if state == "complete" and not force:
         return run_dir, "skipped"
     resuming = resume and state in ("incomplete", "running") and (run_dir / "checkpoint.pt").is_file()
@@ -118,9 +161,6 @@ def train_run(
         _clear_run_dir(run_dir)
         remove_run(runs_dir, run_id)
 
-    overrides = dict(spec.overrides)
-    method_cls = get_method_class(spec.method)  # unknown method -> clear error before loading data
-    params = resolve_params(spec.method, spec.dataset, overrides)
     data = load_split(spec.dataset, spec.strategy, spec.seed, data_dir=data_dir, ratios=spec.ratios,
                       train_fraction=spec.train_fraction)
     method = method_cls(**params)
@@ -145,7 +185,8 @@ def train_run(
 
     seed_everything(spec.seed)
     context = FitContext(seed=spec.seed, device=device, run_dir=run_dir, progress=progress,
-                         resume=resuming)
+                         resume=resuming,
+                         config_hash=run_config_hash(spec, params, data.provenance, device))
     started = time.perf_counter()
     try:
         method.fit(data.X_train, data.Y_train, data.X_val, data.Y_val, context=context)
@@ -171,7 +212,8 @@ def train_run(
         {"dataset": data.dataset, "method": spec.method, "variant": spec.variant,
          "seed": spec.seed, "split": spec.strategy, "split_id": data.split.id,
          "train_fraction": spec.train_fraction, "protocol": protocol, "metric": metric,
-         "value": value, "run_id": run_id, "finished_at": finished}
+         "value": value, "run_id": run_id, "finished_at": finished,
+         "data_sha256": data.provenance["content_sha256"]}
         for protocol, result in metrics.items()
         for metric, value in result["metrics"].items()
     ]
@@ -213,8 +255,15 @@ def load_scores(run_dir: Path) -> dict[str, np.ndarray]:
             f"{run_dir} has no scores.npz (run state: {state or 'unknown'}); finish it with "
             "`mlbench train ... --resume`."
         )
-    with np.load(path) as npz:
-        return {key: npz[key] for key in npz.files}
+    return load_npz_checked(path, what="run scores file", keys=("scores_test", "y_test"),
+                            fix="redo the run with `mlbench train ... --force`")
+
+
+def check_seed(seed: Any) -> int:
+    """Seeds are integers >= 0 (numpy's generators refuse negative ones)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise MlbenchError(f"seeds must be integers >= 0, got {seed!r}.")
+    return int(seed)
 
 
 def _clear_run_dir(run_dir: Path) -> None:

@@ -1,22 +1,28 @@
 """The results store: one tidy table of every finished run, ``<runs_dir>/results.csv``.
 
 Columns: dataset, method, variant, seed, split, split_id, train_fraction, protocol, metric, value,
-run_id, finished_at. Readable with ``pandas.read_csv``. Writers take an exclusive lock and
-replace the file atomically, so concurrent ``mlbench train`` processes never corrupt it.
-Only complete runs are added; tables read nothing else.
+run_id, finished_at, then data_sha256 (content hash of the parsed dataset the run used; split_id
+hashes that and the split's indices). Older stores without data_sha256 still load. Readable with
+``pandas.read_csv``. Writers take an exclusive lock and replace the file atomically, so
+concurrent ``mlbench train`` processes never corrupt it, and keep the previous store as
+``results.csv.bak``. Lines that do not parse are skipped with a warning naming them
+(:func:`mlbench.integrity.read_results_csv`). Only complete runs are added; tables read nothing else.
 """
 
 from __future__ import annotations
 
 import io
+import shutil
 from pathlib import Path
 
 import pandas as pd
 
-from mlbench.io import atomic_write_text, file_lock
+from mlbench.integrity import read_results_csv
+from mlbench.io import atomic_path, atomic_write_text, file_lock
 
 COLUMNS = ["dataset", "method", "variant", "seed", "split", "split_id", "train_fraction",
            "protocol", "metric", "value", "run_id", "finished_at"]
+HASH_COLUMNS = ["data_sha256"]  # optional when reading: stores before it still load
 STORE_NAME = "results.csv"
 
 
@@ -24,27 +30,24 @@ def store_path(runs_dir: Path) -> Path:
     return Path(runs_dir) / STORE_NAME
 
 
-def read_store(runs_dir: Path) -> pd.DataFrame:
+def read_store(runs_dir: Path, **options) -> pd.DataFrame:
     path = store_path(runs_dir)
     if not path.is_file():
-        return pd.DataFrame(columns=COLUMNS)
-    return pd.read_csv(path, dtype={"variant": str, "split_id": str, "run_id": str},
-                       keep_default_na=False, na_values={"value": ["", "nan", "NaN"]})
+        return pd.DataFrame(columns=COLUMNS + HASH_COLUMNS)
+    return read_results_csv(path, COLUMNS, HASH_COLUMNS, **options)
 
 
 def add_rows(runs_dir: Path, rows: list[dict]) -> None:
     """Insert rows, replacing earlier rows of the same run ids."""
     runs_dir = Path(runs_dir)
-    new = pd.DataFrame(rows, columns=COLUMNS)
+    new = pd.DataFrame(rows, columns=COLUMNS + HASH_COLUMNS).fillna({c: "" for c in HASH_COLUMNS})
     with file_lock(runs_dir / ".results.lock"):
         current = read_store(runs_dir)
         current = current[~current["run_id"].isin(set(new["run_id"]))]
         merged = pd.concat([current, new], ignore_index=True) if len(current) else new
         merged = merged.sort_values(["dataset", "method", "variant", "seed", "protocol", "metric"],
                                     kind="stable")
-        buffer = io.StringIO()
-        merged.to_csv(buffer, index=False)
-        atomic_write_text(store_path(runs_dir), buffer.getvalue())
+        write_store(runs_dir, merged)
 
 
 def remove_run(runs_dir: Path, run_id: str) -> None:
@@ -52,6 +55,16 @@ def remove_run(runs_dir: Path, run_id: str) -> None:
     with file_lock(runs_dir / ".results.lock"):
         current = read_store(runs_dir)
         if (current["run_id"] == run_id).any():
-            buffer = io.StringIO()
-            current[current["run_id"] != run_id].to_csv(buffer, index=False)
-            atomic_write_text(store_path(runs_dir), buffer.getvalue())
+            write_store(runs_dir, current[current["run_id"] != run_id])
+
+
+def write_store(runs_dir: Path, frame: pd.DataFrame) -> None:
+    """Replace the store by ``frame`` (caller holds the lock), keeping the old one as .bak."""
+    path = store_path(runs_dir)
+    if path.is_file():
+        backup = path.with_name(path.name + ".bak")
+        with atomic_path(backup) as tmp:
+            shutil.copyfile(path, tmp)
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    atomic_write_text(path, buffer.getvalue())
