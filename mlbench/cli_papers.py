@@ -202,6 +202,7 @@ def read_expected(path: Path, default_protocol: str) -> list[dict]:
         if path.suffix.lower() == ".json":
             frame = pd.DataFrame(_json_records(json.loads(path.read_text())))
         else:
+            _check_field_counts(path)
             frame = pd.read_csv(path, comment="#", dtype={"variant": str})
     except (ValueError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise MlbenchError(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}.") from None
@@ -229,6 +230,28 @@ def read_expected(path: Path, default_protocol: str) -> list[dict]:
             raise MlbenchError(f"{path}: {record} has a non-numeric value.") from None
         rows.append(row)
     return rows
+
+
+def _check_field_counts(path: Path) -> None:
+    """pandas pads a short row (e.g. a cut-off last line) with blanks, which would then read as
+    defaults; such a row is an error naming its line."""
+    import csv
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        rows = list(csv.reader(lines))
+    except (UnicodeDecodeError, csv.Error):
+        raise MlbenchError(f"{path} is not a text (CSV) file; rewrite it, e.g. with "
+                           f"`mlbench check {path} --write`.") from None
+    width = None
+    for number, fields in enumerate(rows, start=1):
+        if not fields or fields[0].lstrip().startswith("#"):
+            continue
+        if width is None:
+            width = len(fields)
+        elif len(fields) != width:
+            raise MlbenchError(f"{path}: line {number} has {len(fields)} fields, the header "
+                               f"{width} (cut off?); fix or rewrite it with `mlbench check {path} --write`.")
 
 
 def _json_records(data) -> list[dict]:

@@ -156,13 +156,14 @@ def train_run(
         state = None  # --force redoes the run whatever its status file says
     if state == "complete" and not force:
         return run_dir, "skipped"
+    # The data is loaded (and verified) before an old run is cleared: a refused dataset or
+    # split leaves the previous run as it was.
+    data = load_split(spec.dataset, spec.strategy, spec.seed, data_dir=data_dir, ratios=spec.ratios,
+                      train_fraction=spec.train_fraction)
     resuming = resume and state in ("incomplete", "running") and (run_dir / "checkpoint.pt").is_file()
     if not resuming and run_dir.exists():
         _clear_run_dir(run_dir)
         remove_run(runs_dir, run_id)
-
-    data = load_split(spec.dataset, spec.strategy, spec.seed, data_dir=data_dir, ratios=spec.ratios,
-                      train_fraction=spec.train_fraction)
     method = method_cls(**params)
     config = {
         "run_id": run_id,

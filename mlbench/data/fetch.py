@@ -251,7 +251,7 @@ def _index_array(array, path: Path) -> np.ndarray:
         if not whole.all():
             position = int(np.flatnonzero(~whole.ravel())[0])
             raise MlbenchError(
-                f"{path} holds the non-integer index {array.ravel()[position]!r} at position "
+                f"{path} holds the non-integer index {float(array.ravel()[position]):g} at position "
                 f"{position}; split indices must be whole row numbers.")
     return array.astype(np.int64)
 
