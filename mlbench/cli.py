@@ -163,7 +163,6 @@ def split(
     from mlbench.data import load_dataset
     from mlbench.data.cache import resolve_data_dir
     from mlbench.data.splits import get_split
-
     from mlbench.runner import check_seed
 
     for seed in seeds:
@@ -413,8 +412,6 @@ def _read_expected(path: Path) -> dict:
 
 
 def _read_predictions(path: Path):
-    import numpy as np
-
     from mlbench.integrity import load_npz_checked
 
     if not Path(path).is_file():

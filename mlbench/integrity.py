@@ -306,6 +306,6 @@ def _store_row_parses(row: dict[str, str]) -> bool:
     return bool(row["run_id"] and row["dataset"] and row["method"] and row["metric"])
 
 
-__all__ = ["CorruptFileError", "read_json_checked", "load_npz_checked", "torch_load_checked",
-           "to_plain", "config_hash", "file_record", "matches_record", "sha256_file",
-           "read_results_csv"]
+__all__ = ["CorruptFileError", "config_hash", "file_record", "load_npz_checked", "matches_record",
+           "read_json_checked", "read_results_csv", "sha256_file", "to_plain",
+           "torch_load_checked"]

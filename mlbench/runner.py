@@ -161,6 +161,10 @@ def train_run(
     data = load_split(spec.dataset, spec.strategy, spec.seed, data_dir=data_dir, ratios=spec.ratios,
                       train_fraction=spec.train_fraction)
     resuming = resume and state in ("incomplete", "running") and (run_dir / "checkpoint.pt").is_file()
+    if resuming:  # a foreign or broken checkpoint is refused before the run's files are touched
+        from mlbench.training import check_checkpoint_file
+
+        check_checkpoint_file(run_dir / "checkpoint.pt")
     if not resuming and run_dir.exists():
         _clear_run_dir(run_dir)
         remove_run(runs_dir, run_id)

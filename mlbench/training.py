@@ -591,15 +591,7 @@ class NeuralMethod(MultiLabelMethod):
         path = Path(self.context_.run_dir) / CHECKPOINT
         if not path.exists():
             return None
-        fix = f"delete it to start over (`rm {path}`), or train without --resume"
-        # On the CPU: RNG states must stay CPU tensors; load_state_dict moves the weights.
-        ckpt = torch_load_checked(path, what="checkpoint", fix=fix, map_location="cpu")
-        if not isinstance(ckpt, dict) or not {"done", "current", "log"} <= set(ckpt):
-            raise CorruptFileError(f"checkpoint {path} is not an mlbench checkpoint; {fix}.")
-        if ckpt.get("version") != CHECKPOINT_VERSION:
-            raise CorruptFileError(
-                f"checkpoint {path} is format version {ckpt.get('version')!r}, this mlbench "
-                f"reads version {CHECKPOINT_VERSION}; {fix}.")
+        ckpt = check_checkpoint_file(path)
         expected = {
             "config_sha256": self.context_.config_hash,
             "method": self.id,
@@ -618,6 +610,21 @@ class NeuralMethod(MultiLabelMethod):
         self._done = ckpt["done"]
         self.log_[:] = ckpt["log"]
         return ckpt
+
+
+def check_checkpoint_file(path: Path) -> dict[str, Any]:
+    """The checkpoint in ``path`` if it is one this mlbench wrote (tensors and plain data only,
+    this format version); a one-line error otherwise, without running anything it holds."""
+    fix = f"delete it to start over (`rm {path}`), or train without --resume"
+    # On the CPU: RNG states must stay CPU tensors; load_state_dict moves the weights.
+    ckpt = torch_load_checked(path, what="checkpoint", fix=fix, map_location="cpu")
+    if not isinstance(ckpt, dict) or not {"done", "current", "log"} <= set(ckpt):
+        raise CorruptFileError(f"checkpoint {path} is not an mlbench checkpoint; {fix}.")
+    if ckpt.get("version") != CHECKPOINT_VERSION:
+        raise CorruptFileError(
+            f"checkpoint {path} is format version {ckpt.get('version')!r}, this mlbench "
+            f"reads version {CHECKPOINT_VERSION}; {fix}.")
+    return ckpt
 
 
 def _clip(value: Any, width: int = 80) -> str:

@@ -120,6 +120,8 @@ def test_1_planted_pickle_in_checkpoint_never_runs_on_resume(ws, capsys, kind):
                           "--resume")
     assert not marker.exists()
     assert not (ws / "runs" / BCE_RUN / "scores.npz").exists()  # nothing trusted it
+    status = json.loads((ws / "runs" / BCE_RUN / "status.json").read_text())
+    assert status["state"] == "incomplete"  # refused before the run's files were touched
 
 
 @pytest.mark.parametrize("kind", ["bare pickle", "torch archive"])
@@ -245,7 +247,8 @@ def _wrong_types(obj):
     return {k: swap[type(v)] for k, v in obj.items()}
 
 
-def _corrupt(path: Path, how: str, rng=np.random.default_rng(0)) -> None:
+def _corrupt(path: Path, how: str) -> None:
+    rng = np.random.default_rng(0)
     data = path.read_bytes()
     if how == "truncate":
         path.write_bytes(data[: len(data) // 2])
@@ -364,6 +367,7 @@ def test_4_runs_dir_under_a_file_and_unwritable_check_target(ws, capsys, monkeyp
 
 def test_4_ranges_are_declared_with_the_parameters(capsys):
     code, out, _ = run(capsys, "methods", "--json")
+    assert code == 0
     records = {r["id"]: r for r in json.loads(out)}
     assert records["br"]["param_ranges"]["C"] == "> 0"
     assert records["cgmvae"]["param_ranges"]["epochs"] == ">= 1"  # inherited from NeuralMethod
