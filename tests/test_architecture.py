@@ -16,11 +16,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "mlbench"
 
 # Lowest first; a module may import modules of its own layer or of the layers below it.
 LAYERS = [
-    ("mlbench", "mlbench.errors", "mlbench.io", "mlbench.papers", "mlbench.papers.catalog"),
+    ("mlbench", "mlbench.errors", "mlbench.io", "mlbench.integrity", "mlbench.papers", "mlbench.papers.catalog"),
     ("mlbench.data",),
     ("mlbench.metrics",),
     ("mlbench.methods",),
-    ("mlbench.runs",),
+    ("mlbench.runs", "mlbench.verify"),
     ("mlbench.papers.plan",),
     ("mlbench.results",),
     ("mlbench.cli", "mlbench.__main__"),

@@ -103,6 +103,7 @@ def fetch(
     data_dir: DataDir = None,
     mirror: Mirror = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    verify: Annotated[bool, typer.Option("--verify", help="Re-hash the cached copy, its raw files and splits in full.")] = False,
 ) -> None:
     """Download, verify (sha256), parse and cache datasets; import your own with --from."""
     from mlbench.data.fetch import fetch_dataset
@@ -122,7 +123,16 @@ def fetch(
             progress=not quiet and sys.stderr.isatty(),
             notify=lambda message: err_console.print(f"[yellow]warning:[/] {message}"),
             fmt=fmt, n_features=n_features, n_labels=n_labels, registry=registry,
+            verify=verify,
         )
+        if verify:
+            from mlbench.data.cache import resolve_data_dir
+            from mlbench.verify import Report, verify_dataset
+
+            report = Report()
+            verify_dataset(resolve_data_dir(data_dir), dataset.name, report)
+            if report.problems:
+                raise MlbenchError(report.problems[0])
         console.print(
             f"[green]✓[/] {dataset.name}: {dataset.n_samples} samples, {dataset.n_features} "
             f"features, {dataset.n_labels} labels (cardinality {dataset.cardinality:.2f}), "
@@ -149,6 +159,10 @@ def split(
     from mlbench.data.splits import expand_strategy, get_split
 
     strategies = expand_strategy(strategy, folds)
+    from mlbench.runs.runner import check_seed
+
+    for seed in seeds:
+        check_seed(seed)
     dataset = load_dataset(name, data_dir)
     results = []
     for seed in seeds:
@@ -179,12 +193,14 @@ def split(
 def methods(as_json: JsonFlag = False) -> None:
     """List the registered methods and their hyperparameters."""
     from mlbench.methods import get_method_class, method_ids
+    from mlbench.methods.base import all_param_ranges
 
     records = []
     for method_id in method_ids():
         cls = get_method_class(method_id)
         records.append({"id": method_id, "name": cls.display_name, "neural": cls.is_neural,
                         "params": {**cls.params, **cls.fixed_params},
+                        "param_ranges": all_param_ranges(cls),
                         "datasets_with_paper_settings": sorted(cls.dataset_params)})
     if as_json:
         print_json(records)
@@ -210,16 +226,33 @@ def parse_sets(items: list[str]) -> dict[str, str]:
     return out
 
 
+# The keys of a --config file, with the types their values may have.
+CONFIG_KEYS = {"method": (str, list), "dataset": (str, list), "seeds": (int, list),
+               "seed": (int, list), "split_strategy": str, "device": str, "params": dict}
+
+
 def load_config_file(path: Path) -> dict:
     import tomllib
 
+    from mlbench.errors import suggest
+
     try:
         with open(path, "rb") as handle:
-            return tomllib.load(handle)
+            cfg = tomllib.load(handle)
     except FileNotFoundError:
         raise MlbenchError(f"config file {path} not found.") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise MlbenchError(f"config file {path} is not valid TOML: {exc}.") from None
+    except OSError as exc:
+        raise MlbenchError(f"cannot read config file {path} ({exc.strerror}).") from None
+    for key, value in cfg.items():  # a typo would otherwise be ignored silently
+        if key not in CONFIG_KEYS:
+            raise MlbenchError(f"config file {path}: " + suggest(key, CONFIG_KEYS, "key"))
+        kinds = CONFIG_KEYS[key] if isinstance(CONFIG_KEYS[key], tuple) else (CONFIG_KEYS[key],)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            raise MlbenchError(f"config file {path}: {key} must be a "
+                               f"{' or '.join(k.__name__ for k in kinds)}, got {value!r}.")
+    return cfg
 
 
 @app.command()
@@ -261,7 +294,10 @@ def train(
     overrides = {**cfg.get("params", {}), **parse_sets(set_ or [])}
     from mlbench.data import get_dataset
     from mlbench.methods import get_method_class, resolve_params
+    from mlbench.runs.runner import check_runs_dir, check_seed, resolve_runs_dir
 
+    seeds = [check_seed(s) for s in seeds]
+    check_runs_dir(resolve_runs_dir(runs_dir))
     for m in methods_:  # validate everything before the first (possibly long) run
         get_method_class(m)
         for d in datasets_:
@@ -358,18 +394,12 @@ def eval_(
 
 
 def _read_predictions(path: Path):
-    import numpy as np
+    from mlbench.integrity import load_npz_checked
 
     if not Path(path).is_file():
         raise MlbenchError(f"predictions file {path} not found.")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (ValueError, OSError) as exc:
-        raise MlbenchError(f"cannot read {path} as .npz: {exc}.") from None
-    for key in ("y_true", "scores"):
-        if key not in arrays:
-            raise MlbenchError(f"{path} lacks the array {key!r} (need y_true and scores).")
+    arrays = load_npz_checked(path, what="predictions file", keys=("y_true", "scores"),
+                              fix="write it with numpy.savez(path, y_true=..., scores=...)")
     return arrays["y_true"], arrays["scores"], arrays.get("y_true_val"), arrays.get("scores_val")
 
 
@@ -388,6 +418,7 @@ def table(
     paper_table: Annotated[Optional[str], typer.Option("--table", help="Which table of --paper (default: the one holding --metric).")] = None,
     runs_dir: RunsDir = None,
     zero_division: Annotated[Optional[float], typer.Option("--zero-division", help="Only runs evaluated with this zero_division (0 or 1); default: all, with a warning if they mix.")] = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Render finished runs: methods x datasets, mean ± std over seeds."""
     from mlbench.metrics.protocols import PROTOCOLS
@@ -405,6 +436,7 @@ def table(
     elif store["zero_division"].nunique() > 1:
         err_console.print("[yellow]warning:[/] the stored runs mix zero_division 0 and 1; pass "
                           "--zero-division 0 or 1 to render one of them.", highlight=False)
+    _warn_stale(store, data_dir)
     if paper is not None:
         from mlbench.results.paper_tables import render_paper_table
 
@@ -417,3 +449,41 @@ def table(
         console.print(out)
     else:
         print(out, end="")
+
+
+def _warn_stale(store, data_dir) -> None:
+    from mlbench.data.cache import resolve_data_dir
+    from mlbench.verify import stale_datasets, stale_message
+
+    for dataset, n in stale_datasets(store, resolve_data_dir(data_dir)).items():
+        err_console.print(f"[yellow]warning:[/] {stale_message(dataset, n)}", highlight=False,
+                          soft_wrap=True)
+
+
+# -- verify --------------------------------------------------------------------------------------
+
+@app.command()
+def verify(
+    names: Annotated[Optional[list[str]], typer.Argument(help="Datasets to check (default: every cached one).")] = None,
+    repair: Annotated[bool, typer.Option("--repair", help="Rewrite a results store without its lines that do not parse (the old one is kept as results.csv.bak).")] = False,
+    runs_dir: RunsDir = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Re-hash cached data, splits, run directories and the results store; exit 1 on a mismatch."""
+    from mlbench.data.cache import resolve_data_dir
+    from mlbench.data.registry import get_dataset
+    from mlbench.runs.runner import resolve_runs_dir
+    from mlbench.verify import verify_all
+
+    datasets_ = [get_dataset(n).name for n in names] if names else None
+    report = verify_all(resolve_data_dir(data_dir), resolve_runs_dir(runs_dir), datasets_, repair)
+    for line in report.warnings:
+        err_console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+    for line in report.problems:
+        err_console.print(f"[bold red]problem:[/] {line}", highlight=False, soft_wrap=True)
+    counted = ", ".join(f"{n} {what}" for what, n in report.counts.items()) or "nothing"
+    if report.problems:
+        err_console.print(f"[bold red]{len(report.problems)} problem(s)[/] in {counted}.",
+                          highlight=False)
+        raise typer.Exit(1)
+    console.print(f"[green]✓[/] verified {counted}.", highlight=False)

@@ -64,7 +64,10 @@ def reproduce(
     from mlbench.runs import execute as orc
     from mlbench.results.paper_tables import render_paper_table
 
+    from mlbench.runs.runner import check_seed
+
     check_protocol(protocol)
+    seeds = [check_seed(s) for s in seeds]
     if backend == "local":  # a missing GPU is one error now, not one per run later
         from mlbench.methods.neural import resolve_device
 
@@ -181,11 +184,16 @@ def check(
 
     store = read_runs_store(runs_dir)
     if write:
+        from mlbench.io import atomic_write_text
+
         frame = snapshot_expected(store, protocol, split_strategy)
-        if expected.suffix.lower() == ".json":
-            expected.write_text(json.dumps(frame.to_dict("records"), indent=2) + "\n")
-        else:
-            frame.to_csv(expected, index=False)
+        text = (json.dumps(frame.to_dict("records"), indent=2) + "\n"
+                if expected.suffix.lower() == ".json" else frame.to_csv(index=False))
+        try:
+            atomic_write_text(expected, text)
+        except OSError as exc:
+            raise MlbenchError(f"cannot write {expected} ({exc.strerror or type(exc).__name__}); "
+                               "give a path in a writable directory.") from None
         console.print(f"[green]✓[/] wrote {len(frame)} expected cells to {expected}", highlight=False)
         return
     failures, checked = check_store(store, read_expected(expected, protocol), tolerance, split_strategy)

@@ -4,6 +4,12 @@
 upstream split membership of every sample; ``meta.json`` holds names, shapes, the source URLs and
 the sha256 of every input file. Both are written atomically, meta last: a dataset is cached iff
 its meta file exists and names the npz's content hash.
+
+Integrity: meta.json also records the npz file's size, mtime and sha256 (``dataset_file``).
+Loading trusts an unchanged size and mtime, re-hashes the file when they changed, and refuses a
+file whose hash no longer matches ("the cached dataset yeast was modified; refetch ...");
+``verify=True`` (``mlbench fetch --verify``, ``mlbench verify``) always re-hashes and also
+recomputes the content hash of the arrays.
 """
 
 from __future__ import annotations
@@ -18,7 +24,18 @@ import numpy as np
 import scipy.sparse as sp
 
 from mlbench.errors import MlbenchError
-from mlbench.io import atomic_save_npz, atomic_write_json, read_json
+from mlbench.integrity import (
+    CorruptFileError,
+    file_record,
+    load_npz_checked,
+    matches_record,
+    read_json_checked,
+)
+from mlbench.io import atomic_save_npz, atomic_write_json
+
+META_SCHEMA = {"name": str, "n_samples": int, "n_features": int, "n_labels": int,
+               "cardinality": float, "feature_names": list, "label_names": list,
+               "content_sha256": str, "source": str}
 
 DATA_ENV = "MLBENCH_DATA"
 
@@ -115,6 +132,7 @@ def save_dataset(data_dir: Path, dataset: Dataset, provenance: dict[str, Any]) -
         "content_sha256": _content_hash(X, Y, upstream),
         **dataset.meta,
         **provenance,
+        "dataset_file": file_record(directory / "dataset.npz"),
     }
     atomic_write_json(directory / "meta.json", meta)
     return Dataset(dataset.name, X, Y, meta["feature_names"], meta["label_names"], upstream, meta)
@@ -125,36 +143,71 @@ def is_cached(data_dir: Path, name: str) -> bool:
     return (directory / "meta.json").is_file() and (directory / "dataset.npz").is_file()
 
 
+def refetch_command(name: str) -> str:
+    from mlbench.data.registry import DATASETS
+
+    spec = DATASETS.get(name)
+    bundle = " --from DIR" if spec is not None and spec.is_bundle else ""
+    return f"`mlbench fetch {name}{bundle} --force`"
+
+
 def read_meta(data_dir: Path, name: str) -> dict[str, Any] | None:
     path = dataset_dir(data_dir, name) / "meta.json"
-    return read_json(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    return read_json_checked(path, what="the dataset metadata", schema=META_SCHEMA,
+                             fix=f"refetch with {refetch_command(name)}")
 
 
-def load_cached(data_dir: Path, name: str) -> Dataset:
-    """Load a cached dataset; a clear error names the fetch command when it is missing."""
+def load_cached(data_dir: Path, name: str, *, verify: bool = False) -> Dataset:
+    """Load a cached dataset, verified against its record; a clear error names the fetch
+    command when it is missing, unreadable or modified."""
     if not is_cached(data_dir, name):
         raise MlbenchError(
             f"dataset {name!r} is not fetched in {data_dir}; run `mlbench fetch {name}` "
             "(or pass --data-dir)."
         )
     directory = dataset_dir(data_dir, name)
-    meta = read_json(directory / "meta.json")
+    meta = read_meta(data_dir, name)
+    npz_path = directory / "dataset.npz"
+    fix = f"refetch with {refetch_command(name)}"
+    modified = CorruptFileError(
+        f"the cached dataset {name} was modified ({npz_path} no longer matches the sha256 "
+        f"recorded in meta.json); {fix}.")
+    record = meta.get("dataset_file")
+    if isinstance(record, dict) and not matches_record(npz_path, record, full=verify):
+        raise modified
     if meta.get("origin") == "local":  # a user's files: refuse a cache they no longer match
         from mlbench.data.user_registry import check_inputs
 
         check_inputs(name, meta)
-    with np.load(directory / "dataset.npz") as npz:
-        if "X" in npz:
-            X = npz["X"]
+    arrays = load_npz_checked(npz_path, what="the cached dataset file", fix=fix,
+                              keys=("Y", "upstream_split"))
+    try:
+        if "X" in arrays:
+            X = arrays["X"]
         else:
-            X = sp.csr_matrix(
-                (npz["X_data"], npz["X_indices"], npz["X_indptr"]), shape=tuple(npz["X_shape"])
-            )
-        Y = npz["Y"]
-        upstream = npz["upstream_split"]
-    if Y.shape != (meta["n_samples"], meta["n_labels"]):
+            X = sp.csr_matrix((arrays["X_data"], arrays["X_indices"], arrays["X_indptr"]),
+                              shape=tuple(arrays["X_shape"]))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise CorruptFileError(f"the cached dataset file {npz_path} holds no valid feature "
+                               f"matrix ({type(exc).__name__}); {fix}.") from None
+    Y, upstream = arrays["Y"], arrays["upstream_split"]
+    if (Y.shape != (meta["n_samples"], meta["n_labels"]) or X.shape[0] != Y.shape[0]
+            or upstream.shape != (Y.shape[0],)):
         raise MlbenchError(
             f"the cache of {name!r} in {directory} is inconsistent; refetch it with "
-            f"`mlbench fetch {name} --force`."
+            f"{refetch_command(name)}."
         )
+    if verify or not isinstance(record, dict):
+        # The arrays' own hash: always under verify, and for caches written before the file
+        # record existed, which then get one (best effort: the directory may be read-only).
+        if _content_hash(X, Y, upstream) != meta["content_sha256"]:
+            raise modified
+        if not isinstance(record, dict):
+            try:
+                atomic_write_json(directory / "meta.json",
+                                  {**meta, "dataset_file": file_record(npz_path)})
+            except OSError:
+                pass
     return Dataset(name, X, Y, meta["feature_names"], meta["label_names"], upstream, meta)

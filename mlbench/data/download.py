@@ -3,6 +3,9 @@
 pooch does the work: it streams into a temporary file beside the target and moves it into place
 only once the sha256 matches, so a killed or corrupted download never leaves a file that a later
 run trusts. A file already in the cache is re-hashed and reused without touching the network.
+Downloads into one directory hold its lock, so the temporary files that a killed download leaves
+behind (pooch's ``tmpXXXXXXXX``, mlbench's ``.NAME.*.tmp``) are debris by the time the next fetch
+gets the lock, and are removed then.
 
 Mirrors: with ``--mirror BASE`` / ``MLBENCH_MIRROR=BASE`` the URL ``https://<host>/<path>`` is
 fetched from ``BASE/<host>/<path>``; BASE is an ``http(s)://`` URL or a local directory.
@@ -13,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +27,7 @@ import requests
 
 from mlbench.data.registry import RemoteFile
 from mlbench.errors import MlbenchError
-from mlbench.io import atomic_write_bytes
+from mlbench.io import atomic_write_bytes, current_umask, file_lock
 
 MIRROR_ENV = "MLBENCH_MIRROR"
 TIMEOUT_S = 60
@@ -137,6 +141,29 @@ def fetch_file(
     ``embedded`` returns the package's copy of the file (or None): it is used instead of the
     network when its sha256 matches, unless ``force``. It is only called when the file is missing.
     """
+    with file_lock(directory / LOCK_NAME):
+        remove_debris(directory)
+        return _fetch_file_locked(remote, directory, mirror=mirror, force=force,
+                                  progress=progress, embedded=embedded)
+
+
+LOCK_NAME = ".download.lock"
+_POOCH_TMP = re.compile(r"tmp[a-z0-9_]{8}")  # tempfile.NamedTemporaryFile's default names
+_ATOMIC_TMP = re.compile(r"\..+\.tmp.*")  # mlbench.io.atomic_path's names
+
+
+def remove_debris(directory: Path) -> list[Path]:
+    """Delete the temporary files of downloads and writes that were killed; the caller holds the
+    directory's download lock, so none of them is in use."""
+    removed = []
+    for path in directory.iterdir() if directory.is_dir() else ():
+        if path.is_file() and (_POOCH_TMP.fullmatch(path.name) or _ATOMIC_TMP.fullmatch(path.name)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _fetch_file_locked(remote, directory, *, mirror, force, progress, embedded) -> Path:
     target = directory / remote.filename
     if force and target.exists():
         target.unlink()
@@ -176,6 +203,7 @@ def fetch_file(
             reason = _short_reason(exc)
             raise DownloadError(f"could not download {source} ({reason}). {MIRROR_HINT}",
                                 f"{source} ({reason})") from None
+    os.chmod(target, 0o666 & ~current_umask())  # pooch's temporary file was created 0600
     return target
 
 

@@ -64,8 +64,10 @@ def fetch_dataset(
     n_features: int | None = None,
     n_labels: int | None = None,
     registry: str | Path | None = None,
+    verify: bool = False,
 ) -> Dataset:
-    """Make sure ``name`` is in the parsed cache and return it.
+    """Make sure ``name`` is in the parsed cache and return it (``verify``: re-hash a cached
+    copy in full instead of trusting its unchanged size and mtime).
 
     A name that is not registered is a user dataset (:mod:`mlbench.data.user_registry`):
     ``from_dir`` imports local files of format ``fmt`` (detected when None); ``registry`` is a
@@ -94,13 +96,13 @@ def fetch_dataset(
     else:
         spec = get_dataset(name)
     if spec.is_bundle and fmt in (None, "bundle"):
-        return import_bundle(spec, data_dir, from_dir, mirror, force, progress)
+        return import_bundle(spec, data_dir, from_dir, mirror, force, progress, verify)
     if from_dir is not None or fmt is not None:
         user_registry.check_name(name)  # a registered name: the error says to choose another
     if not force and is_cached(data_dir, spec.name):
         cached_source = (read_meta(data_dir, spec.name) or {}).get("source")
         if source is None or cached_source == source:
-            return load_cached(data_dir, spec.name)
+            return load_cached(data_dir, spec.name, verify=verify)
     sources = [spec.source(source)] if source else list(spec.sources)
     failures: list[tuple[str, DownloadError]] = []
     for position, candidate in enumerate(sources):
@@ -201,14 +203,14 @@ def _provenance(source: Source, paths: dict[RemoteFile, Path]) -> dict:
 # -- MPVAE / C-GMVAE .npy bundles ---------------------------------------------------------------
 
 def import_bundle(
-    spec: DatasetSpec, data_dir: Path, from_dir, mirror, force, progress, *,
+    spec: DatasetSpec, data_dir: Path, from_dir, mirror, force, progress, verify=False, *,
     stem: str | None = None, provenance: dict | None = None,
 ) -> Dataset:
     """``stem``: the files' name prefix (default: the dataset's name); ``provenance``: what to
     record instead of the default (a user bundle records its origin)."""
     if from_dir is None:
         if is_cached(data_dir, spec.name) and not force:
-            return load_cached(data_dir, spec.name)
+            return load_cached(data_dir, spec.name, verify=verify)
         raise MlbenchError(
             f"{spec.name} cannot be downloaded: " + spec.notes.replace("NAME", spec.name)
         )
@@ -225,10 +227,13 @@ def import_bundle(
             )
     try:
         data = np.load(files["data"], mmap_mode="r", allow_pickle=False)
-        index = {part: np.load(files[f"{part}_idx"], allow_pickle=False).astype(np.int64)
+        index = {part: _index_array(np.load(files[f"{part}_idx"], allow_pickle=False),
+                                    files[f"{part}_idx"])
                  for part in ("train", "val", "test")}
-    except ValueError as exc:
+    except (ValueError, OSError, EOFError) as exc:
         raise MlbenchError(f"cannot read the bundle in {from_dir}: {exc}") from None
+    if not isinstance(data, np.ndarray) or data.dtype.kind not in "biuf":
+        raise MlbenchError(f"{files['data']} must hold one numeric .npy array.")
     if data.ndim != 2:
         raise MlbenchError(f"{files['data']} must be a 2-D array, got shape {data.shape}.")
     n_rows, n_cols = data.shape
@@ -274,6 +279,20 @@ def import_bundle(
     return save_dataset(data_dir, dataset, provenance)
 
 
+def _index_array(array, path: Path) -> np.ndarray:
+    """Row indices as int64; floats only when they are whole numbers (never truncated)."""
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "iuf":
+        raise MlbenchError(f"{path} must hold one integer .npy array of row indices.")
+    if array.dtype.kind == "f":
+        whole = np.isfinite(array) & (array == np.round(array))
+        if not whole.all():
+            position = int(np.flatnonzero(~whole.ravel())[0])
+            raise MlbenchError(
+                f"{path} holds the non-integer index {float(array.ravel()[position]):g} at position "
+                f"{position}; split indices must be whole row numbers.")
+    return array.astype(np.int64)
+
+
 def _check_public_index(spec, index, data_dir, mirror, force, progress) -> list[dict]:
     """Compare the user's split indices with the public ones (mirflickr's are on GitHub)."""
     checked = []
@@ -281,7 +300,7 @@ def _check_public_index(spec, index, data_dir, mirror, force, progress) -> list[
     for remote in spec.sources[0].files:
         part = remote.role.removesuffix("_idx")
         path = fetch_file(remote, raw_dir, mirror=mirror, force=force, progress=progress)
-        public = np.load(path, allow_pickle=False).astype(np.int64)
+        public = _index_array(np.load(path, allow_pickle=False), path)
         if not np.array_equal(np.sort(public), np.sort(index[part])):
             raise MlbenchError(
                 f"the bundle's {spec.name}_{part}_idx.npy differs from the public {remote.url}; "

@@ -34,7 +34,10 @@ import scipy.sparse as sp
 
 from mlbench.data.cache import UPSTREAM_TEST, UPSTREAM_TRAIN, UPSTREAM_VAL, Dataset, dataset_dir
 from mlbench.errors import MlbenchError
-from mlbench.io import atomic_save_npz, atomic_write_json, read_json
+from mlbench.integrity import CorruptFileError, load_npz_checked, read_json_checked
+from mlbench.io import atomic_save_npz, atomic_write_json
+
+SPLIT_SCHEMA = {"split_id": str, "dataset_content_sha256": str, "summary": dict}
 
 STRATEGIES = ("iterative", "random", "official")
 DEFAULT_RATIOS = (0.8, 0.1, 0.1)
@@ -265,10 +268,18 @@ def get_split(
     stem = dataset_dir(data_dir, dataset.name) / "splits" / _split_stem(strategy, seed, ratios)
     npz_path, json_path = stem.with_suffix(".npz"), stem.with_suffix(".json")
     if not force and npz_path.is_file() and json_path.is_file():
-        info = read_json(json_path)
-        if info.get("dataset_content_sha256") == dataset.content_hash:
-            with np.load(npz_path) as npz:
-                indices = {name: npz[name] for name in PARTS}
+        fix = f"recompute it with `mlbench split {dataset.name} --strategy {strategy} --seeds {seed}" \
+              + ("" if ratios == DEFAULT_RATIOS else " --ratios " + " ".join(f"{r:g}" for r in ratios)) \
+              + " --force`"
+        info = read_json_checked(json_path, what="the split file", fix=fix, schema=SPLIT_SCHEMA)
+        if info["dataset_content_sha256"] == dataset.content_hash:
+            indices = load_npz_checked(npz_path, what="the split file", fix=fix, keys=PARTS)
+            # split_id hashes the dataset and the indices: recomputing it (cheap) verifies both.
+            if not all(_valid_part(indices[p], dataset.n_samples) for p in PARTS) \
+                    or split_id(dataset, indices) != info["split_id"]:
+                raise CorruptFileError(
+                    f"the cached split {npz_path} was modified (its indices no longer match "
+                    f"split id {info['split_id']}); {fix}.")
             return Split(dataset.name, strategy, seed, ratios, indices, info["split_id"],
                          info["summary"])
     indices = make_split(dataset, strategy, seed, ratios)
@@ -280,6 +291,11 @@ def get_split(
         "split_id": sid, "dataset_content_sha256": dataset.content_hash, "summary": summary,
     })
     return Split(dataset.name, strategy, seed, ratios, indices, sid, summary)
+
+
+def _valid_part(part: np.ndarray, n_samples: int) -> bool:
+    return (part.ndim == 1 and part.dtype.kind in "iu"
+            and (part.size == 0 or (part.min() >= 0 and part.max() < n_samples)))
 
 
 def train_subset(train: np.ndarray, fraction: float, seed: int) -> np.ndarray:

@@ -36,6 +36,7 @@ class ASLMethod(BCEMethod):
         "clip": 0.05,  # probability margin m
         "eps": 1e-8,  # log clamp, as the official AsymmetricLoss
     }
+    param_ranges = {"gamma_pos": ">= 0", "gamma_neg": ">= 0", "clip": "[0, 1)", "eps": "> 0"}
 
     def batch_loss(self, module: nn.Module, xb: torch.Tensor, yb: torch.Tensor):
         hp = self.hparams

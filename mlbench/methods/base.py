@@ -36,6 +36,7 @@ class FitContext:
     progress: bool = True  # show a progress bar
     resume: bool = False  # continue from the checkpoint in run_dir
     log: list[dict[str, Any]] = field(default_factory=list)  # per-epoch records, filled by the loop
+    config_hash: str | None = None  # the run's settings hash, written into checkpoints and models
 
 
 class MultiLabelMethod:
@@ -47,6 +48,10 @@ class MultiLabelMethod:
     citation: ClassVar[str] = ""
     is_neural: ClassVar[bool] = False
     params: ClassVar[dict[str, Any]] = {}
+    # Allowed values beside the types, e.g. {"epochs": ">= 1", "dropout": "[0, 1)",
+    # "batch_size": "-1 or >= 1"}; a list is checked element by element. Merged over the base
+    # classes (see param_range), so a subclass declares only what it adds or changes.
+    param_ranges: ClassVar[dict[str, str]] = {}
     dataset_params: ClassVar[dict[str, dict[str, Any]]] = {}
     fixed_params: ClassVar[dict[str, Any]] = {}  # set by register_variant; not overridable
 
@@ -98,6 +103,10 @@ def register_method(cls: type[MultiLabelMethod]) -> type[MultiLabelMethod]:
         raise ValueError(f"method id must be non-empty lower case: {cls.id!r}")
     if cls.id in METHODS and METHODS[cls.id] is not cls:
         raise ValueError(f"method id {cls.id!r} registered twice")
+    for key, constraint in vars(cls).get("param_ranges", {}).items():  # a typo fails at import
+        if key not in cls.params:
+            raise ValueError(f"{cls.id!r} declares a range for unknown parameter {key!r}")
+        _satisfies(0, constraint)
     METHODS[cls.id] = cls
     return cls
 
@@ -174,8 +183,65 @@ def create_method(
 
 
 def coerce_param(cls: type[MultiLabelMethod], key: str, value: Any) -> Any:
-    """Validate ``value`` for hyperparameter ``key`` of ``cls``; strings (from --set) are parsed
-    to the default's type."""
+    """Validate ``value`` for hyperparameter ``key`` of ``cls``: strings (from --set) are parsed
+    to the default's type, then checked against the declared range (:func:`param_range`)."""
+    value = _coerce_type(cls, key, value)
+    constraint = param_range(cls, key)
+    if constraint is not None and not _satisfies(value, constraint):
+        raise MlbenchError(
+            f"parameter {key!r} of method {cls.id!r} must be "
+            + " or ".join(("in " if alt.strip()[:1] in "[(" else "") + alt.strip()
+                          for alt in constraint.split(" or "))
+            + f"{' (each element)' if isinstance(value, (list, tuple)) else ''}, got {value!r}; "
+            f"set another value with --set {key}=VALUE."
+        )
+    return value
+
+
+def all_param_ranges(cls: type[MultiLabelMethod]) -> dict[str, str]:
+    """The declared ranges of ``cls`` and its bases, the most derived class winning."""
+    merged: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        merged.update(vars(klass).get("param_ranges", {}))
+    return merged
+
+
+def param_range(cls: type[MultiLabelMethod], key: str) -> str | None:
+    return all_param_ranges(cls).get(key)
+
+
+_COMPARISONS = {">=": float.__ge__, ">": float.__gt__, "<=": float.__le__, "<": float.__lt__}
+
+
+def _satisfies(value: Any, constraint: str) -> bool:
+    """Whether the number (or every number of the list) ``value`` meets ``constraint``: one or
+    more of '>= a', '> a', '<= a', '< a', an interval '[a, b)' or a literal 'a', joined by 'or'.
+    Non-numbers (strings, None, booleans) are left to the method's own checks."""
+    if isinstance(value, (list, tuple)):
+        return all(_satisfies(v, constraint) for v in value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return True
+    x = float(value)
+    for alternative in constraint.split(" or "):
+        text = alternative.strip()
+        for op in (">=", "<=", ">", "<"):
+            if text.startswith(op):
+                if _COMPARISONS[op](x, float(text[len(op):])):
+                    return True
+                break
+        else:
+            if text[:1] in "[(" and text[-1:] in "])":
+                low, high = (float(part) for part in text[1:-1].split(","))
+                above = x >= low if text[0] == "[" else x > low
+                below = x <= high if text[-1] == "]" else x < high
+                if above and below:
+                    return True
+            elif x == float(text):
+                return True
+    return False
+
+
+def _coerce_type(cls: type[MultiLabelMethod], key: str, value: Any) -> Any:
     if key not in cls.params:
         raise MlbenchError(
             suggest(key, cls.params, "parameter").replace(".", f" for method {cls.id!r}.", 1)

@@ -42,6 +42,7 @@ class BinaryRelevance(MultiLabelMethod):
     display_name = "BR"
     citation = "Binary relevance with logistic regression (Boutell et al., 2004)"
     params = {"C": 1.0, "max_iter": 1000, "standardize": True, "n_jobs": 1}
+    param_ranges = {"C": "> 0", "max_iter": ">= 1", "n_jobs": "-1 or >= 1"}
 
     def fit(self, X, Y, X_val=None, Y_val=None, context=None):
         from joblib import Parallel, delayed
@@ -111,6 +112,7 @@ class MLkNN(MultiLabelMethod):
     display_name = "MLkNN"
     citation = "Zhang & Zhou, ML-KNN: A lazy learning approach to multi-label learning, PR 2007"
     params = {"k": 10, "s": 1.0, "normalize": "minmax", "standardize": False}
+    param_ranges = {"k": ">= 1", "s": "> 0"}
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
@@ -262,6 +264,7 @@ class HARAM(MultiLabelMethod):
     display_name = "HARAM"
     citation = "Benites & Sapozhnikova, HARAM: a hierarchical ARAM neural network, ICDMW 2015"
     params = {"vigilance": 0.9, "threshold": 0.02}
+    param_ranges = {"vigilance": "[0, 1]", "threshold": "[0, 1]"}
 
     def fit(self, X, Y, X_val=None, Y_val=None, context=None):
         from skmultilearn.adapt import MLARAM

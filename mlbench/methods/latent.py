@@ -199,6 +199,12 @@ class CGMVAE(NeuralMethod):
         "scheduler_t0": 50,
         "eta_min": 2e-4,
     }
+    param_ranges = {
+        "feature_hidden": ">= 1", "label_hidden": ">= 1", "decoder_hidden": ">= 1",
+        "latent_dim": ">= 1", "emb_size": ">= 1", "alpha": ">= 0", "beta": ">= 0",
+        "kl_weight": ">= 0", "recon_weight": ">= 0", "tau": "> 0", "official_kl_weight": ">= 0",
+        "official_contrastive_weight": ">= 0", "scheduler_t0": ">= 1", "eta_min": ">= 0",
+    }
     dataset_params = CGMVAE_TABLE7
 
     def build_module(self, n_features: int, n_labels: int) -> nn.Module:
@@ -410,6 +416,12 @@ class MPVAE(NeuralMethod):
         "lr_decay_ratio": 0.5,
         "lr_decay_times": 3,
     }
+    param_ranges = {
+        "feature_hidden": ">= 1", "label_hidden": ">= 1", "decoder_hidden": ">= 1",
+        "latent_dim": ">= 1", "probit_rank": ">= 0", "train_samples": ">= 1",
+        "test_samples": ">= 0", "nll_coeff": ">= 0", "c_coeff": ">= 0", "l2_coeff": ">= 0",
+        "l2_scale": ">= 0", "kl_weight": ">= 0", "lr_decay_ratio": "(0, 1]", "lr_decay_times": ">= 0",
+    }
     dataset_params = MPVAE_SCRIPTS
     drop_last = True  # the official batching drops the last partial batch
 
@@ -522,6 +534,10 @@ class C2AE(NeuralMethod):
         "alpha": 0.5,  # Phi = L_latent + alpha * L_ae (authors' demo: the ae gradient / 2)
         "lam": 0.5,  # orthogonality penalty (CORR_error.m)
         "rank_scale": 5.0,  # exp(scale (F_q - F_p)) on sigmoid outputs (BR_error.m); paper: 1
+    }
+    param_ranges = {
+        "feature_hidden": ">= 1", "label_hidden": ">= 1", "decoder_hidden": ">= 1",
+        "latent_dim": ">= 0", "latent_ratio": "> 0", "alpha": ">= 0", "lam": ">= 0",
     }
 
     def build_module(self, n_features: int, n_labels: int) -> nn.Module:

@@ -190,6 +190,11 @@ class MulConMethod(NeuralMethod):
         "finetune_lr": 1e-4,  # stage 2 lr of encoder + attention ("small learning rate")
         "finetune_head_lr": 1e-3,  # stage 2 lr of the classifiers and the projection head
     }
+    param_ranges = {
+        "n_tokens": ">= 1", "dim": ">= 1", "heads": ">= 1", "token_blocks": ">= 0",
+        "n_inducing": ">= 1", "proj_dim": ">= 1", "temperature": "> 0", "llcl_weight": ">= 0",
+        "finetune_epochs": ">= 0", "finetune_lr": ">= 0", "finetune_head_lr": ">= 0",
+    }
 
     def build_module(self, n_features: int, n_labels: int) -> nn.Module:
         hp = self.hparams

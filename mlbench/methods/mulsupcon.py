@@ -271,6 +271,15 @@ class MulSupConMethod(NeuralMethod):
         "plateau_patience": 2,
         "early_stopping": 0,  # patience in epochs, applies to every stage that selects
     }
+    param_ranges = {
+        "hidden": ">= 1", "proj_dim": ">= 1", "proj_dropout": "[0, 1)", "temperature": "> 0",
+        "queue_size": ">= 1", "momentum": "[0, 1]", "mask_prob": "[0, 1)",
+        "pretrain_epochs": ">= 0", "pretrain_lr": ">= 0", "pretrain_weight_decay": ">= 0",
+        "pretrain_batch_size": "-1 or >= 1", "pretrain_iters": "-1 or >= 0",
+        "pretrain_min_lr": "-1 or >= 0", "pretrain_restart_epochs": ">= 1",
+        "paper_batch_size": ">= 1", "batch_size": "-1 or >= 1", "finetune_iters": "-1 or >= 0",
+        "backbone_lr_mult": ">= 0", "plateau_factor": "(0, 1)", "plateau_patience": ">= 0",
+    }
     dataset_params = {
         "yeast": {"paper_batch_size": 32},
         "scene": {"paper_batch_size": 32},

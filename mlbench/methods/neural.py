@@ -75,6 +75,7 @@ import torch
 from torch import nn
 
 from mlbench.errors import MlbenchError
+from mlbench.integrity import CorruptFileError, to_plain, torch_load_checked
 from mlbench.io import atomic_path, atomic_write_text
 from mlbench.methods.base import FitContext, MultiLabelMethod
 from mlbench.metrics import get_metric
@@ -83,6 +84,10 @@ LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, d
 
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
+# Version 2: tensors and plain data only (read with weights_only=True), with the run's config
+# hash. Version 1 files pickled numpy objects and are refused.
+CHECKPOINT_VERSION = 2
+MODEL_FORMAT, MODEL_VERSION = "mlbench-model", 1
 TRAIN_LOG = "train_log.csv"
 
 
@@ -128,8 +133,11 @@ def _rng_state(generator: torch.Generator) -> dict[str, Any]:
 
 
 def _set_rng_state(state: dict[str, Any], generator: torch.Generator) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    python = state["python"]  # a checkpoint read back holds lists where getstate gave tuples
+    random.setstate((python[0], tuple(python[1]), python[2]))
+    name, keys, *rest = state["numpy"]  # the key array is a tensor in a checkpoint (to_plain)
+    keys = keys.numpy() if torch.is_tensor(keys) else keys
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest))
     torch.set_rng_state(state["torch"])
     generator.set_state(state["generator"])
     if "cuda" in state and torch.cuda.is_available():
@@ -180,6 +188,10 @@ class NeuralMethod(MultiLabelMethod):
         "early_stopping": 0,  # patience in epochs; 0 = run all epochs
         "grad_clip": 0.0,  # max gradient norm; 0 = off
         "num_threads": 0,  # torch CPU threads; 0 = torch's default
+    }
+    param_ranges: ClassVar[dict[str, str]] = {
+        "epochs": ">= 1", "batch_size": ">= 1", "lr": ">= 0", "weight_decay": ">= 0",
+        "dropout": "[0, 1)", "early_stopping": ">= 0", "grad_clip": ">= 0", "num_threads": ">= 0",
     }
     drop_last: ClassVar[bool] = False  # drop the last partial batch (e.g. for BatchNorm)
     eval_batch_size: ClassVar[int] = 4096
@@ -267,6 +279,9 @@ class NeuralMethod(MultiLabelMethod):
     def save(self, path: Path) -> None:
         """The fitted weights plus what is needed to predict (hparams, feature scaling)."""
         blob = {
+            "format": MODEL_FORMAT,
+            "version": MODEL_VERSION,
+            "config_sha256": getattr(getattr(self, "context_", None), "config_hash", None),
             "method": self.id,
             "hparams": self.hparams,
             "n_features": self.n_features_,
@@ -277,16 +292,24 @@ class NeuralMethod(MultiLabelMethod):
             "state_dict": _cpu_state(self.module_),
         }
         with atomic_path(path) as tmp:
-            torch.save(blob, tmp)
+            torch.save(to_plain(blob), tmp)
 
     @classmethod
     def load(cls, path: Path, device: str = "cpu") -> NeuralMethod:
         """Rebuild a fitted method from :meth:`save`'s file, ready for ``predict_proba``."""
-        blob = torch.load(path, map_location=device, weights_only=False)
+        fix = "retrain the run with `mlbench train ... --force`"
+        blob = torch_load_checked(path, what="model file", fix=fix, map_location="cpu")
+        if not isinstance(blob, dict) or blob.get("format") != MODEL_FORMAT:
+            raise CorruptFileError(f"model file {path} is not an mlbench model; {fix}.")
+        if blob.get("version") != MODEL_VERSION or blob.get("method") != cls.id:
+            raise CorruptFileError(
+                f"model file {path} is version {blob.get('version')!r} of method "
+                f"{blob.get('method')!r}; this mlbench reads version {MODEL_VERSION} of "
+                f"{cls.id!r}; {fix}.")
         self = cls(**blob["hparams"])
         self.device_ = resolve_device(device)
         self.n_features_, self.n_labels_ = blob["n_features"], blob["n_labels"]
-        self.mean_, self.scale_ = blob["mean"], blob["scale"]
+        self.mean_, self.scale_ = (None if v is None else v.numpy() for v in (blob["mean"], blob["scale"]))
         self.selected_threshold_ = blob["threshold"]
         self.module_ = self.build_module(self.n_features_, self.n_labels_).to(self.device_)
         self.module_.load_state_dict(blob["state_dict"])
@@ -549,7 +572,8 @@ class NeuralMethod(MultiLabelMethod):
     def _write_checkpoint(self, current: dict[str, Any] | None) -> None:
         run_dir = Path(self.context_.run_dir)
         blob = {
-            "version": 1,
+            "version": CHECKPOINT_VERSION,
+            "config_sha256": self.context_.config_hash,
             "method": self.id,
             "hparams": self.hparams,
             "seed": self.context_.seed,
@@ -560,21 +584,16 @@ class NeuralMethod(MultiLabelMethod):
             "log": list(self.log_),
         }
         with atomic_path(run_dir / CHECKPOINT) as tmp:
-            torch.save(blob, tmp)
+            torch.save(to_plain(blob), tmp)
         _write_log_csv(run_dir / TRAIN_LOG, self.log_)
 
     def _load_checkpoint(self) -> dict[str, Any] | None:
         path = Path(self.context_.run_dir) / CHECKPOINT
         if not path.exists():
             return None
-        try:
-            # On the CPU: RNG states must stay CPU tensors; load_state_dict moves the weights.
-            ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:  # a file from another version, truncated by hand, ...
-            raise MlbenchError(
-                f"cannot read checkpoint {path}: {exc}; delete it to start over."
-            ) from exc
+        ckpt = check_checkpoint_file(path)
         expected = {
+            "config_sha256": self.context_.config_hash,
             "method": self.id,
             "hparams": self.hparams,
             "seed": self.context_.seed,
@@ -585,12 +604,32 @@ class NeuralMethod(MultiLabelMethod):
             if ckpt.get(key) != value:
                 raise MlbenchError(
                     f"checkpoint {path} was written with a different {key} "
-                    f"({ckpt.get(key)!r}, now {value!r}); resume with the same settings "
-                    "or delete it."
+                    f"({_clip(ckpt.get(key))}, now {_clip(value)}); resume with the same "
+                    "settings or delete it."
                 )
         self._done = ckpt["done"]
         self.log_[:] = ckpt["log"]
         return ckpt
+
+
+def check_checkpoint_file(path: Path) -> dict[str, Any]:
+    """The checkpoint in ``path`` if it is one this mlbench wrote (tensors and plain data only,
+    this format version); a one-line error otherwise, without running anything it holds."""
+    fix = f"delete it to start over (`rm {path}`), or train without --resume"
+    # On the CPU: RNG states must stay CPU tensors; load_state_dict moves the weights.
+    ckpt = torch_load_checked(path, what="checkpoint", fix=fix, map_location="cpu")
+    if not isinstance(ckpt, dict) or not {"done", "current", "log"} <= set(ckpt):
+        raise CorruptFileError(f"checkpoint {path} is not an mlbench checkpoint; {fix}.")
+    if ckpt.get("version") != CHECKPOINT_VERSION:
+        raise CorruptFileError(
+            f"checkpoint {path} is format version {ckpt.get('version')!r}, this mlbench "
+            f"reads version {CHECKPOINT_VERSION}; {fix}.")
+    return ckpt
+
+
+def _clip(value: Any, width: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _progress():

@@ -39,6 +39,13 @@ def read_expected_metrics(path: Path) -> dict:
     return expected
 
 
+def _check_protocol(protocol: str) -> None:
+    from mlbench.metrics.protocols import PROTOCOLS
+
+    if protocol not in PROTOCOLS:
+        raise MlbenchError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}.")
+
+
 EXPECTED_COLUMNS = ("dataset", "method", "metric", "value")
 OPTIONAL_COLUMNS = {"protocol": None, "tolerance": None, "variant": "default", "train_fraction": 1.0}
 
@@ -56,17 +63,27 @@ def read_expected(path: Path, default_protocol: str) -> list[dict]:
         if path.suffix.lower() == ".json":
             frame = pd.DataFrame(_json_records(json.loads(path.read_text())))
         else:
+            _check_field_counts(path)
             frame = pd.read_csv(path, comment="#", dtype={"variant": str})
-    except (ValueError, json.JSONDecodeError) as exc:
-        raise MlbenchError(f"cannot read {path}: {exc}.") from None
+    except (ValueError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MlbenchError(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}.") from None
+    except pd.errors.EmptyDataError:
+        raise MlbenchError(f"{path} is empty; it needs the columns {', '.join(EXPECTED_COLUMNS)}.") from None
     missing = [c for c in EXPECTED_COLUMNS if c not in frame.columns]
     if missing or frame.empty:
         raise MlbenchError(f"{path} needs the columns {', '.join(EXPECTED_COLUMNS)} "
                            f"(missing: {', '.join(missing) or 'rows'}).")
+    from mlbench.metrics import get_metric
+
     rows = []
     for record in frame.to_dict("records"):
         row = {**OPTIONAL_COLUMNS, **{k: v for k, v in record.items() if not _is_blank(v)}}
         row["protocol"] = row["protocol"] or default_protocol
+        try:  # a typo would otherwise read as "no finished runs"
+            get_metric(str(row["metric"]))
+        except MlbenchError as exc:
+            raise MlbenchError(f"{path}: {exc}") from None
+        _check_protocol(str(row["protocol"]))
         try:
             row["value"] = float(row["value"])
             row["train_fraction"] = float(row["train_fraction"])
@@ -74,6 +91,28 @@ def read_expected(path: Path, default_protocol: str) -> list[dict]:
             raise MlbenchError(f"{path}: {record} has a non-numeric value.") from None
         rows.append(row)
     return rows
+
+
+def _check_field_counts(path: Path) -> None:
+    """pandas pads a short row (e.g. a cut-off last line) with blanks, which would then read as
+    defaults; such a row is an error naming its line."""
+    import csv
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        rows = list(csv.reader(lines))
+    except (UnicodeDecodeError, csv.Error):
+        raise MlbenchError(f"{path} is not a text (CSV) file; rewrite it, e.g. with "
+                           f"`mlbench check {path} --write`.") from None
+    width = None
+    for number, fields in enumerate(rows, start=1):
+        if not fields or fields[0].lstrip().startswith("#"):
+            continue
+        if width is None:
+            width = len(fields)
+        elif len(fields) != width:
+            raise MlbenchError(f"{path}: line {number} has {len(fields)} fields, the header "
+                               f"{width} (cut off?); fix or rewrite it with `mlbench check {path} --write`.")
 
 
 def _json_records(data) -> list[dict]:

@@ -175,13 +175,16 @@ def load_label_embeddings(run_dir) -> np.ndarray:
     path = Path(run_dir) / "scores.npz"
     if not path.is_file():
         raise MlbenchError(f"{run_dir} has no scores.npz; is it a finished run directory?")
-    with np.load(path) as npz:
-        if EMBEDDINGS_KEY not in npz.files:
-            raise MlbenchError(
-                f"{path} holds no label embeddings ({EMBEDDINGS_KEY}); only methods that learn "
-                "them (e.g. cgmvae) store them."
-            )
-        emb = np.asarray(npz[EMBEDDINGS_KEY], dtype=float)
+    from mlbench.integrity import load_npz_checked
+
+    arrays = load_npz_checked(path, what="run scores file",
+                              fix="redo the run with `mlbench train ... --force`")
+    if EMBEDDINGS_KEY not in arrays:
+        raise MlbenchError(
+            f"{path} holds no label embeddings ({EMBEDDINGS_KEY}); only methods that learn "
+            "them (e.g. cgmvae) store them."
+        )
+    emb = np.asarray(arrays[EMBEDDINGS_KEY], dtype=float)
     if emb.ndim != 2:
         raise MlbenchError(f"{EMBEDDINGS_KEY} in {path} has shape {emb.shape}; expected labels x dim.")
     return emb
@@ -190,12 +193,14 @@ def load_label_embeddings(run_dir) -> np.ndarray:
 def run_label_names(run_dir, data_dir=None) -> list[str] | None:
     """Label names of the run's dataset, from the dataset cache (None when not available)."""
     from mlbench.data.cache import read_meta, resolve_data_dir
-    from mlbench.io import read_json
+    from mlbench.integrity import read_json_checked
 
     config = Path(run_dir) / "config.json"
     if not config.is_file():
         return None
-    meta = read_meta(resolve_data_dir(data_dir), read_json(config).get("dataset", ""))
+    dataset = read_json_checked(config, what="the run config", schema={"dataset": str},
+                                fix="redo the run with `mlbench train ... --force`")["dataset"]
+    meta = read_meta(resolve_data_dir(data_dir), dataset)
     return list(meta["label_names"]) if meta and "label_names" in meta else None
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from mlbench.errors import MlbenchError
-from mlbench.io import read_json
+from mlbench.integrity import load_npz_checked, read_json_checked
 from mlbench.results.tables import method_names
 
 REPORT_NAME = "report.md"
@@ -141,7 +141,6 @@ def _plots_section(store, paper, protocol, split, plots_dir: Path, out_dir: Path
 
 def _embedding_run(store, runs_dir: Path) -> Path | None:
     """The first finished run (preferring C-GMVAE on eBird, as Fig. 3) that stored label embeddings."""
-    import numpy as np
 
     if store.empty:
         return None
@@ -150,9 +149,10 @@ def _embedding_run(store, runs_dir: Path) -> Path | None:
     for run_id in runs.sort_values("_pref", kind="stable")["run_id"]:
         path = Path(runs_dir) / run_id / "scores.npz"
         if path.is_file():
-            with np.load(path) as npz:
-                if "extra_label_embeddings" in npz.files:
-                    return path.parent
+            arrays = load_npz_checked(path, what="run scores file",
+                                      fix="redo the run with `mlbench train ... --force`")
+            if "extra_label_embeddings" in arrays:
+                return path.parent
     return None
 
 
@@ -175,7 +175,8 @@ def _provenance_section(store, runs_dir: Path, command: str | None) -> list[str]
         config = Path(runs_dir) / run_id / "config.json"
         if not config.is_file():
             continue
-        data = read_json(config)
+        data = read_json_checked(config, what="the run config",
+                                 fix="redo the run with `mlbench train ... --force`")
         commands[_display_command(data.get("command", "?"))] += 1
         version_sets[tuple(sorted((data.get("versions") or {}).items()))] += 1
     lines = ["## Provenance", "", "Commands that produced the runs (number of runs):", "", "```"]

@@ -49,7 +49,11 @@ def pending_runs(specs: Iterable[RunSpec], runs_dir=None) -> list[tuple[RunSpec,
     stored = set(read_store(runs_dir)["run_id"])
     out = []
     for spec in specs:
-        complete = run_state(runs_dir / spec.run_id()) == "complete"
+        try:
+            complete = run_state(runs_dir / spec.run_id()) == "complete"
+        except MlbenchError:  # an unreadable status file: redo the run (force clears it)
+            out.append((spec, True))
+            continue
         if complete and spec.run_id() in stored:
             continue
         out.append((spec, complete))

@@ -13,17 +13,24 @@ A run directory ``<runs_dir>/<dataset>/<method>/<variant>/<split>-seed<k>[-frac<
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 
 from mlbench.data import load_split
+import numpy as np
+
+from mlbench.errors import MlbenchError
+from mlbench.integrity import config_hash, load_npz_checked, read_json_checked  # noqa: F401
 from mlbench.io import atomic_save_npz, atomic_write_json
 from mlbench.methods import FitContext, get_method_class, resolve_params
 from mlbench.metrics.protocols import PROTOCOLS, evaluate
 from mlbench.runs.spec import (  # noqa: F401  (re-exported: the runner is where callers look)
+    RUNS_ENV,
     RunSpec,
     clear_run_dir,
     load_scores,
@@ -32,8 +39,35 @@ from mlbench.runs.spec import (  # noqa: F401  (re-exported: the runner is where
     variant_name,
     versions,
 )
-from mlbench.runs.store import add_rows, remove_run
+from mlbench.runs.store import add_rows, read_store, remove_run
 from mlbench.methods.neural import seed_everything
+
+
+def check_runs_dir(runs_dir: Path) -> None:
+    """A one-line error, before any run starts, when ``runs_dir`` cannot be a directory."""
+    for parent in (runs_dir, *runs_dir.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise MlbenchError(
+                    f"the runs directory {runs_dir} is under {parent}, which is a file, not a "
+                    f"directory; choose another with --runs-dir or {RUNS_ENV}.")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise MlbenchError(
+                    f"cannot write to the runs directory {runs_dir} ({parent} is not writable); "
+                    f"choose another with --runs-dir or {RUNS_ENV}.")
+            return
+
+
+def run_config_hash(spec: RunSpec, params: dict[str, Any], provenance: dict[str, Any],
+                    device: str) -> str:
+    """The settings a run's numbers depend on (not its start time or command line): a checkpoint
+    or model written under another hash is not this run's."""
+    return config_hash({"method": spec.method, "params": params, "seed": spec.seed,
+                        "device": device, "data_sha256": provenance.get("content_sha256"),
+                        "split_id": provenance.get("split_id"),
+                        "train_fraction": spec.train_fraction})
+
+
 
 def train_run(
     spec: RunSpec,
@@ -55,19 +89,33 @@ def train_run(
     runs_dir = resolve_runs_dir(runs_dir)
     run_id = spec.run_id()
     run_dir = runs_dir / run_id
-    state = run_state(run_dir)
-    if state == "complete" and not force:
-        return run_dir, "skipped"
-    resuming = resume and state in ("incomplete", "running") and (run_dir / "checkpoint.pt").is_file()
-    if not resuming and run_dir.exists():
-        clear_run_dir(run_dir)
-        remove_run(runs_dir, run_id)
-
+    # Everything that can be refused is checked before the run directory is touched.
     overrides = dict(spec.overrides)
     method_cls = get_method_class(spec.method)  # unknown method -> clear error before loading data
     params = resolve_params(spec.method, spec.dataset, overrides)
+    check_seed(spec.seed)
+    check_runs_dir(runs_dir)
+    read_store(runs_dir)  # an unreadable store is reported now, not after the run
+    try:
+        state = run_state(run_dir)
+    except MlbenchError:
+        if not force:
+            raise
+        state = None  # --force redoes the run whatever its status file says
+    if state == "complete" and not force:
+        return run_dir, "skipped"
+    # The data is loaded (and verified) before an old run is cleared: a refused dataset or
+    # split leaves the previous run as it was.
     data = load_split(spec.dataset, spec.strategy, spec.seed, data_dir=data_dir, ratios=spec.ratios,
                       train_fraction=spec.train_fraction)
+    resuming = resume and state in ("incomplete", "running") and (run_dir / "checkpoint.pt").is_file()
+    if resuming:  # a foreign or broken checkpoint is refused before the run's files are touched
+        from mlbench.methods.neural import check_checkpoint_file
+
+        check_checkpoint_file(run_dir / "checkpoint.pt")
+    if not resuming and run_dir.exists():
+        clear_run_dir(run_dir)
+        remove_run(runs_dir, run_id)
     method = method_cls(**params)
     config = {
         "run_id": run_id,
@@ -90,7 +138,8 @@ def train_run(
 
     seed_everything(spec.seed)
     context = FitContext(seed=spec.seed, device=device, run_dir=run_dir, progress=progress,
-                         resume=resuming)
+                         resume=resuming,
+                         config_hash=run_config_hash(spec, params, data.provenance, device))
     started = time.perf_counter()
     try:
         method.fit(data.X_train, data.Y_train, data.X_val, data.Y_val, context=context)
@@ -119,7 +168,8 @@ def train_run(
          "train_fraction": spec.train_fraction, "protocol": protocol, "metric": metric,
          "value": value, "run_id": run_id, "finished_at": finished,
          "method_name": method_cls.display_name or spec.method,
-         "zero_division": result["zero_division"]}
+         "zero_division": result["zero_division"],
+         "data_sha256": data.provenance["content_sha256"]}
         for protocol, result in metrics.items()
         for metric, value in result["metrics"].items()
     ]
@@ -151,6 +201,13 @@ def evaluate_all(y_test, scores_test, y_val, scores_val, selection_metric: str =
                          "description": result.description,
                          "zero_division": result.zero_division}
     return out
+
+
+def check_seed(seed: Any) -> int:
+    """Seeds are integers >= 0 (numpy's generators refuse negative ones)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise MlbenchError(f"seeds must be integers >= 0, got {seed!r}.")
+    return int(seed)
 
 
 def _now() -> str:

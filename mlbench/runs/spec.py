@@ -20,7 +20,7 @@ from mlbench.data.splits import DEFAULT_RATIOS
 import numpy as np
 
 from mlbench.errors import MlbenchError
-from mlbench.io import read_json
+from mlbench.integrity import load_npz_checked, read_json_checked
 
 RUNS_ENV = "MLBENCH_RUNS"
 
@@ -62,7 +62,11 @@ class RunSpec:
 
 def run_state(run_dir: Path) -> str | None:
     path = run_dir / "status.json"
-    return read_json(path)["state"] if path.is_file() else None
+    if not path.is_file():
+        return None
+    status = read_json_checked(path, what="run status file", schema={"state": str},
+                               fix=f"redo the run with `mlbench train ... --force` (or delete {run_dir})")
+    return status["state"]
 
 
 def versions() -> dict[str, str]:
@@ -88,8 +92,8 @@ def load_scores(run_dir: Path) -> dict[str, np.ndarray]:
             f"{run_dir} has no scores.npz (run state: {state or 'unknown'}); finish it with "
             "`mlbench train ... --resume`."
         )
-    with np.load(path) as npz:
-        return {key: npz[key] for key in npz.files}
+    return load_npz_checked(path, what="run scores file", keys=("scores_test", "y_test"),
+                            fix="redo the run with `mlbench train ... --force`")
 
 
 def clear_run_dir(run_dir: Path) -> None:
