@@ -228,7 +228,8 @@ def parse_sets(items: list[str]) -> dict[str, str]:
 
 # The keys of a --config file, with the types their values may have.
 CONFIG_KEYS = {"method": (str, list), "dataset": (str, list), "seeds": (int, list),
-               "seed": (int, list), "split_strategy": str, "device": str, "params": dict}
+               "seed": (int, list), "split_strategy": str, "device": str, "params": dict,
+               "folds": int, "fold": (int, list)}
 
 
 def load_config_file(path: Path) -> dict:
