@@ -141,7 +141,7 @@ def test_bad_settings_are_one_line_errors():
     with pytest.raises(MlbenchError, match="normalize=none with standardize=true"):
         MLkNN(standardize=True)
     X, Y = sparse_binary(n=20, L=3)
-    with pytest.raises(MlbenchError, match="smoothing s > 0"):
+    with pytest.raises(MlbenchError, match="must be > 0"):
         MLkNN(s=0.0).fit(X, Y)
 
 
