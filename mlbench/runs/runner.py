@@ -20,6 +20,7 @@ from pathlib import Path
 
 
 from mlbench.data import load_split
+from mlbench.errors import MlbenchError
 from mlbench.io import atomic_save_npz, atomic_write_json
 from mlbench.methods import FitContext, get_method_class, resolve_params
 from mlbench.metrics.protocols import PROTOCOLS, evaluate
@@ -66,6 +67,10 @@ def train_run(
     params = resolve_params(spec.method, spec.dataset, overrides)
     data = load_split(spec.dataset, spec.strategy, spec.seed, data_dir=data_dir, ratios=spec.ratios,
                       train_fraction=spec.train_fraction)
+    if data.Y_val.shape[0] == 0 and "selection_metric" in params:
+        raise MlbenchError(
+            f"{spec.method} selects its epoch on validation data, but this split has no "
+            "validation part (official split with val_fraction = 0); give it val_fraction > 0.")
     method = method_cls(**params)
     config = {
         "run_id": run_id,
@@ -140,6 +145,8 @@ def evaluate_all(y_test, scores_test, y_val, scores_val, selection_metric: str =
     """Metrics under every protocol, as stored in ``metrics.json``."""
     out = {}
     for protocol in PROTOCOLS:
+        if protocol == "val" and len(y_val) == 0:  # no validation part: nothing to select on
+            continue
         result = evaluate(y_test, scores_test, protocol, y_true_val=y_val, scores_val=scores_val,
                           selection_metric=selection_metric)
         out[protocol] = {"metrics": result.metrics, "thresholds": result.thresholds,
