@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 
 
+import numpy as np
+
 from mlbench.data import load_split
 from mlbench.errors import MlbenchError
 from mlbench.io import atomic_save_npz, atomic_write_json
@@ -99,7 +101,9 @@ def train_run(
         method.fit(data.X_train, data.Y_train, data.X_val, data.Y_val, context=context)
         fit_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        scores_val = method.predict_proba(data.X_val)
+        # No validation part (official, val_fraction = 0): sklearn estimators reject 0 rows.
+        scores_val = (method.predict_proba(data.X_val) if data.Y_val.shape[0] else
+                      np.zeros(data.Y_val.shape, dtype=np.float32))
         scores_test = method.predict_proba(data.X_test)
         predict_seconds = time.perf_counter() - started
     except BaseException as exc:
