@@ -21,7 +21,7 @@ LAYERS = [
     ("mlbench.metrics",),
     ("mlbench.methods",),
     ("mlbench.runs", "mlbench.verify"),
-    ("mlbench.papers.plan",),
+    ("mlbench.papers.plan", "mlbench.papers.experiment"),
     ("mlbench.results",),
     ("mlbench.cli", "mlbench.__main__"),
 ]

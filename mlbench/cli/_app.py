@@ -54,7 +54,7 @@ def _root(
 # Options that take several values after one flag (`--seeds 0 1 2`); click wants the flag
 # repeated, so `expand_argv` rewrites the former into the latter.
 MULTI_VALUE_OPTIONS = {"--seeds", "--seed", "--ratios", "--datasets", "--methods", "--metrics",
-                       "--set", "--protocols", "--method", "-m", "--dataset", "-d", "--fold"}
+                       "--set", "--protocols", "--method", "-m", "--dataset", "-d", "--fold", "--groups"}
 
 # One convention for every command: each spelling of a pair means the same option, whichever of
 # the two a command declares (`mlbench table --method br` and `mlbench train --methods br`).

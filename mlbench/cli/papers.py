@@ -34,9 +34,22 @@ from mlbench.errors import MlbenchError
 
 # -- reproduce -------------------------------------------------------------------------------------
 
+Experiment = Annotated[Optional[str], typer.Option("--experiment", help="An experiment TOML file (docs/experiments.md), or the id of a paper whose shipped experiment to use (cgmvae, mulsupcon).")]
+Groups = Annotated[Optional[list[str]], typer.Option("--groups", help="Only these groups of the experiment (`--groups main ablation`).")]
+OptionalPaper = Annotated[Optional[str], typer.Option("--paper", help="Paper id: cgmvae, mulsupcon (see mlbench.papers); or use --experiment.")]
+
+
+def _paper_or_experiment(paper, experiment) -> None:
+    if (paper is None) == (experiment is None):
+        raise MlbenchError("give --paper ID (the paper's tables) or --experiment FILE.toml (or a paper "
+                           "id, for its shipped experiment), not both and not neither.")
+
+
 @app.command()
 def reproduce(
-    paper: Paper,
+    paper: OptionalPaper = None,
+    experiment: Experiment = None,
+    groups: Groups = None,
     table: Annotated[Optional[list[str]], typer.Option("--table", help="Only this table (repeatable); default: all tables of the paper.")] = None,
     seeds: Annotated[list[int], typer.Option("--seeds", help="Seeds (`--seeds 0 1 2`).")] = [0, 1, 2],
     quick: Annotated[bool, typer.Option("--quick", help="Smoke run: 3 epochs for every *epochs parameter of neural methods (a separate variant).")] = False,
@@ -58,20 +71,26 @@ def reproduce(
     data_dir: DataDir = None,
     mirror: Mirror = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    threads_per_job: Annotated[Optional[int], typer.Option("--threads-per-job", help="torch/OpenMP threads per run (default: the cores shared out among --jobs).")] = None,
 ) -> None:
-    """Train what a paper's tables need and the store lacks, then render them (rerun to resume)."""
+    """Train what a paper's tables (--paper) or an experiment file (--experiment) needs and the store lacks (rerun to resume)."""
     from mlbench.papers import plan as planning
     from mlbench.runs import execute as orc
     from mlbench.results.paper_tables import render_paper_table
 
     from mlbench.runs.runner import check_seed
 
+    _paper_or_experiment(paper, experiment)
     check_protocol(protocol)
     seeds = [check_seed(s) for s in seeds]
-    if backend == "local":  # a missing GPU is one error now, not one per run later
+    if backend == "local" and not dry_run:  # a missing GPU is one error now, not one per run later
         from mlbench.methods.neural import resolve_device
 
         device = resolve_device(device)
+    if experiment is not None:
+        _reproduce_experiment(experiment, groups, quick, dry_run, runs_dir, data_dir, mirror, device,
+                              jobs, backend, ray_address, ray_gpus, quiet, threads_per_job, datasets)
+        return
     plan = planning.plan_reproduction(paper, tables=table, seeds=seeds, quick=quick, strategy=split_strategy,
                                  data_dir=data_dir, datasets=datasets, methods=methods,
                                  data_efficiency=data_efficiency, folds=folds)
@@ -84,19 +103,88 @@ def reproduce(
     results = []
     if todo:
         results = _run_plan(todo, runs_dir, data_dir, mirror, device, jobs, backend, ray_address,
-                            ray_gpus, quiet)
+                            ray_gpus, quiet, threads_per_job)
     store = read_runs_store(runs_dir)
     for i, (tbl, m) in enumerate(planning.tables_to_render(plan, store, metric)):
         if i and fmt != "rich":
             print()
         print_rendered(render_paper_table(store, paper, m, protocol, fmt, table=tbl,
                                            split=split_strategy, data_dir=data_dir), fmt)
+    _exit_on_failures(results)
+
+
+def _exit_on_failures(results) -> None:
     failed = [r for r in results if r.status == "failed"]
     if failed:
         err_console.print(f"[bold red]{len(failed)} run(s) failed:[/]", highlight=False)
         for r in failed:
             err_console.print(f"  {r.run_id}: {r.error}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
+
+
+def _experiment_path(experiment: str) -> Path:
+    from mlbench.papers.experiment import shipped_experiment
+
+    path = Path(experiment)
+    if path.suffix == ".toml" or path.exists():
+        return path
+    return shipped_experiment(experiment)
+
+
+def _fetch_official_datasets(groups, data_dir, mirror) -> None:
+    from mlbench.data.cache import resolve_data_dir
+    from mlbench.data.fetch import fetch_dataset
+    from mlbench.papers.plan import dataset_reason
+
+    names = dict.fromkeys(d for g in groups if g.split.strategy == "official" for d in g.datasets)
+    for name in names:
+        if dataset_reason(name, data_dir=data_dir) is None:
+            try:
+                fetch_dataset(name, resolve_data_dir(data_dir), mirror=mirror)
+            except MlbenchError as exc:  # reported as a blocked cell by the planner
+                err_console.print(f"[yellow]warning:[/] {exc}", highlight=False, soft_wrap=True)
+
+
+def _reproduce_experiment(experiment, groups, quick, dry_run, runs_dir, data_dir, mirror, device,
+                          jobs, backend, ray_address, ray_gpus, quiet, threads_per_job,
+                          datasets=None) -> None:
+    from mlbench.papers.experiment import load_experiment, plan_experiment
+    from mlbench.runs import execute as orc
+
+    exp = load_experiment(_experiment_path(experiment))
+    if not dry_run:  # an official split's ratios come from the dataset's sizes: fetch it first
+        _fetch_official_datasets(exp.select(groups), data_dir, mirror)
+    plan = plan_experiment(exp, groups, quick=quick, data_dir=data_dir, datasets=datasets)
+    specs = plan.specs
+    todo = orc.pending_runs(specs, runs_dir)
+    console.print(f"[bold]{exp.name}[/] groups {', '.join(g.name for g in plan.groups)}: "
+                  f"{len(specs)} runs needed, {len(specs) - len(todo)} already in the store, "
+                  f"{len(todo)} to run{' (smoke runs: --quick)' if quick else ''}.", highlight=False)
+    if plan.blocked:
+        reasons = Counter(f"{dataset}: {reason}" for _, dataset, reason in plan.blocked)
+        console.print("[dim]cells mlbench cannot run here: " + "; ".join(
+            f"{n} × {why}" for why, n in reasons.items()) + "[/]", highlight=False)
+    if dry_run:
+        from mlbench.results.experiment_report import estimated_fit_seconds
+
+        known = 0.0
+        for spec, force in todo:
+            seconds = estimated_fit_seconds(spec, runs_dir)
+            known += seconds or 0.0
+            estimate = "unknown" if seconds is None else f"~{seconds:.0f} s CPU"
+            console.print(f"  {spec.run_id()}  [dim]{estimate}"
+                          f"{' (redo: missing from the store)' if force else ''}[/]",
+                          highlight=False, soft_wrap=True)
+        unknown = sum(estimated_fit_seconds(s, runs_dir) is None for s, _ in todo)
+        console.print(f"estimated: {known / 60:.0f} min of fit time for {len(todo) - unknown} "
+                      f"run(s) (from the recorded fit times of the same settings in the store); "
+                      f"{unknown} unknown.", highlight=False)
+        return
+    results = []
+    if todo:
+        results = _run_plan(todo, runs_dir, data_dir, mirror, device, jobs, backend, ray_address,
+                            ray_gpus, quiet, threads_per_job)
+    _exit_on_failures(results)
 
 
 def _print_plan(plan, todo, dry_run: bool) -> None:
@@ -116,7 +204,8 @@ def _print_plan(plan, todo, dry_run: bool) -> None:
                           highlight=False)
 
 
-def _run_plan(todo, runs_dir, data_dir, mirror, device, jobs, backend, ray_address, ray_gpus, quiet):
+def _run_plan(todo, runs_dir, data_dir, mirror, device, jobs, backend, ray_address, ray_gpus, quiet,
+              threads_per_job=None):
     from mlbench.runs import execute as orc
 
     if backend == "local":
@@ -137,7 +226,8 @@ def _run_plan(todo, runs_dir, data_dir, mirror, device, jobs, backend, ray_addre
     try:
         results += orc.execute(todo, runs_dir=runs_dir, data_dir=data_dir, device=device, jobs=jobs,
                                backend=backend, ray_address=ray_address, ray_gpus=ray_gpus,
-                               on_result=report, progress=not quiet and jobs == 1 and sys.stderr.isatty())
+                               on_result=report, progress=not quiet and jobs == 1 and sys.stderr.isatty(),
+                               threads_per_job=threads_per_job)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted:[/] finished runs are kept; rerun the same command "
                           "to resume the rest.")
@@ -149,8 +239,10 @@ def _run_plan(todo, runs_dir, data_dir, mirror, device, jobs, backend, ray_addre
 
 @app.command()
 def report(
-    paper: Paper,
-    out: Annotated[Path, typer.Option("--out", help="Directory for report.md and plots/.")] = Path("report"),
+    paper: OptionalPaper = None,
+    experiment: Experiment = None,
+    groups: Groups = None,
+    out: Annotated[Path, typer.Option("--out", help="Directory for report.md and plots/ (--experiment: for NAME.md).")] = Path("report"),
     protocol: Protocol = "fixed",
     split_strategy: SplitStrategy = None,
     heatmap_run: Annotated[Optional[Path], typer.Option("--heatmap-run", help="Run directory for the label-embedding heatmap (default: the first run that stored embeddings).")] = None,
@@ -158,6 +250,15 @@ def report(
     data_dir: DataDir = None,
 ) -> None:
     """Write one markdown report: tables beside the paper's, statistics, plots, commands, versions."""
+    _paper_or_experiment(paper, experiment)
+    if experiment is not None:
+        from mlbench.papers.experiment import load_experiment
+        from mlbench.results.experiment_report import write_experiment_report
+
+        path = write_experiment_report(load_experiment(_experiment_path(experiment)), out,
+                                       groups=groups, runs_dir=runs_dir, data_dir=data_dir)
+        console.print(f"[green]✓[/] wrote {path}", highlight=False)
+        return
     from mlbench.results.report import write_report
 
     check_protocol(protocol)

@@ -95,9 +95,14 @@ def split_matches(values, wanted: str):
     return values == wanted
 
 
-def check_ratios(ratios: tuple[float, ...], n_samples: int) -> tuple[float, float, float]:
+def check_ratios(ratios: tuple[float, ...], n_samples: int, *, empty_val: bool = False
+                 ) -> tuple[float, float, float]:
+    """``empty_val``: a validation ratio of 0 is allowed (the ``official`` strategy: no
+    validation part, for methods that select nothing on it)."""
     if len(ratios) != 3:
         raise MlbenchError(f"give three ratios (train val test), got {len(ratios)}.")
+    if empty_val and ratios[1] == 0 and ratios[0] > 0 and ratios[2] > 0:
+        return tuple(float(r) for r in ratios)  # type: ignore[return-value]
     if any(r <= 0 for r in ratios):
         raise MlbenchError(f"every ratio must be positive, got {ratios}: no part may be empty.")
     if abs(sum(ratios) - 1.0) > 1e-6:
@@ -164,7 +169,7 @@ def make_split(
     """Sorted train/val/test row indices of ``dataset``."""
     check_strategy(strategy)
     n = dataset.n_samples
-    ratios = check_ratios(tuple(ratios), n)
+    ratios = check_ratios(tuple(ratios), n, empty_val=strategy == "official")
     rng = np.random.default_rng(seed)
     if strategy == "random":
         sizes = part_sizes(n, ratios)
@@ -192,6 +197,8 @@ def _official(dataset: Dataset, ratios, rng) -> list[np.ndarray]:
     if val.size:
         return [train, val, test]
     n_val = int(part_sizes(dataset.n_samples, ratios)[1])
+    if n_val == 0:  # ratios (a, 0, b): all of the upstream training part trains
+        return [train, np.array([], dtype=np.int64), test]
     if n_val >= train.size:
         raise MlbenchError(f"a validation part of {n_val} samples leaves no training data.")
     inner = (1 - n_val / train.size, n_val / train.size)
@@ -264,7 +271,7 @@ def get_split(
     ratios=DEFAULT_RATIOS, *, force: bool = False,
 ) -> Split:
     """Load the saved split, or make and save it (``<data_dir>/<name>/splits/``)."""
-    ratios = check_ratios(tuple(ratios), dataset.n_samples)
+    ratios = check_ratios(tuple(ratios), dataset.n_samples, empty_val=strategy == "official")
     stem = dataset_dir(data_dir, dataset.name) / "splits" / _split_stem(strategy, seed, ratios)
     npz_path, json_path = stem.with_suffix(".npz"), stem.with_suffix(".json")
     if not force and npz_path.is_file() and json_path.is_file():

@@ -87,8 +87,12 @@ def execute(
     items: list[tuple[RunSpec, bool]], *, runs_dir=None, data_dir=None, device: str = "cpu",
     jobs: int = 1, backend: str = "local", ray_address: str | None = None, ray_gpus: float = 0.0,
     on_result: Callable[[RunResult], None] = lambda r: None, progress: bool = False,
+    threads_per_job: int | None = None,
 ) -> list[RunResult]:
-    """Run ``items`` (from :func:`pending_runs`) and return one result per run."""
+    """Run ``items`` (from :func:`pending_runs`) and return one result per run.
+
+    ``threads_per_job``: torch threads of each local run (default: the cores shared out among
+    the ``jobs`` workers; in-process, torch's own default)."""
     if backend not in BACKENDS:
         raise MlbenchError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}.")
     if jobs < 1:
@@ -96,14 +100,18 @@ def execute(
     runs_dir = resolve_runs_dir(runs_dir)
     if backend == "ray":
         return _execute_ray(items, runs_dir, data_dir, device, ray_address, ray_gpus, on_result)
+    if threads_per_job is not None and threads_per_job < 1:
+        raise MlbenchError(f"--threads-per-job must be at least 1, got {threads_per_job}.")
     if jobs == 1:
+        if threads_per_job is not None:
+            _init_worker(threads_per_job)
         # In-process: Ctrl-C reaches train_run, which marks the run incomplete for the next time.
         results = []
         for spec, force in items:
             results.append(run_one(spec, runs_dir, data_dir, device, force, progress))
             on_result(results[-1])
         return results
-    return _execute_pool(items, runs_dir, data_dir, device, jobs, on_result)
+    return _execute_pool(items, runs_dir, data_dir, device, jobs, on_result, threads_per_job)
 
 
 def run_one(spec: RunSpec, runs_dir, data_dir, device: str, force: bool = False,
@@ -136,11 +144,12 @@ def _init_worker(threads: int) -> None:
         pass
 
 
-def _execute_pool(items, runs_dir, data_dir, device, jobs, on_result) -> list[RunResult]:
+def _execute_pool(items, runs_dir, data_dir, device, jobs, on_result,
+                  threads_per_job: int | None = None) -> list[RunResult]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = threads_per_job or max(1, (os.cpu_count() or 1) // jobs)
     # spawn, not fork: a forked copy of a parent that already ran torch can deadlock in OpenMP.
     context = multiprocessing.get_context("spawn")
     results = []

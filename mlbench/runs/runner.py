@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 
+import numpy as np
+
 from mlbench.data import load_split
 import numpy as np
 
@@ -108,6 +110,10 @@ def train_run(
     # split leaves the previous run as it was.
     data = load_split(spec.dataset, spec.strategy, spec.seed, data_dir=data_dir, ratios=spec.ratios,
                       train_fraction=spec.train_fraction)
+    if data.Y_val.shape[0] == 0 and "selection_metric" in params:
+        raise MlbenchError(
+            f"{spec.method} selects its epoch on validation data, but this split has no "
+            "validation part (official split with val_fraction = 0); give it val_fraction > 0.")
     resuming = resume and state in ("incomplete", "running") and (run_dir / "checkpoint.pt").is_file()
     if resuming:  # a foreign or broken checkpoint is refused before the run's files are touched
         from mlbench.methods.neural import check_checkpoint_file
@@ -145,7 +151,9 @@ def train_run(
         method.fit(data.X_train, data.Y_train, data.X_val, data.Y_val, context=context)
         fit_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        scores_val = method.predict_proba(data.X_val)
+        # No validation part (official, val_fraction = 0): sklearn estimators reject 0 rows.
+        scores_val = (method.predict_proba(data.X_val) if data.Y_val.shape[0] else
+                      np.zeros(data.Y_val.shape, dtype=np.float32))
         scores_test = method.predict_proba(data.X_test)
         predict_seconds = time.perf_counter() - started
     except BaseException as exc:
@@ -195,6 +203,8 @@ def evaluate_all(y_test, scores_test, y_val, scores_val, selection_metric: str =
     """Metrics under every protocol, as stored in ``metrics.json``."""
     out = {}
     for protocol in PROTOCOLS:
+        if protocol == "val" and len(y_val) == 0:  # no validation part: nothing to select on
+            continue
         result = evaluate(y_test, scores_test, protocol, y_true_val=y_val, scores_val=scores_val,
                           selection_metric=selection_metric, zero_division=zero_division)
         out[protocol] = {"metrics": result.metrics, "thresholds": result.thresholds,

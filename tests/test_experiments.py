@@ -1,0 +1,276 @@
+"""Experiments as data: the TOML schema, the shipped experiments (the same runs as the
+benchmarks/reproduce_*.py scripts planned), split specifications, and a tiny experiment driven
+through `mlbench reproduce --experiment` and `mlbench report --experiment`."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from argparse import Namespace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlbench.errors import MlbenchError
+from mlbench.io import read_json
+from mlbench.papers.experiment import load_experiment, plan_experiment, shipped_experiment
+from mlbench.runs.spec import RunSpec
+
+from .conftest import REPO, invoke_cli
+
+DOCS = REPO / "docs" / "experiments.md"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    from mlbench.data.fetch import fetch_dataset
+
+    root = tmp_path_factory.mktemp("data")
+    fetch_dataset("yeast", data_dir=root)  # the package's embedded copy: no network
+    return root
+
+
+def _script(name: str):
+    path = REPO / "benchmarks" / f"{name}.py"
+    if not path.is_file():
+        pytest.skip(f"{path} is gone; the hard-coded run ids below still check the plan")
+    spec = importlib.util.spec_from_file_location(f"_script_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write(tmp_path: Path, text: str, name: str = "exp.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# -- schema ----------------------------------------------------------------------------------------
+
+def test_docs_example_loads_and_plans(data_dir):
+    block = re.search(r"## Example\s+```toml\n(.*?)```", DOCS.read_text(), re.S).group(1)
+    exp = load_experiment(_write(data_dir.parent, block, "docs-example.toml"))
+    assert exp.name == "baselines" and list(exp.groups) == ["classic", "neural"]
+    classic, neural = exp.groups["classic"], exp.groups["neural"]
+    assert classic.split.strategy == "official" and classic.split.val_fraction == 0
+    assert classic.protocols == ["paper", "fixed"] and neural.protocols == ["paper", "val"]
+    assert neural.rows[0].overrides == (("epochs", 50),) and neural.rows[1].paper.table == "2"
+    assert neural.comparisons[0].rows == ("bce", "asl")
+    ids = {s.run_id() for s in plan_experiment(exp, data_dir=data_dir).specs}
+    # yeast's Mulan train file has 1500 rows: 20% = 300 for validation, 0 = no validation part.
+    assert ids == {f"yeast/br/default/official-r0.5-0-0.5-seed{s}" for s in (0, 1)} | {
+        f"yeast/{m}/epochs=50/official-r0.437888-0.124224-0.437888-seed{s}" for m in ("bce", "asl")
+        for s in (0, 1)}
+
+
+BAD = [
+    ('seed = [0]\n[groups.g]\ndatasets = ["yeast"]\n[[groups.g.rows]]\nmethod = "br"\n',
+     "top level: unknown key 'seed'. Did you mean 'seeds'"),
+    ('datasets = ["yeast"]\n[groups.g]\n[[groups.g.rows]]\nmethd = "br"\n',
+     "groups.g.rows[0]: unknown key 'methd'. Did you mean 'method'"),
+    ('datasets = ["yeast"]\n[groups.g]\nsplit = { strategy = "official", val_frac = 0.2 }\n'
+     '[[groups.g.rows]]\nmethod = "br"\n', "unknown key 'val_frac'. Did you mean 'val_fraction'"),
+    ('datasets = ["yeast"]\n[groups.g]\nsplit = { strategy = "oficial" }\n[[groups.g.rows]]\n'
+     'method = "br"\n', "unknown split strategy 'oficial'. Did you mean 'official'"),
+    ('datasets = ["yeast"]\n[groups.g]\nsplit = { strategy = "official", val_fraction = 0 }\n'
+     '[[groups.g.rows]]\nmethod = "br"\n', "no `val` protocol"),
+    ('datasets = ["yeast"]\n[groups.g]\nprotocols = ["paper", "oracle"]\n[[groups.g.rows]]\n'
+     'method = "br"\n', "unknown protocol 'oracle'"),
+    ('datasets = ["yeast"]\n[groups.g]\n[[groups.g.rows]]\nmethod = "br"\n[[groups.g.rows]]\n'
+     'method = "br"\n', "two rows share the key/label 'br'"),
+    ('datasets = ["yeast"]\n[groups.g]\n[[groups.g.rows]]\nmethod = "br"\n[[groups.g.compare]]\n'
+     'rows = ["br", "mlknn"]\n', "unknown row key 'mlknn'"),
+    ('datasets = ["yeast"]\n[groups.g]\n[[groups.g.rows]]\nmethod = "br"\n'
+     'paper = { paper = "cgmave", method = "br" }\n', "unknown paper 'cgmave'. Did you mean 'cgmvae'"),
+    ('datasets = ["yeast"]\n', "has no groups"),
+    ('datasets = ["yeast"\n', "is not valid TOML"),
+]
+
+
+@pytest.mark.parametrize("text, message", BAD, ids=[m for _, m in BAD])
+def test_bad_experiment_files_are_one_line_errors(tmp_path, capsys, text, message):
+    path = _write(tmp_path, text)
+    with pytest.raises(MlbenchError, match=re.escape(message)):
+        load_experiment(path)
+    code = invoke_cli("reproduce", "--experiment", path, "--dry-run", "--runs-dir", tmp_path / "runs")
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err and message.split(".")[0][:30] in " ".join(err.split())
+    assert not (tmp_path / "runs").exists()
+
+
+def test_unknown_group_and_missing_file(tmp_path, capsys):
+    with pytest.raises(MlbenchError, match="unknown group 'mian'. Did you mean 'main'"):
+        load_experiment(shipped_experiment("mulsupcon")).select(["mian"])
+    assert invoke_cli("report", "--experiment", tmp_path / "nope.toml", "--out", tmp_path) != 0
+    assert "does not exist" in capsys.readouterr().err
+    assert invoke_cli("reproduce", "--paper", "cgmvae", "--experiment", "cgmvae", "--dry-run") != 0
+    assert "not both" in capsys.readouterr().err
+
+
+# -- the shipped experiments plan what the scripts planned ------------------------------------------
+
+def test_cgmvae_experiment_plans_the_scripts_runs():
+    plan = plan_experiment(load_experiment(shipped_experiment("cgmvae")))
+    ids = {s.run_id() for s in plan.specs}
+    for expected in ["yeast/br/default/iterative-seed0", "scene/cgmvae/preset=paper/iterative-seed2",
+                     "delicious/cgmvae/decoder_input=xz,preset=paper/iterative-seed1",
+                     "yeast/cgmvae-gm-only/preset=official/iterative-seed0",
+                     "delicious/cgmvae/epochs=200,preset=official/iterative-seed0"]:
+        assert expected in ids
+    assert "delicious/cgmvae/epochs=200,preset=official/iterative-seed1" not in ids  # one seed
+    # Table 5 / Fig. 2 need the authors' npy bundles: blocked, with the reason.
+    assert {(d, r) for _, d, r in plan.blocked} >= {("mirflickr", "data not public")}
+    script = _script("reproduce_cgmvae")
+    datasets, seeds = ["yeast", "scene", "delicious"], [0, 1, 2]
+    expected = {script.spec_for(r, d, s) for d in datasets for r in script.MAIN_ROWS for s in seeds}
+    expected |= {script.spec_for(r, "yeast", s) for r in script.ABLATION_ROWS for s in seeds}
+    expected |= {script.spec_for(r, "delicious", 0) for r in script.LONGER_TRAINING_ROWS}
+    assert set(plan.specs) == expected
+
+
+def test_mulsupcon_experiment_plans_the_scripts_runs(data_dir):
+    exp = load_experiment(shipped_experiment("mulsupcon"))
+    plan = plan_experiment(exp, data_dir=data_dir, datasets=["yeast"])
+    ids = {s.run_id() for s in plan.specs}
+    tail = "official-r0.437888-0.124224-0.437888-seed0"
+    for expected in [f"yeast/mulsupcon/default/{tail}", f"yeast/mulsupcon/weighted=True/{tail}",
+                     f"yeast/mulsupcon-any/lr=0.01,probe=linear/{tail}", f"yeast/mulcon-joint/default/{tail}",
+                     f"yeast/asl/default/{tail}", f"yeast/mulsupconld-cld/default/{tail}"]:
+        assert expected in ids
+    script = _script("reproduce_mulsupcon")
+    args = Namespace(datasets=["yeast"], small_datasets=["yeast"], mulcon_datasets=["yeast"],
+                     diag_datasets=["delicious"], diag_seeds=[0, 1, 2], seeds=[0, 1, 2],
+                     groups=["main", "comparison", "ablation", "ld", "probe", "diag", "asl", "mulcon"],
+                     pretrain_epochs=0, aux_pretrain_epochs=0, preset="paper", data_dir=str(data_dir))
+    assert set(plan.specs) == set(script.plan(args))
+
+
+# -- split specifications -------------------------------------------------------------------------
+
+def test_official_split_with_and_without_validation(data_dir):
+    from mlbench.data import load_dataset
+    from mlbench.data.splits import get_split
+    from mlbench.papers.experiment import official_ratios
+
+    ds = load_dataset("yeast", data_dir)
+    sizes = {f: {k: len(v) for k, v in get_split(data_dir, ds, "official", 0,
+                                                 official_ratios("yeast", f, data_dir)).indices.items()}
+             for f in (0.2, 0.0)}
+    assert sizes[0.2] == {"train": 1200, "val": 300, "test": 917}
+    assert sizes[0.0] == {"train": 1500, "val": 0, "test": 917}
+    with pytest.raises(MlbenchError, match="positive"):  # only `official` may have no validation
+        get_split(data_dir, ds, "iterative", 0, (0.5, 0.0, 0.5))
+
+
+def test_no_validation_part_trains_br_and_refuses_a_neural_method(tmp_path, data_dir, capsys):
+    path = _write(tmp_path, 'datasets = ["yeast"]\nseeds = [0]\nprotocols = ["paper", "fixed"]\n'
+                  '[groups.g]\nsplit = { strategy = "official", val_fraction = 0 }\n'
+                  '[[groups.g.rows]]\nmethod = "br"\n[[groups.g.rows]]\nmethod = "bce"\n')
+    runs = tmp_path / "runs"
+    code = invoke_cli("reproduce", "--experiment", path, "--runs-dir", runs, "--data-dir", data_dir, "-q")
+    out = capsys.readouterr()
+    assert code == 1
+    assert "bce selects its epoch on validation data" in " ".join((out.out + out.err).split())
+    br = runs / "yeast/br/default/official-r0.5-0-0.5-seed0"
+    assert read_json(br / "status.json")["state"] == "complete"
+    assert set(read_json(br / "metrics.json")) == {"fixed", "paper"}  # no `val` without validation
+    assert read_json(br / "config.json")["split"]["sizes"] == {"train": 1500, "val": 0, "test": 917}
+
+
+# -- a tiny experiment through the CLI --------------------------------------------------------------
+
+TINY = """\
+name = "tiny"
+title = "Tiny experiment"
+paper = "mulsupcon"
+datasets = ["yeast"]
+seeds = [0]
+metrics = ["ex-f1", "mi-f1"]
+
+[groups.main]
+title = "BR and BCE"
+[[groups.main.rows]]
+method = "br"
+label = "BR"
+paper = false
+[[groups.main.rows]]
+method = "bce"
+set = { epochs = 5 }
+label = "BCE"
+paper = { table = "2", method = "asl" }
+[[groups.main.compare]]
+what = "BCE vs BR"
+rows = ["BR", "BCE"]
+"""
+
+
+def _report(tmp_path, path, runs, data_dir) -> str:
+    assert invoke_cli("report", "--experiment", path, "--out", tmp_path / "out", "--runs-dir", runs,
+                      "--data-dir", data_dir) == 0
+    return (tmp_path / "out" / "tiny.md").read_text()
+
+
+@pytest.mark.slow
+def test_tiny_experiment_reproduce_and_report(tmp_path, data_dir, capsys, monkeypatch):
+    from mlbench.papers import paper_value
+    from mlbench.results.experiment_report import estimated_fit_seconds
+
+    path, runs = _write(tmp_path, TINY), tmp_path / "runs"
+    common = ("--runs-dir", runs, "--data-dir", data_dir, "-q")
+    assert invoke_cli("reproduce", "--experiment", path, "--quick", *common) == 0
+    assert (runs / "yeast/bce/epochs=3/iterative-seed0/status.json").is_file()  # quick: epochs 5 -> 3
+
+    # Only the smoke run exists: shown, marked, and never given a Δ against the paper.
+    text = _report(tmp_path, path, runs, data_dir)
+    paper_ex = paper_value("mulsupcon", "ex-f1", "asl", "yeast")
+    smoke = [line for line in text.splitlines() if line.startswith("| BCE")]
+    assert len(smoke) == 2 and all("[smoke run: epochs=3]" in line for line in smoke)
+    assert all("n/a (smoke run)" in line for line in smoke) and f"| {paper_ex:.3f} |" in smoke[0]
+    assert "includes smoke runs: BCE" in text and "1 run(s) are shown from smoke runs" in text
+    assert "* yeast/bce/epochs=5/iterative-seed0" in text  # the full run is still missing
+
+    capsys.readouterr()
+    assert invoke_cli("reproduce", "--experiment", path, "--dry-run", *common) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "yeast/bce/epochs=5/iterative-seed0 unknown" in out and "1 to run" in out
+
+    assert invoke_cli("reproduce", "--experiment", path, "--threads-per-job", "1", *common) == 0
+    text = _report(tmp_path, path, runs, data_dir)
+    assert "[smoke run" not in text and "n/a (smoke run)" not in text
+    run_dir = runs / "yeast/bce/epochs=5/iterative-seed0"
+    metrics = read_json(run_dir / "metrics.json")
+    ours = metrics["paper"]["metrics"]["ex-f1"]
+    line = next(line for line in text.splitlines() if line.startswith("| BCE | ex-f1"))
+    cells = [c.strip() for c in line.split("|")[1:-1]]
+    assert cells[2:6] == [f"{ours:.3f}", f"{metrics['val']['metrics']['ex-f1']:.3f}",
+                          f"{paper_ex:.3f}", f"{ours - paper_ex:+.3f}"]
+    assert cells[7] != "-"  # the selected epoch, from train_log.csv
+    br = next(line for line in text.splitlines() if line.startswith("| BR | ex-f1"))
+    assert br.split("|")[5].strip() == "-"  # BR has no paper cell
+    assert "* yeast, BCE vs BR: BCE minus the best of BR: ex-f1" in text
+    assert "Nothing: every planned run is complete." in text
+    assert f"mlbench reproduce --experiment {path}" in text and "torch " in text  # command, versions
+    # The dry run's estimate: the recorded fit time of the same settings (another seed here).
+    fit = read_json(run_dir / "status.json")["fit_seconds"]
+    other_seed = RunSpec("bce", "yeast", 1, "iterative", (("epochs", 5),))
+    assert estimated_fit_seconds(other_seed, runs) == pytest.approx(fit)
+    assert estimated_fit_seconds(RunSpec("mlknn", "yeast", 1), runs) is None
+
+
+def test_report_on_an_experiment_never_imports_torch(tmp_path, data_dir):
+    code = ("import sys\nfrom mlbench.cli import main\n"
+            "try:\n    main(sys.argv[1:])\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+            "assert 'torch' not in sys.modules, 'imported torch'\nprint('NO-TORCH')\n")
+    env = dict(os.environ, MLBENCH_DATA=str(data_dir), MLBENCH_RUNS=str(tmp_path / "runs"))
+    done = subprocess.run([sys.executable, "-c", code, "report", "--experiment", "mulsupcon",
+                           "--out", str(tmp_path)], capture_output=True, text=True, env=env, timeout=120)
+    assert "NO-TORCH" in done.stdout, done.stderr[-2000:]
+    text = (tmp_path / "mulsupcon.md").read_text()
+    assert "## Tables 2-3: MulSupCon" in text and "not fetched" in text  # scene, delicious
+    assert np.char.count(text, "* yeast/mulsupcon/default/official-r0.437888-0.124224-0.437888-seed") == 3
