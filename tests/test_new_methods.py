@@ -300,7 +300,7 @@ def yeast(tmp_path_factory):
 
 
 YEAST = {"cc": {}, "ecc": {"n_chains": 3}, "rf": {"n_estimators": 50}, "sleec": {},
-         "rbcc": {"epochs": 5, "lr": 4e-3, "dropout": 0.2}, "boomer": {"max_rules": 100}}
+         "rbcc": {"epochs": 10, "lr": 4e-3, "dropout": 0.2, "hidden": [128]}, "boomer": {"max_rules": 100}}
 
 
 @pytest.mark.slow
@@ -331,3 +331,19 @@ def test_sleec_and_rbcc_rows_fill_in(tmp_path):
     mulsupcon = render_paper_table(empty, "mulsupcon", "ex-f1", "paper", "csv", data_dir=tmp_path)
     assert "SLEEC," in cgmvae and "SLEEC (not implemented" not in cgmvae
     assert "RBCC," in mulsupcon and "RBCC (not implemented" not in mulsupcon
+
+
+def test_cli_train_records_a_complete_run(tmp_path, capsys):
+    from mlbench.io import read_json
+    from mlbench.runner import load_scores
+
+    assert invoke_cli("fetch", "yeast", "--data-dir", tmp_path / "data") == 0
+    code = invoke_cli("train", "--method", "cc", "--dataset", "yeast", "--seed", "0",
+                      "--train-fraction", "0.5", "--runs-dir", tmp_path / "runs", "--data-dir",
+                      tmp_path / "data", "-q")
+    assert code == 0, capsys.readouterr().err
+    (run_dir,) = [p.parent for p in (tmp_path / "runs").rglob("status.json")]
+    assert read_json(run_dir / "status.json")["state"] == "complete"
+    scores = load_scores(run_dir)
+    assert scores["scores_test"].shape == scores["y_test"].shape
+    assert set(read_json(run_dir / "metrics.json")) == {"fixed", "val", "paper"}

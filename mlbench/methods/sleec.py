@@ -37,7 +37,7 @@ from mlbench.errors import MlbenchError
 from mlbench.methods.base import FitContext, MultiLabelMethod, register_method
 from mlbench.methods.classic import _features, _labels
 
-_CHUNK = 2048  # rows of the label-similarity matrix held at once (n x _CHUNK floats)
+_CHUNK = 1024  # rows of the label-similarity matrix held at once (_CHUNK x n floats)
 
 
 def svp_objective(Y_hat, Z, omega: sp.spmatrix) -> float:
@@ -163,6 +163,9 @@ class SLEEC(MultiLabelMethod):
                 f"sleec: embedding_dim={dim} is more than the {n_labels} labels; "
                 f"use --set embedding_dim={n_labels} (or less, or 0 for min(100, labels))."
             )
+        if dim < 1:
+            raise MlbenchError(f"sleec: embedding_dim must be >= 1 (or 0 for min(100, labels)), "
+                               f"got {dim}; fix it with --set embedding_dim=...")
         for key in ("svp_neighbours", "test_neighbours", "n_learners", "cluster_size"):
             if hp[key] < 1:
                 raise MlbenchError(f"sleec: {key} must be >= 1, got {hp[key]}; fix it with --set {key}=...")
