@@ -11,6 +11,7 @@ import typer
 import typer.core
 import typer.main
 from rich.console import Console
+from rich.markup import escape
 
 from mlbench.errors import MlbenchError
 
@@ -116,7 +117,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="mlbench")
     except MlbenchError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # Escaped: a message may hold brackets (pip extras, lists) that rich would take as markup.
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise SystemExit(exc.exit_code) from None
 
 

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from mlbench.data import load_split
-import numpy as np
 
 from mlbench.errors import MlbenchError
 from mlbench.integrity import config_hash, load_npz_checked, read_json_checked  # noqa: F401
