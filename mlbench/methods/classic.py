@@ -97,6 +97,7 @@ class MLkNN(MultiLabelMethod):
     display_name = "MLkNN"
     citation = "Zhang & Zhou, ML-KNN: A lazy learning approach to multi-label learning, PR 2007"
     params = {"k": 10, "s": 1.0, "standardize": False}
+    test_params = {"k": 3}
 
     def fit(self, X, Y, X_val=None, Y_val=None, context=None):
         from skmultilearn.adapt import MLkNN as _MLkNN

@@ -200,6 +200,8 @@ class CGMVAE(NeuralMethod):
         "eta_min": 2e-4,
     }
     dataset_params = CGMVAE_TABLE7
+    test_params = {**NeuralMethod.test_params, "feature_hidden": [8], "label_hidden": [8],
+                   "decoder_hidden": [8], "latent_dim": 4, "emb_size": 8}
 
     def build_module(self, n_features: int, n_labels: int) -> nn.Module:
         hp = self.hparams
@@ -411,6 +413,8 @@ class MPVAE(NeuralMethod):
         "lr_decay_times": 3,
     }
     dataset_params = MPVAE_SCRIPTS
+    test_params = {**NeuralMethod.test_params, "feature_hidden": [8], "label_hidden": [8],
+                   "decoder_hidden": [8], "latent_dim": 4, "train_samples": 4}
     drop_last = True  # the official batching drops the last partial batch
 
     def build_module(self, n_features: int, n_labels: int) -> nn.Module:
@@ -523,6 +527,8 @@ class C2AE(NeuralMethod):
         "lam": 0.5,  # orthogonality penalty (CORR_error.m)
         "rank_scale": 5.0,  # exp(scale (F_q - F_p)) on sigmoid outputs (BR_error.m); paper: 1
     }
+    test_params = {**NeuralMethod.test_params, "feature_hidden": [8], "label_hidden": [8],
+                   "decoder_hidden": [8]}
 
     def build_module(self, n_features: int, n_labels: int) -> nn.Module:
         return C2AENet(n_features, n_labels, self.hparams)

@@ -190,6 +190,8 @@ class MulConMethod(NeuralMethod):
         "finetune_lr": 1e-4,  # stage 2 lr of encoder + attention ("small learning rate")
         "finetune_head_lr": 1e-3,  # stage 2 lr of the classifiers and the projection head
     }
+    test_params = {**BCEMethod.test_params, "n_tokens": 2, "dim": 4, "heads": 1, "n_inducing": 2,
+                   "proj_dim": 4, "finetune_epochs": 1}
 
     def build_module(self, n_features: int, n_labels: int) -> nn.Module:
         hp = self.hparams
