@@ -185,21 +185,26 @@ def methods(as_json: JsonFlag = False) -> None:
     """List the registered methods and their hyperparameters."""
     from mlbench.methods import get_method_class, method_ids
 
+    from mlbench.methods.plugins import method_source
+
     records = []
     for method_id in method_ids():
         cls = get_method_class(method_id)
+        source = method_source(cls)
         records.append({"id": method_id, "name": cls.display_name, "neural": cls.is_neural,
                         "params": {**cls.params, **cls.fixed_params},
-                        "datasets_with_paper_settings": sorted(cls.dataset_params)})
+                        "datasets_with_paper_settings": sorted(cls.dataset_params),
+                        "source": "mlbench" if source is None else
+                        f"{source.get('package') or source['module']} {source.get('version') or ''}".strip()})
     if as_json:
         _print_json(records)
         return
     table = Table(title="Methods")
-    for column in ("id", "name", "kind", "hyperparameters (defaults)"):
+    for column in ("id", "name", "kind", "source", "hyperparameters (defaults)"):
         table.add_column(column)
     for r in records:
         params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
-        table.add_row(r["id"], r["name"], "neural" if r["neural"] else "classic", params)
+        table.add_row(r["id"], r["name"], "neural" if r["neural"] else "classic", r["source"], params)
     console.print(table)
 
 
@@ -259,6 +264,8 @@ def train(
     from mlbench.data import get_dataset
     from mlbench.methods import get_method_class, resolve_params
 
+    # package.module:Class / ./file.py:Class -> the loaded class's id (file paths reduced)
+    methods_ = [get_method_class(m).id for m in methods_]
     for m in methods_:  # validate everything before the first (possibly long) run
         get_method_class(m)
         for d in datasets_:

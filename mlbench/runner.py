@@ -124,6 +124,9 @@ def train_run(
     data = load_split(spec.dataset, spec.strategy, spec.seed, data_dir=data_dir, ratios=spec.ratios,
                       train_fraction=spec.train_fraction)
     method = method_cls(**params)
+    from mlbench.methods.plugins import method_source
+
+    source = method_source(method_cls)  # outside methods: module, file sha256, package version
     config = {
         "run_id": run_id,
         "method": spec.method,
@@ -138,6 +141,7 @@ def train_run(
         "versions": versions(),
         "command": shlex.join(sys.argv),
         "started_at": _now(),
+        **({"method_source": source} if source else {}),
     }
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(run_dir / "config.json", config)

@@ -284,6 +284,9 @@ def _load_builtin_methods() -> None:
         if info.name != "base" and not info.name.startswith("_"):
             importlib.import_module(f"mlbench.methods.{info.name}")
     _builtins_loaded = True
+    from mlbench.methods.plugins import load_entry_point_methods
+
+    load_entry_point_methods()
 
 
 def method_ids() -> list[str]:
@@ -293,6 +296,10 @@ def method_ids() -> list[str]:
 
 def get_method_class(method_id: str) -> type[MultiLabelMethod]:
     _load_builtin_methods()
+    if method_id not in METHODS and ":" in method_id:  # package.module:Class or ./file.py:Class
+        from mlbench.methods.plugins import load_reference
+
+        return load_reference(method_id)
     if method_id not in METHODS:
         raise MlbenchError(suggest(method_id, METHODS, "method") + " See `mlbench methods`.")
     return METHODS[method_id]
@@ -334,6 +341,8 @@ def coerce_param(cls: type[MultiLabelMethod], key: str, value: Any) -> Any:
             + " Set parameters with --set key=value."
         )
     default = cls.params[key]
+    if default is None and isinstance(value, str):
+        return _literal(value)  # e.g. an outside estimator's max_depth=None: --set max_depth=8
     if default is None or type(value) is type(default):
         return value
     kind = type(default)
@@ -370,3 +379,19 @@ def coerce_param(cls: type[MultiLabelMethod], key: str, value: Any) -> Any:
         f"parameter {key!r} of method {cls.id!r} expects a {kind.__name__} "
         f"(default {default!r}), got {value!r}."
     )
+
+
+def _literal(text: str) -> Any:
+    """A --set string for a parameter whose default is None: a number, true/false, none, JSON
+    list, else the string itself."""
+    import json
+
+    lowered = text.strip().lower()
+    if lowered in ("none", "null"):
+        return None
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
