@@ -46,6 +46,14 @@ def test_predictions_go_into_the_store_and_the_tables(env, capsys, session_data_
     assert "outside-prior" in rows and "BR" in rows
     expected = metrics["fixed"]["metrics"]["ma-f1"]
     assert f"{expected:.3f} ± 0.000" in rows["outside-prior"]
+    code, out, err = run(capsys, "table", "--paper", "cgmvae", "--metric", "ma-f1", "--format", "csv")
+    assert code == 0, err
+    row = next(line for line in out.splitlines() if line.startswith("outside-prior"))
+    assert f"{expected:.3f} ± 0.000 | –" in row  # ours beside the paper's (none for it)
+    baseline = tmp_path / "expected.csv"
+    assert run(capsys, "check", str(baseline), "--write")[0] == 0
+    assert "outside-prior" in baseline.read_text()
+    assert run(capsys, "check", str(baseline))[0] == 0
 
 
 def test_python_call_without_validation_scores(env, session_data_dir):
