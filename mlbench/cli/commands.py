@@ -195,22 +195,27 @@ def methods(as_json: JsonFlag = False) -> None:
     from mlbench.methods import get_method_class, method_ids
     from mlbench.methods.base import all_param_ranges
 
+    from mlbench.methods.plugins import method_source
+
     records = []
     for method_id in method_ids():
         cls = get_method_class(method_id)
+        source = method_source(cls)
         records.append({"id": method_id, "name": cls.display_name, "neural": cls.is_neural,
                         "params": {**cls.params, **cls.fixed_params},
                         "param_ranges": all_param_ranges(cls),
-                        "datasets_with_paper_settings": sorted(cls.dataset_params)})
+                        "datasets_with_paper_settings": sorted(cls.dataset_params),
+                        "source": "mlbench" if source is None else
+                        f"{source.get('package') or source['module']} {source.get('version') or ''}".strip()})
     if as_json:
         print_json(records)
         return
     table = Table(title="Methods")
-    for column in ("id", "name", "kind", "hyperparameters (defaults)"):
+    for column in ("id", "name", "kind", "source", "hyperparameters (defaults)"):
         table.add_column(column)
     for r in records:
         params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
-        table.add_row(r["id"], r["name"], "neural" if r["neural"] else "classic", params)
+        table.add_row(r["id"], r["name"], "neural" if r["neural"] else "classic", r["source"], params)
     console.print(table)
 
 
@@ -299,6 +304,8 @@ def train(
 
     seeds = [check_seed(s) for s in seeds]
     check_runs_dir(resolve_runs_dir(runs_dir))
+    # package.module:Class / ./file.py:Class -> the loaded class's id (file paths reduced)
+    methods_ = [get_method_class(m).id for m in methods_]
     for m in methods_:  # validate everything before the first (possibly long) run
         get_method_class(m)
         for d in datasets_:
@@ -352,15 +359,36 @@ def eval_(
     selection_metric: Annotated[str, typer.Option("--selection-metric", help="Metric the val protocol maximizes.")] = "ma-f1",
     expect: Annotated[Optional[Path], typer.Option("--expect", help="JSON {metric: expected value}: exit 1 on a regression.")] = None,
     tolerance: Annotated[float, typer.Option("--tolerance", help="Allowed shortfall for --expect.")] = 0.01,
+    name: Annotated[Optional[str], typer.Option("--name", help="Record --predictions in the results store as method NAME (needs --dataset, --seed).")] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="With --name: the dataset the predictions are for.")] = None,
+    split_strategy: Annotated[str, typer.Option("--split-strategy", help="With --name: iterative | random | official.")] = "iterative",
+    seed: Annotated[Optional[int], typer.Option("--seed", help="With --name: the split seed.")] = None,
+    notes: Annotated[Optional[str], typer.Option("--notes", help="With --name: free text kept in config.json.")] = None,
+    runs_dir: Annotated[Optional[Path], typer.Option("--runs-dir", help="Runs directory (env MLBENCH_RUNS, default ./runs).")] = None,
+    data_dir: DataDir = None,
     as_json: JsonFlag = False,
     zero_division: ZeroDivision = 0.0,
 ) -> None:
-    """Recompute metrics from saved scores (a run, or your own model's predictions)."""
+    """Recompute metrics from saved scores (a run, or your own model's predictions); with
+    --name, record the predictions in the results store beside the built-in methods."""
     from mlbench.metrics.protocols import evaluate
     from mlbench.runs.spec import load_scores
 
     if (run_dir is None) == (predictions is None):
         raise MlbenchError("give either a RUN_DIR or --predictions FILE.npz.")
+    if name is not None:
+        if predictions is None or dataset is None or seed is None:
+            raise MlbenchError("--name records --predictions FILE.npz; give it with --dataset D "
+                               "and --seed K (and --split-strategy if not iterative).")
+        from mlbench.runs.runner import record_external_predictions
+
+        y_true, scores, y_val, scores_val = _read_predictions(predictions)
+        recorded = record_external_predictions(
+            dataset, seed, scores, scores_val, name=name, strategy=split_strategy, y_true=y_true,
+            y_true_val=y_val, notes=notes, runs_dir=runs_dir, data_dir=data_dir,
+            source=str(Path(predictions).resolve()))
+        _report_run(recorded, "done")
+        return
     if run_dir is not None:
         arrays = load_scores(run_dir)
         y_true, scores = arrays["y_test"], arrays["scores_test"]

@@ -113,6 +113,7 @@ class MLkNN(MultiLabelMethod):
     citation = "Zhang & Zhou, ML-KNN: A lazy learning approach to multi-label learning, PR 2007"
     params = {"k": 10, "s": 1.0, "normalize": "minmax", "standardize": False}
     param_ranges = {"k": ">= 1", "s": "> 0"}
+    test_params = {"k": 3}
 
     def __init__(self, **params) -> None:
         super().__init__(**params)

@@ -206,6 +206,8 @@ class CGMVAE(NeuralMethod):
         "official_contrastive_weight": ">= 0", "scheduler_t0": ">= 1", "eta_min": ">= 0",
     }
     dataset_params = CGMVAE_TABLE7
+    test_params = {**NeuralMethod.test_params, "feature_hidden": [8], "label_hidden": [8],
+                   "decoder_hidden": [8], "latent_dim": 4, "emb_size": 8}
 
     def build_module(self, n_features: int, n_labels: int) -> nn.Module:
         hp = self.hparams
@@ -423,6 +425,8 @@ class MPVAE(NeuralMethod):
         "l2_scale": ">= 0", "kl_weight": ">= 0", "lr_decay_ratio": "(0, 1]", "lr_decay_times": ">= 0",
     }
     dataset_params = MPVAE_SCRIPTS
+    test_params = {**NeuralMethod.test_params, "feature_hidden": [8], "label_hidden": [8],
+                   "decoder_hidden": [8], "latent_dim": 4, "train_samples": 4}
     drop_last = True  # the official batching drops the last partial batch
 
     def build_module(self, n_features: int, n_labels: int) -> nn.Module:
@@ -539,6 +543,8 @@ class C2AE(NeuralMethod):
         "feature_hidden": ">= 1", "label_hidden": ">= 1", "decoder_hidden": ">= 1",
         "latent_dim": ">= 0", "latent_ratio": "> 0", "alpha": ">= 0", "lam": ">= 0",
     }
+    test_params = {**NeuralMethod.test_params, "feature_hidden": [8], "label_hidden": [8],
+                   "decoder_hidden": [8]}
 
     def build_module(self, n_features: int, n_labels: int) -> nn.Module:
         return C2AENet(n_features, n_labels, self.hparams)

@@ -44,6 +44,7 @@ class BCEMethod(NeuralMethod):
     citation = "MLP baseline with the C-GMVAE feature encoder (Bai et al., ICML 2022)"
     params = {**NeuralMethod.params, "weight_decay": 1e-5, "hidden": [256, 512, 256]}
     param_ranges = {"hidden": ">= 1"}
+    test_params = {**NeuralMethod.test_params, "hidden": [8]}
 
     def build_module(self, n_features: int, n_labels: int) -> nn.Module:
         hidden = self.hparams["hidden"]

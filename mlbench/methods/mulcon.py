@@ -195,6 +195,8 @@ class MulConMethod(NeuralMethod):
         "n_inducing": ">= 1", "proj_dim": ">= 1", "temperature": "> 0", "llcl_weight": ">= 0",
         "finetune_epochs": ">= 0", "finetune_lr": ">= 0", "finetune_head_lr": ">= 0",
     }
+    test_params = {**BCEMethod.test_params, "n_tokens": 2, "dim": 4, "heads": 1, "n_inducing": 2,
+                   "proj_dim": 4, "finetune_epochs": 1}
 
     def build_module(self, n_features: int, n_labels: int) -> nn.Module:
         hp = self.hparams

@@ -284,19 +284,20 @@ class MulSupConMethod(NeuralMethod):
         "yeast": {"paper_batch_size": 32},
         "scene": {"paper_batch_size": 32},
     }
+    test_params = {"epochs": 1, "pretrain_epochs": 1, "hidden": [8], "proj_dim": 4,
+                   "queue_size": 8, "paper_batch_size": 16}
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self._unresolved = dict(self.hparams)
         self.hparams = resolve_preset(self.hparams)
 
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return dict(self._unresolved)  # what was asked for; clone re-resolves the preset
+
     def set_params(self, **params: Any) -> MulSupConMethod:
-        raw = dict(self._unresolved)
-        for key, value in params.items():
-            if key in self.fixed_params:
-                raise MlbenchError(f"parameter {key!r} is fixed by the variant {self.id!r}.")
-            raw[key] = value
-        self.__init__(**{k: v for k, v in raw.items() if k not in self.fixed_params})
+        # Validated (a fixed parameter may only be restated) before anything changes.
+        self.__init__(**{**self._unresolved, **params})
         return self
 
     # -- networks ------------------------------------------------------------------------------

@@ -194,6 +194,9 @@ class NeuralMethod(MultiLabelMethod):
         "dropout": "[0, 1)", "early_stopping": ">= 0", "grad_clip": ">= 0", "num_threads": ">= 0",
     }
     drop_last: ClassVar[bool] = False  # drop the last partial batch (e.g. for BatchNorm)
+    # Share of the training rows held out for model selection when fit gets no validation part.
+    validation_fraction: ClassVar[float] = 0.1
+    test_params: ClassVar[dict[str, Any]] = {"epochs": 2, "batch_size": 16}
     eval_batch_size: ClassVar[int] = 4096
 
     # -- to implement ------------------------------------------------------------------------
@@ -244,7 +247,16 @@ class NeuralMethod(MultiLabelMethod):
 
     # -- fit / predict -------------------------------------------------------------------------
     def fit(self, X, Y, X_val=None, Y_val=None, context: FitContext | None = None):
-        ctx = context or FitContext()
+        """Train on (X, Y), selecting the epoch on (X_val, Y_val).
+
+        Without ``Y_val`` (e.g. inside ``GridSearchCV``) a seeded, iteratively stratified
+        ``validation_fraction`` of the training rows is held out for model selection and the
+        rest is trained on; with fewer than :data:`MIN_CARVE_ROWS` rows nothing is held out and
+        the last epoch is kept.
+        """
+        ctx = context or FitContext(progress=False)  # no bars inside GridSearchCV & co.
+        if Y_val is None:
+            X, Y, X_val, Y_val = carve_validation(X, Y, self.validation_fraction, ctx.seed)
         self._setup(ctx, X, Y, X_val, Y_val)
         self.module_ = self.build_module(self.n_features_, self.n_labels_).to(self.device_)
         self.train_stages()
@@ -309,6 +321,7 @@ class NeuralMethod(MultiLabelMethod):
         self = cls(**blob["hparams"])
         self.device_ = resolve_device(device)
         self.n_features_, self.n_labels_ = blob["n_features"], blob["n_labels"]
+        self.n_features_in_, self.classes_ = self.n_features_, np.arange(self.n_labels_)
         self.mean_, self.scale_ = (None if v is None else v.numpy() for v in (blob["mean"], blob["scale"]))
         self.selected_threshold_ = blob["threshold"]
         self.module_ = self.build_module(self.n_features_, self.n_labels_).to(self.device_)
@@ -630,6 +643,24 @@ def check_checkpoint_file(path: Path) -> dict[str, Any]:
 def _clip(value: Any, width: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+MIN_CARVE_ROWS = 10  # below this a held-out part is too small to select anything on
+
+
+def carve_validation(X, Y, fraction: float, seed: int):
+    """(X_train, Y_train, X_val, Y_val): ``fraction`` of the rows held out by iterative
+    stratification (Sechidis et al., 2011; the splitter of :mod:`mlbench.data.splits`), seeded
+    with ``seed``; (X, Y, None, None) when there are too few rows or ``fraction`` is 0."""
+    from mlbench.data.splits import iterative_stratification
+
+    n = X.shape[0]
+    if fraction <= 0 or n < MIN_CARVE_ROWS:
+        return X, Y, None, None
+    Yd = Y.toarray() if sp.issparse(Y) else np.asarray(Y)
+    train, val = iterative_stratification(Yd, (1 - fraction, fraction),
+                                          np.random.default_rng(seed))
+    return X[train], Y[train], X[val], Y[val]
 
 
 def _progress():

@@ -159,6 +159,7 @@ def render_paper_table(
     table = choose_table(paper, metric, table)
     layout = paper_layout(paper, table)
     metrics = [metric] if "dataset" in layout["columns"] else list(layout["metrics"])
+    layout = _with_outside_methods(layout, store, metrics)
     fractions = sorted({method_fraction(layout, m) for m in layout["methods"]})
     ours = _ours(store, metrics, fractions, protocol, split)
     lookup = _Lookup(paper, table, layout, ours, data_dir,
@@ -169,6 +170,24 @@ def render_paper_table(
         header, rows = _grid_rows_by_metrics(layout, metrics, lookup)
     rows = [(label, [(_escape_separator(t, fmt), b) for t, b in values]) for label, values in rows]
     return render_grid(rows, header, _caption(paper, table, layout, metrics, protocol, ours, split), fmt)
+
+
+def _with_outside_methods(layout: dict, store: pd.DataFrame, metrics) -> dict:
+    """The layout plus a row per outside method in the store (external predictions, plugin
+    methods: not mlbench's own) with runs on the table's datasets; the paper has no value
+    for them ("–")."""
+    from mlbench.methods import METHODS, method_ids
+
+    method_ids()  # loads the registry
+    own = {m for m, cls in METHODS.items() if cls.__module__.startswith("mlbench.")}
+    ran = store[store["dataset"].isin(layout["datasets"])]["method"]
+    extra = [m for m in dict.fromkeys(ran) if m not in own and m not in layout["methods"]]
+    if not extra:
+        return layout
+    missing = [*layout.get("missing", []),
+               *[(x, m, d) for x in metrics for m in extra for d in layout["datasets"]]]
+    return {**layout, "methods": [*layout["methods"], *extra],
+            "method_labels": [*layout["method_labels"], *extra], "missing": missing}
 
 
 def _mark_best(columns: list[list[tuple[str, tuple | None]]], higher: list[bool]):

@@ -14,6 +14,7 @@ A run directory ``<runs_dir>/<dataset>/<method>/<variant>/<split>-seed<k>[-frac<
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import sys
 import time
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from mlbench.data import load_split
+from mlbench.data.splits import DEFAULT_RATIOS
 
 from mlbench.errors import MlbenchError
 from mlbench.integrity import config_hash, load_npz_checked, read_json_checked  # noqa: F401
@@ -122,6 +124,9 @@ def train_run(
         clear_run_dir(run_dir)
         remove_run(runs_dir, run_id)
     method = method_cls(**params)
+    from mlbench.methods.plugins import method_source
+
+    source = method_source(method_cls)  # outside methods: module, file sha256, package version
     config = {
         "run_id": run_id,
         "method": spec.method,
@@ -136,6 +141,7 @@ def train_run(
         "versions": versions(),
         "command": shlex.join(sys.argv),
         "started_at": _now(),
+        **({"method_source": source} if source else {}),
     }
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(run_dir / "config.json", config)
@@ -221,3 +227,119 @@ def check_seed(seed: Any) -> int:
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def record_external_predictions(
+    dataset: str,
+    seed: int,
+    scores_test,
+    scores_val=None,
+    *,
+    name: str,
+    strategy: str = "iterative",
+    y_true=None,
+    y_true_val=None,
+    notes: str | None = None,
+    runs_dir: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    ratios: tuple[float, float, float] = DEFAULT_RATIOS,
+    train_fraction: float = 1.0,
+    source: str | None = None,
+) -> Path:
+    """Put an outside model's probabilities on the (dataset, strategy, seed) split into the
+    store as method ``name``, as if mlbench had trained it: a run directory (config.json with
+    ``"external": true``, scores.npz, metrics.json under every protocol) and store rows, so
+    ``table``, ``stats``, ``plot`` and ``check`` show it beside the built-in methods.
+
+    ``scores_test`` (and ``scores_val``) are (n, L) probabilities in the split's row order;
+    ``y_true``/``y_true_val``, when given, must equal the split's labels (a check that the
+    scores are for this split). Without ``scores_val`` the ``val`` protocol is not stored.
+    Returns the run directory.
+    """
+    from mlbench.metrics import validate_inputs
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", name or ""):
+        raise MlbenchError(f"--name {name!r} must be letters, digits and _ . + - (it names a "
+                           "directory and a table row), e.g. --name my-model.")
+    try:
+        get_method_class(name)
+    except MlbenchError:
+        pass
+    else:
+        raise MlbenchError(f"--name {name!r} is a built-in or installed method; choose another "
+                           "name for outside predictions, e.g. --name {name}-mine.")
+    data = load_split(dataset, strategy, seed, data_dir=data_dir, ratios=ratios,
+                      train_fraction=train_fraction)
+    where = f"the test part of {data.dataset} split '{strategy}' seed {seed} (split id {data.split.id})"
+    _same_labels(y_true, data.Y_test, "y_true", where, dataset, strategy, seed)
+    _same_labels(y_true_val, data.Y_val, "y_true_val", where.replace("test part", "validation part"),
+                 dataset, strategy, seed)
+    y_test = _dense(data.Y_test)
+    if np.shape(scores_test) != y_test.shape:
+        raise MlbenchError(f"scores have shape {scores_test.shape} but {where} is {y_test.shape}; "
+                           "predict every test row and label in the split's order.")
+    _, scores_test, _ = validate_inputs(y_test, scores=scores_test)
+    y_val = _dense(data.Y_val)
+    if scores_val is not None:
+        if np.shape(scores_val) != y_val.shape:
+            raise MlbenchError(f"scores_val have shape {np.shape(scores_val)} but the validation "
+                               f"part is {y_val.shape}; predict the split's validation rows.")
+        _, scores_val, _ = validate_inputs(y_val, scores=scores_val, names=("y_true_val", "scores_val", "y_pred"))
+
+    runs_dir = resolve_runs_dir(runs_dir)
+    spec = RunSpec(name, data.dataset, int(seed), strategy, (), train_fraction, ratios)
+    run_id = spec.run_id()
+    run_dir = runs_dir / run_id
+    if run_dir.exists():  # recording the same name on the same split again replaces it
+        clear_run_dir(run_dir)
+        remove_run(runs_dir, run_id)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    finished = _now()
+    atomic_write_json(run_dir / "config.json", {
+        "run_id": run_id, "method": name, "display_name": name, "variant": spec.variant,
+        "external": True, "notes": notes, "predictions": source, "overrides": {}, "params": {},
+        "dataset": data.dataset, "split": data.provenance, "seed": int(seed), "device": None,
+        "versions": versions(), "command": shlex.join(sys.argv), "started_at": finished,
+    })
+    arrays = {"scores_test": scores_test, "y_test": y_test}
+    if scores_val is not None:
+        arrays.update(scores_val=scores_val, y_val=y_val)
+    atomic_save_npz(run_dir / "scores.npz", compressed=True, **arrays)
+    metrics = {}
+    for protocol in PROTOCOLS:
+        if protocol == "val" and scores_val is None:
+            continue
+        result = evaluate(y_test, scores_test, protocol, y_true_val=y_val, scores_val=scores_val)
+        metrics[protocol] = {"metrics": result.metrics, "thresholds": result.thresholds,
+                             "description": result.description}
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    add_rows(runs_dir, [
+        {"dataset": data.dataset, "method": name, "variant": spec.variant, "seed": int(seed),
+         "split": strategy, "split_id": data.split.id, "train_fraction": train_fraction,
+         "protocol": protocol, "metric": metric, "value": value, "run_id": run_id,
+         "finished_at": finished}
+        for protocol, result in metrics.items() for metric, value in result["metrics"].items()
+    ])
+    atomic_write_json(run_dir / "status.json", {"state": "complete", "finished_at": finished,
+                                                "external": True})
+    return run_dir
+
+
+def _dense(Y) -> np.ndarray:
+    import scipy.sparse as sp
+
+    return np.asarray(Y.toarray() if sp.issparse(Y) else Y)
+
+
+def _same_labels(given, expected, what: str, where: str, dataset, strategy, seed) -> None:
+    if given is None:
+        return
+    given, expected = np.asarray(given), _dense(expected)
+    if given.shape != expected.shape or not np.array_equal(given != 0, expected != 0):
+        detail = (f"shape {given.shape} vs {expected.shape}" if given.shape != expected.shape
+                  else f"{int(((given != 0) != (expected != 0)).any(axis=1).sum())} rows differ")
+        raise MlbenchError(
+            f"{what} does not match {where} ({detail}); predict on that split (`mlbench split "
+            f"{dataset} --strategy {strategy} --seeds {seed}` saves its indices) or give the "
+            "--split-strategy and --seed the predictions were made on."
+        )
