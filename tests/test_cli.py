@@ -185,3 +185,24 @@ def test_methods_lists_registered_methods(capsys):
     code, out, _ = run(capsys, "methods", "--json")
     ids = {m["id"] for m in json.loads(out)}
     assert code == 0 and {"br", "mlknn", "haram", "bce"} <= ids
+
+
+def test_set_per_method_and_bare_and_no_dataset_means_every_fetched_one(tmp_path, monkeypatch, capsys):
+    """`bce.epochs` reaches bce only; bare `k` reaches the method that has it (mlknn), not br;
+    without --dataset every fetched dataset trains (here: the one fetched)."""
+    import json
+
+    monkeypatch.setenv("MLBENCH_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("MLBENCH_RUNS", str(tmp_path / "runs"))
+    assert invoke_cli("fetch", "emotions", "-q") == 0
+    code = invoke_cli("train", "--method", "br", "mlknn", "--set", "k=5", "--set", "br.C=0.5", "-q")
+    assert code == 0
+    assert "every fetched dataset (emotions)" in capsys.readouterr().err
+    br = json.loads(next((tmp_path / "runs" / "emotions" / "br").glob("*/*/config.json")).read_text())
+    mlknn = json.loads(next((tmp_path / "runs" / "emotions" / "mlknn").glob("*/*/config.json")).read_text())
+    assert br["params"]["C"] == 0.5 and "k" not in br["params"]
+    assert mlknn["params"]["k"] == 5
+    code, _, err = run(capsys, "train", "--method", "br", "--set", "bce.epochs=2", "-q")
+    assert_one_line_error(code, err, "bce", "not among the methods")
+    code, _, err = run(capsys, "train", "--method", "br", "--set", "epochs=2", "-q")
+    assert code != 0 and "epochs" in err

@@ -321,7 +321,8 @@ def test_yeast_beats_the_label_frequency_baseline(yeast, method):
 # -- paper tables -----------------------------------------------------------------------------------
 
 def test_sleec_and_rbcc_rows_fill_in(tmp_path):
-    from mlbench.results.paper_tables import cell_reason, render_paper_table
+    from mlbench.papers.plan import cell_reason
+    from mlbench.results.paper_tables import render_paper_table
     from mlbench.runs.store import COLUMNS
 
     assert cell_reason("sleec", "yeast", data_dir=tmp_path) is None

@@ -25,7 +25,10 @@ from mlbench.papers.plan import (
     table_cells,
 )
 from mlbench.results.paper_tables import render_paper_table
-from mlbench.runs.store import COLUMNS, STORE_NAME
+from mlbench.runs.store import COLUMNS as REQUIRED_COLUMNS
+from mlbench.runs.store import HASH_COLUMNS, STORE_NAME
+
+COLUMNS = REQUIRED_COLUMNS + HASH_COLUMNS  # every column a run writes
 from mlbench.results.tables import FORMATS, render
 
 GOLDEN = Path(__file__).parent / "golden"

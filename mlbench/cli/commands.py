@@ -295,8 +295,14 @@ def train(
     strategies = expand_strategy(split_strategy or cfg.get("split_strategy"),
                                  folds or cfg.get("folds"), fold or _as_list(cfg.get("fold")))
     device = resolve_device(cfg.get("device", device) if device == "auto" else device)
-    if not methods_ or not datasets_:
-        raise MlbenchError("give --method and --dataset (or a --config file naming them).")
+    if not methods_:
+        raise MlbenchError("give --method (or a --config file naming it); see `mlbench methods`.")
+    if not datasets_:  # as `table` shows every dataset in the store: every one already fetched
+        datasets_ = _fetched_datasets(data_dir)
+        if not datasets_:
+            raise MlbenchError("no dataset is fetched yet; give --dataset or run `mlbench fetch yeast` first.")
+        err_console.print(f"no --dataset: training on every fetched dataset ({', '.join(datasets_)})",
+                          highlight=False)
     overrides = {**cfg.get("params", {}), **parse_sets(set_ or [])}
     from mlbench.data import get_dataset
     from mlbench.methods import get_method_class, resolve_params
@@ -306,22 +312,51 @@ def train(
     check_runs_dir(resolve_runs_dir(runs_dir))
     # package.module:Class / ./file.py:Class -> the loaded class's id (file paths reduced)
     methods_ = [get_method_class(m).id for m in methods_]
+    per_method = overrides_per_method(methods_, overrides)
     for m in methods_:  # validate everything before the first (possibly long) run
-        get_method_class(m)
         for d in datasets_:
-            resolve_params(m, get_dataset(d, data_dir).name, overrides)
+            resolve_params(m, get_dataset(d, data_dir).name, per_method[m])
     for d in datasets_:
         for m in methods_:
             for s in seeds:
                 for strategy in strategies:
                     spec = RunSpec(m, get_dataset(d, data_dir).name, int(s), strategy,
-                                   tuple(sorted(_typed_overrides(m, overrides).items())),
+                                   tuple(sorted(_typed_overrides(m, per_method[m]).items())),
                                    train_fraction)
                     run_dir, what = train_run(spec, runs_dir=runs_dir, data_dir=data_dir,
                                               device=device, force=force, resume=resume,
                                               progress=not quiet and sys.stderr.isatty(),
                                               zero_division=zero_division)
                     _report_run(run_dir, what)
+
+
+def _fetched_datasets(data_dir) -> list[str]:
+    from mlbench.data.cache import is_cached, resolve_data_dir
+    from mlbench.data.registry import DATASETS
+    from mlbench.data.user_registry import user_specs
+
+    root = resolve_data_dir(data_dir)
+    return [name for name in [*DATASETS, *user_specs(root)] if is_cached(root, name)]
+
+
+def overrides_per_method(methods: list[str], overrides: dict) -> dict[str, dict]:
+    """``--set`` for several methods at once: ``bce.epochs=5`` applies to ``bce`` only; a bare
+    ``epochs=5`` to every method that has the parameter, and is an error only if none has it."""
+    from mlbench.methods import get_method_class
+
+    out: dict[str, dict] = {m: {} for m in methods}
+    for key, value in overrides.items():
+        method, dot, name = key.partition(".")
+        if dot and method in out:
+            out[method][name] = value
+            continue
+        if dot:
+            raise MlbenchError(f"--set {key}: {method!r} is not among the methods trained "
+                               f"({', '.join(methods)}); use METHOD.{name}=VALUE with one of them.")
+        takers = [m for m in methods if key in get_method_class(m).params] or methods[:1]
+        for m in takers:  # with no taker, the first method reports the unknown parameter
+            out[m][key] = value
+    return out
 
 
 def _typed_overrides(method_id: str, overrides: dict) -> dict:

@@ -28,7 +28,7 @@ from sklearn.preprocessing import StandardScaler
 
 from mlbench.errors import MlbenchError
 from mlbench.methods.base import FitContext, MultiLabelMethod, register_method
-from mlbench.methods.classic import _features, _labels
+from mlbench.methods.classic import feature_matrix, label_matrix
 
 
 class _ConstantLabels:
@@ -63,7 +63,7 @@ class _ScaledFeatures:
         return X
 
     def _scaled(self, X):
-        X = _features(X)
+        X = feature_matrix(X)
         return self.scaler_.transform(X) if self.scaler_ is not None else X
 
 
@@ -84,7 +84,7 @@ class ClassifierChainMethod(_ScaledFeatures, MultiLabelMethod):
         n_chains = self.hparams["n_chains"]
         if n_chains < 1:
             raise MlbenchError(f"{self.id} needs n_chains >= 1, got {n_chains}; use --set n_chains=10.")
-        X, Y = _features(X), _labels(Y)
+        X, Y = feature_matrix(X), label_matrix(Y)
         self.n_labels_ = Y.shape[1]
         self.labels_ = _ConstantLabels(Y)
         X = self._fit_scaler(X)
@@ -136,7 +136,7 @@ class RandomForestMethod(MultiLabelMethod):
     def fit(self, X, Y, X_val=None, Y_val=None, context=None):
         from sklearn.ensemble import RandomForestClassifier
 
-        X, Y = _features(X), _labels(Y)
+        X, Y = feature_matrix(X), label_matrix(Y)
         self.n_labels_ = Y.shape[1]
         max_features = self.hparams["max_features"]
         try:  # "sqrt", "log2", or a number: a fraction (0, 1] or a count
@@ -152,7 +152,7 @@ class RandomForestMethod(MultiLabelMethod):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        return forest_positive_proba(self.model_.predict_proba(_features(X)),
+        return forest_positive_proba(self.model_.predict_proba(feature_matrix(X)),
                                      self.model_.classes_)
 
 
@@ -199,7 +199,7 @@ class BoomerMethod(MultiLabelMethod):
 
     def fit(self, X, Y, X_val=None, Y_val=None, context=None):
         BoomerClassifier = _import_boomer()
-        X, Y = _features(X), _labels(Y)
+        X, Y = feature_matrix(X), label_matrix(Y)
         self.n_labels_ = Y.shape[1]
         self.labels_ = _ConstantLabels(Y)
         # mlrl wants random_state >= 1.
@@ -213,7 +213,7 @@ class BoomerMethod(MultiLabelMethod):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        X = _features(X)
+        X = feature_matrix(X)
         if self.model_ is None:
             return self.labels_.fill(np.zeros((X.shape[0], 0)))
         proba = self.model_.predict_proba(X)

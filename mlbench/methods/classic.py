@@ -19,14 +19,14 @@ from mlbench.errors import MlbenchError
 from mlbench.methods.base import MultiLabelMethod, register_method
 
 
-def _labels(Y) -> np.ndarray:
+def label_matrix(Y) -> np.ndarray:
     Y = np.asarray(Y.toarray() if sp.issparse(Y) else Y)
     if Y.ndim != 2:
         raise MlbenchError(f"Y must be a 2-D (n_samples, n_labels) 0/1 matrix, got {Y.shape}.")
     return (Y > 0).astype(np.int64)
 
 
-def _features(X):
+def feature_matrix(X):
     return X.tocsr().astype(np.float64) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
 
 
@@ -47,7 +47,7 @@ class BinaryRelevance(MultiLabelMethod):
     def fit(self, X, Y, X_val=None, Y_val=None, context=None):
         from joblib import Parallel, delayed
 
-        X, Y = _features(X), _labels(Y)
+        X, Y = feature_matrix(X), label_matrix(Y)
         self.n_labels_ = Y.shape[1]
         self.scaler_ = None
         if self.hparams["standardize"]:
@@ -71,7 +71,7 @@ class BinaryRelevance(MultiLabelMethod):
         return clf.coef_[0], clf.intercept_[0]
 
     def predict_proba(self, X) -> np.ndarray:
-        X = _features(X)
+        X = feature_matrix(X)
         if self.scaler_ is not None:
             X = self.scaler_.transform(X)
         proba = expit(np.asarray(X @ self.coef_) + self.intercept_)
@@ -122,7 +122,7 @@ class MLkNN(MultiLabelMethod):
     def fit(self, X, Y, X_val=None, Y_val=None, context=None):
         from sklearn.neighbors import NearestNeighbors
 
-        X, Y = _features(X), _labels(Y)
+        X, Y = feature_matrix(X), label_matrix(Y)
         k, s = self.hparams["k"], self.hparams["s"]
         if not 1 <= k < X.shape[0]:
             raise MlbenchError(f"mlknn needs 1 <= k < n_train ({X.shape[0]}), got k={k}.")
@@ -156,7 +156,7 @@ class MLkNN(MultiLabelMethod):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        X = self.scaling_.transform(_features(X))
+        X = self.scaling_.transform(feature_matrix(X))
         proba = np.empty((X.shape[0], self.n_labels_))
         labels = np.arange(self.n_labels_)
         for rows, counts in self._neighbour_counts(X, leave_self_out=False):
@@ -270,7 +270,7 @@ class HARAM(MultiLabelMethod):
     def fit(self, X, Y, X_val=None, Y_val=None, context=None):
         from skmultilearn.adapt import MLARAM
 
-        X, Y = self._dense(X), _labels(Y)
+        X, Y = self._dense(X), label_matrix(Y)
         self.min_ = X.min(axis=0)
         span = X.max(axis=0) - self.min_
         self.span_ = np.where(span > 0, span, 1.0)

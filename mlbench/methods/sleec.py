@@ -35,7 +35,7 @@ from sklearn.preprocessing import normalize
 
 from mlbench.errors import MlbenchError
 from mlbench.methods.base import FitContext, MultiLabelMethod, register_method
-from mlbench.methods.classic import _features, _labels
+from mlbench.methods.classic import feature_matrix, label_matrix
 
 _CHUNK = 1024  # rows of the label-similarity matrix held at once (_CHUNK x n floats)
 
@@ -154,7 +154,7 @@ class SLEEC(MultiLabelMethod):
         from sklearn.cluster import KMeans
 
         hp = self.hparams
-        X, Y = _features(X), _labels(Y)
+        X, Y = feature_matrix(X), label_matrix(Y)
         n, n_labels = Y.shape
         self.n_labels_ = n_labels
         dim = hp["embedding_dim"] or min(100, n_labels)
@@ -196,7 +196,7 @@ class SLEEC(MultiLabelMethod):
         from sklearn.metrics import pairwise_distances_argmin
         from sklearn.neighbors import NearestNeighbors
 
-        X = self._prepare(_features(X))
+        X = self._prepare(feature_matrix(X))
         scores = np.zeros((X.shape[0], self.n_labels_))
         for centres, clusters in self.learners_:
             assign = (np.zeros(X.shape[0], dtype=int) if centres is None

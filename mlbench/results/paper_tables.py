@@ -176,12 +176,17 @@ def _with_outside_methods(layout: dict, store: pd.DataFrame, metrics) -> dict:
     """The layout plus a row per outside method in the store (external predictions, plugin
     methods: not mlbench's own) with runs on the table's datasets; the paper has no value
     for them ("–")."""
+    from mlbench.papers import METHODS as PAPER_METHODS
+
+    ran = store[store["dataset"].isin(layout["datasets"])]["method"]
+    candidates = [m for m in dict.fromkeys(ran) if m not in layout["methods"] and m not in PAPER_METHODS]
+    if not candidates:  # the common case needs no method registry (and so no torch)
+        return layout
     from mlbench.methods import METHODS, method_ids
 
     method_ids()  # loads the registry
     own = {m for m, cls in METHODS.items() if cls.__module__.startswith("mlbench.")}
-    ran = store[store["dataset"].isin(layout["datasets"])]["method"]
-    extra = [m for m in dict.fromkeys(ran) if m not in own and m not in layout["methods"]]
+    extra = [m for m in candidates if m not in own]
     if not extra:
         return layout
     missing = [*layout.get("missing", []),
