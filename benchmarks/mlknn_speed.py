@@ -71,7 +71,7 @@ def _child(which: str, dataset: str, data_dir: str, repeats: int, out: str, queu
         else:
             from skmultilearn.adapt import MLkNN as NgMLkNN
 
-            from mlbench.methods.classic import _FeatureScaling, _features
+            from mlbench.methods.classic import _features, _FeatureScaling
 
             X, Xt = _features(X), _features(Xt)
             scaling = _FeatureScaling("minmax", False, X)  # the same features as ours sees

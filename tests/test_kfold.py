@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlbench.papers import plan as planning
 from mlbench.data import load_dataset
 from mlbench.data.splits import expand_strategy, get_split, kfold_folds, make_split
 from mlbench.errors import MlbenchError
-from mlbench.runs.store import COLUMNS, add_rows, read_store
+from mlbench.papers import plan as planning
 from mlbench.results.tables import render
+from mlbench.runs.store import COLUMNS, add_rows, read_store
 
 from .conftest import invoke_cli
 from .test_cli import assert_one_line_error

@@ -11,15 +11,15 @@ import torch
 from sklearn.datasets import make_multilabel_classification
 
 from mlbench.errors import MlbenchError
+from mlbench.methods.base import FitContext, create_method, method_ids, resolve_params
 from mlbench.methods.losses.contrastive import (
     distribution_contrastive_loss,
     ld_alignment_loss,
-    multilabel_contrastive_loss,
     mulsupcon_loss,
+    multilabel_contrastive_loss,
     positive_mask,
     rbf_smoothness_loss,
 )
-from mlbench.methods.base import FitContext, create_method, method_ids, resolve_params
 from mlbench.methods.mlp import feature_encoder
 from mlbench.methods.mulsupcon import MoCoPretrainer, mask_features, projection_head
 

@@ -9,10 +9,10 @@ import json
 import pandas as pd
 import pytest
 
-from mlbench.papers import plan as planning
-from mlbench.runs import execute as orc
 from mlbench.errors import MlbenchError
 from mlbench.io import read_json
+from mlbench.papers import plan as planning
+from mlbench.runs import execute as orc
 from mlbench.runs.runner import RunSpec
 from mlbench.runs.store import COLUMNS, STORE_NAME, read_store
 
@@ -41,14 +41,14 @@ def status(runs_dir, spec) -> dict:
 
 def test_plan_covers_runnable_cells_times_seeds(tmp_path):
     plan = planning.plan_reproduction("cgmvae", tables=["1"], seeds=[0, 1], data_dir=tmp_path,
-                                 datasets=["yeast", "ebird"], methods=["br", "mlknn", "sleec"],
+                                 datasets=["yeast", "ebird"], methods=["br", "mlknn", "lamp"],
                                  available_methods={"br", "mlknn"})
     assert [s.run_id() for s in plan.specs] == [
         "yeast/br/default/iterative-seed0", "yeast/br/default/iterative-seed1",
         "yeast/mlknn/default/iterative-seed0", "yeast/mlknn/default/iterative-seed1"]
     reasons = {(c.method, c.dataset): r for c, r in plan.blocked}
     assert reasons[("br", "ebird")] == "data not public"
-    assert reasons[("sleec", "yeast")] == "not implemented"
+    assert reasons[("lamp", "yeast")] == "not implemented"
     assert plan.datasets == ["yeast"]
 
 

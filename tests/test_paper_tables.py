@@ -25,11 +25,11 @@ from mlbench.papers.plan import (
     table_cells,
 )
 from mlbench.results.paper_tables import render_paper_table
+from mlbench.results.tables import FORMATS, render
 from mlbench.runs.store import COLUMNS as REQUIRED_COLUMNS
 from mlbench.runs.store import HASH_COLUMNS, STORE_NAME
 
 COLUMNS = REQUIRED_COLUMNS + HASH_COLUMNS  # every column a run writes
-from mlbench.results.tables import FORMATS, render
 
 GOLDEN = Path(__file__).parent / "golden"
 EXTENSIONS = {"rich": "txt", "markdown": "md", "latex": "tex", "csv": "csv", "html": "html"}
@@ -148,7 +148,7 @@ def test_cells_hold_ours_paper_and_difference(store, tmp_path):
     assert f"| 0.630 | {delta:+.3f}" in yeast["BR"]  # C-GMVAE Table 1: BR on yeast, ex-F1 0.630
     assert yeast["MLKNN"].endswith(" *") and not yeast["BR"].endswith(" *")  # best of ours marked
     assert frame.columns.tolist()[:2] == ["Method", "eBird (data not public)"]
-    assert frame["Method"].tolist() == ["BR", "MLKNN", "HARAM", "SLEEC (not implemented)",
+    assert frame["Method"].tolist() == ["BR", "MLKNN", "HARAM", "SLEEC (not implemented in mlbench)",
                                         "C2AE (not implemented in mlbench)", "LaMP (not implemented)",
                                         "MPVAE (not implemented in mlbench)", "C-GMVAE (not implemented in mlbench)"]
     assert frame.set_index("Method").loc["HARAM", "bkms"] == "– | 0.216 | not run"
@@ -204,7 +204,7 @@ def test_paper_dash_cells(tmp_path):
     out = render_paper_table(pd.DataFrame(columns=COLUMNS), "mulsupcon", "ex-f1", "fixed", "csv",
                              data_dir=tmp_path, available_methods=AVAILABLE)
     frame = pd.read_csv(io.StringIO(out), comment="#").set_index("Method")
-    assert frame.loc["RBCC (not implemented)", "media"] == "– | –"
+    assert frame.loc["RBCC (not implemented in mlbench)", "media"] == "– | –"
     assert "no runs yet" in out
 
 
@@ -237,7 +237,7 @@ def test_cell_reasons(tmp_path):
     assert reason("br", "delicious") is None  # fetchable: reproduce downloads it
     assert reason("br", "ebird") == "data not public"
     assert reason("mulsupcon", "coco") == "image data"
-    assert reason("sleec", "yeast") == "not implemented"
+    assert reason("lamp", "yeast") == "not implemented"
     assert reason("c2ae", "yeast") == "not implemented in mlbench"
 
 

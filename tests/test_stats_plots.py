@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlbench.results import plots, stats
 from mlbench.errors import MlbenchError
+from mlbench.results import plots, stats
 from mlbench.runs.store import COLUMNS, STORE_NAME
 
 from .conftest import invoke_cli

@@ -15,8 +15,8 @@ from torch import nn
 from mlbench.errors import MlbenchError
 from mlbench.methods.base import FitContext, create_method
 from mlbench.methods.mlp import BCEMethod, feature_encoder
-from mlbench.metrics import compute_metrics
 from mlbench.methods.neural import CHECKPOINT, MODEL, TRAIN_LOG, NeuralMethod, resolve_device
+from mlbench.metrics import compute_metrics
 
 SMALL = {"hidden": [32, 32], "epochs": 6, "batch_size": 32}
 

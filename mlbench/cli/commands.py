@@ -194,7 +194,6 @@ def methods(as_json: JsonFlag = False) -> None:
     """List the registered methods and their hyperparameters."""
     from mlbench.methods import get_method_class, method_ids
     from mlbench.methods.base import all_param_ranges
-
     from mlbench.methods.plugins import method_source
 
     records = []
@@ -281,9 +280,9 @@ def train(
     zero_division: ZeroDivision = 0.0,
 ) -> None:
     """Train methods on datasets (one run per method x dataset x seed) and store the results."""
+    from mlbench.methods.neural import resolve_device
     from mlbench.metrics import check_zero_division
     from mlbench.runs.runner import RunSpec, train_run
-    from mlbench.methods.neural import resolve_device
 
     zero_division = check_zero_division(zero_division)
     cfg = load_config_file(config) if config else {}
@@ -486,9 +485,9 @@ def table(
 ) -> None:
     """Render finished runs: methods x datasets, mean ± std over seeds."""
     from mlbench.metrics.protocols import PROTOCOLS
+    from mlbench.results.tables import render
     from mlbench.runs.spec import resolve_runs_dir
     from mlbench.runs.store import read_store
-    from mlbench.results.tables import render
 
     if protocol not in PROTOCOLS:
         raise MlbenchError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}.")

@@ -75,9 +75,8 @@ def reproduce(
 ) -> None:
     """Train what a paper's tables (--paper) or an experiment file (--experiment) needs and the store lacks (rerun to resume)."""
     from mlbench.papers import plan as planning
-    from mlbench.runs import execute as orc
     from mlbench.results.paper_tables import render_paper_table
-
+    from mlbench.runs import execute as orc
     from mlbench.runs.runner import check_seed
 
     _paper_or_experiment(paper, experiment)
@@ -324,8 +323,8 @@ def stats(
     as_json: JsonFlag = False,
 ) -> None:
     """Friedman test over datasets with Nemenyi post-hoc (and CD diagram), or a paired test."""
-    from mlbench.results import stats as st
     from mlbench.metrics import get_metric
+    from mlbench.results import stats as st
 
     check_protocol(protocol)
     spec = get_metric(metric)
@@ -347,7 +346,6 @@ def stats(
         err_console.print(f"[yellow]note:[/] {exc}", highlight=False)
     if cd_diagram is not None:
         from mlbench.results.plots import cd_diagram as draw
-
         from mlbench.results.tables import method_names
 
         paths = draw(matrix, cd_diagram, higher_is_better=spec.higher_is_better, alpha=alpha, title=spec.id,

@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mlbench.methods.losses.contrastive import asymmetric_loss
 from mlbench.methods.base import register_method
+from mlbench.methods.losses.contrastive import asymmetric_loss
 from mlbench.methods.mlp import BCEMethod
 
 

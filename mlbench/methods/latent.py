@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlbench.methods.losses import latent as losses
 from mlbench.errors import MlbenchError
 from mlbench.methods.base import register_method, register_variant
+from mlbench.methods.losses import latent as losses
 from mlbench.methods.mlp import feature_encoder
 from mlbench.methods.neural import NeuralMethod
 

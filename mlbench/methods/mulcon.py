@@ -37,8 +37,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from mlbench.errors import MlbenchError
-from mlbench.methods.losses.contrastive import label_level_contrastive_loss
 from mlbench.methods.base import register_method, register_variant
+from mlbench.methods.losses.contrastive import label_level_contrastive_loss
 from mlbench.methods.mlp import BCEMethod, feature_encoder
 from mlbench.methods.neural import NeuralMethod
 

@@ -53,8 +53,8 @@ from torch import nn
 
 from mlbench.errors import MlbenchError
 from mlbench.io import atomic_write_json
-from mlbench.methods.losses.contrastive import PATTERNS, multilabel_contrastive_loss
 from mlbench.methods.base import register_method, register_variant
+from mlbench.methods.losses.contrastive import PATTERNS, multilabel_contrastive_loss
 from mlbench.methods.mlp import feature_encoder
 from mlbench.methods.neural import NeuralMethod
 

@@ -51,6 +51,7 @@ import torch
 from torch import nn
 
 from mlbench.errors import MlbenchError
+from mlbench.methods.base import register_variant
 from mlbench.methods.losses.contrastive import (
     distribution_contrastive_loss,
     ld_alignment_loss,
@@ -58,7 +59,6 @@ from mlbench.methods.losses.contrastive import (
     positive_mask,
     rbf_smoothness_loss,
 )
-from mlbench.methods.base import register_variant
 from mlbench.methods.mulsupcon import MoCoPretrainer, MulSupConMethod, projection_head
 
 

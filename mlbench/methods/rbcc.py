@@ -39,7 +39,6 @@ from mlbench.methods.base import register_method
 from mlbench.methods.mlp import feature_encoder
 from mlbench.methods.neural import NeuralMethod
 
-
 # -- structure -------------------------------------------------------------------------------------
 
 def label_mutual_information(Y: np.ndarray) -> np.ndarray:

@@ -80,10 +80,10 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import tomllib
 from importlib import resources
 
 import pandas as pd
+import tomllib
 
 from mlbench.errors import MlbenchError, suggest
 

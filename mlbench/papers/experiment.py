@@ -12,10 +12,11 @@ registry (to lower every ``*epochs`` parameter) and so imports the methods.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from mlbench.errors import MlbenchError, suggest
 from mlbench.runs.spec import RunSpec

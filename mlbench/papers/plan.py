@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from mlbench.errors import MlbenchError
-from mlbench.papers.catalog import PAPERS, IMAGE_DATASETS, paper_info, paper_layout, paper_tables
+from mlbench.papers.catalog import IMAGE_DATASETS, PAPERS, paper_info, paper_layout, paper_tables
 from mlbench.runs.spec import RunSpec
 
 QUICK_EPOCHS = 3
@@ -95,7 +95,7 @@ def cell_reason(method: str, dataset: str, *, data_dir=None, available_methods=N
 
 def choose_table(paper: str, metric: str, table=None) -> str:
     """``table`` checked against ``metric``, or the first table of ``paper`` reporting ``metric``."""
-    
+
     if table is not None:
         layout = paper_layout(paper, table)
         if metric not in layout["metrics"]:

@@ -268,7 +268,7 @@ def cd_diagram(matrix: pd.DataFrame, stem, *, higher_is_better: bool = True, alp
                title: str = "", names: dict[str, str] | None = None) -> list[Path]:
     """Average ranks with Nemenyi non-significance bars (scikit-posthocs) and the CD; ``names``
     maps method ids to display names (:func:`mlbench.results.tables.method_names`)."""
-    from mlbench.results.stats import posthoc_tests, average_ranks, critical_difference, nemenyi_pvalues
+    from mlbench.results.stats import average_ranks, critical_difference, nemenyi_pvalues, posthoc_tests
 
     posthocs = posthoc_tests()
     if matrix.shape[1] < 2 or matrix.shape[0] < 2:

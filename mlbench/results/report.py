@@ -47,9 +47,9 @@ def _paper_store(store: pd.DataFrame, paper: str) -> pd.DataFrame:
 
 
 def _tables_section(store, paper, protocol, split, data_dir) -> list[str]:
+    from mlbench.papers import paper_layout
     from mlbench.papers.plan import plan_reproduction, tables_to_render
     from mlbench.results.paper_tables import render_paper_table
-    from mlbench.papers import paper_layout
 
     plan = plan_reproduction(paper, data_dir=data_dir, seeds=[0])
     shown = tables_to_render(plan, store)
@@ -197,9 +197,9 @@ def write_report(
 ) -> Path:
     """Write ``<out_dir>/report.md`` and its plots under ``<out_dir>/plots/``."""
     from mlbench.papers import PAPERS, paper_tables
+    from mlbench.results.tables import PROTOCOL_NOTES
     from mlbench.runs.spec import resolve_runs_dir
     from mlbench.runs.store import read_store
-    from mlbench.results.tables import PROTOCOL_NOTES
 
     paper_tables(paper)  # unknown paper -> error with suggestions
     runs_dir = resolve_runs_dir(runs_dir)

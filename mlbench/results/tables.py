@@ -140,9 +140,8 @@ def render(
 def render_grid(rows: list[tuple[str, list[tuple[str, bool]]]], header: list[str], text: str, fmt: str):
     """Lay out labelled rows of (cell text, is best) pairs in one of :data:`FORMATS`."""
     if fmt == "rich":
-        from rich.table import Table
-
         from rich.console import Group
+        from rich.table import Table
         from rich.text import Text
 
         table = Table()

@@ -209,8 +209,8 @@ def _ray_task(spec: RunSpec, data_files: dict[str, bytes], device: str, command:
     import json
     import tempfile
 
-    from mlbench.runs.store import read_store
     from mlbench.methods.neural import resolve_device
+    from mlbench.runs.store import read_store
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mlbench-ray-") as scratch:

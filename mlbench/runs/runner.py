@@ -21,16 +21,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-
 import numpy as np
 
 from mlbench.data import load_split
 from mlbench.data.splits import DEFAULT_RATIOS
-
 from mlbench.errors import MlbenchError
 from mlbench.integrity import config_hash, load_npz_checked, read_json_checked  # noqa: F401
 from mlbench.io import atomic_save_npz, atomic_write_json
 from mlbench.methods import FitContext, get_method_class, resolve_params
+from mlbench.methods.neural import seed_everything
 from mlbench.metrics.protocols import PROTOCOLS, evaluate
 from mlbench.runs.spec import (  # noqa: F401  (re-exported: the runner is where callers look)
     RUNS_ENV,
@@ -43,7 +42,6 @@ from mlbench.runs.spec import (  # noqa: F401  (re-exported: the runner is where
     versions,
 )
 from mlbench.runs.store import add_rows, read_store, remove_run
-from mlbench.methods.neural import seed_everything
 
 
 def check_runs_dir(runs_dir: Path) -> None:

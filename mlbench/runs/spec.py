@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlbench.data.splits import DEFAULT_RATIOS
 import numpy as np
 
+from mlbench.data.splits import DEFAULT_RATIOS
 from mlbench.errors import MlbenchError
 from mlbench.integrity import load_npz_checked, read_json_checked
 

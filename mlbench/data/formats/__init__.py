@@ -113,9 +113,8 @@ def detect_format(path: Path, name: str) -> str:
 
 
 def _has_meka_c(path: Path) -> bool:
-    from mlbench.data.formats.meka import relation_of
-
     from mlbench.data.arff import meka_label_count
+    from mlbench.data.formats.meka import relation_of
 
     return meka_label_count(relation_of(path)) is not None
 
