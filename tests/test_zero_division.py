@@ -107,20 +107,23 @@ def test_train_records_zero_division(tmp_path, monkeypatch, capsys):
 def test_store_written_before_the_column_reads_back_as_1(tmp_path):
     from mlbench.runs.store import COLUMNS, read_store
 
-    old = pd.DataFrame([dict.fromkeys([c for c in COLUMNS if c != "zero_division"], "x") | {"value": 0.5}])
+    row = dict(dataset="yeast", method="br", variant="default", seed=0, split="iterative", split_id="s",
+               train_fraction=1.0, protocol="fixed", metric="ma-f1", value=0.5,
+               run_id="yeast/br/default/iterative-seed0", finished_at="t")
+    old = pd.DataFrame([row], columns=COLUMNS)  # the columns of a store before zero_division
     old.to_csv(tmp_path / "results.csv", index=False)
     assert read_store(tmp_path)["zero_division"].tolist() == [1.0]
 
 
 def test_table_selects_or_warns_on_mixed_zero_division(tmp_path, monkeypatch, capsys):
-    from mlbench.runs.store import COLUMNS
+    from mlbench.runs.store import COLUMNS, HASH_COLUMNS
 
     rows = [dict(dataset="yeast", method="br", variant="default", seed=seed, split="iterative",
                  split_id="s", train_fraction=1.0, protocol="fixed", metric="ma-f1",
                  value=value, run_id=f"yeast/br/default/iterative-seed{seed}", finished_at="t",
                  zero_division=z)
             for seed, value, z in ((0, 0.25, 0.0), (1, 0.75, 1.0))]
-    pd.DataFrame(rows, columns=COLUMNS).to_csv(tmp_path / "results.csv", index=False)
+    pd.DataFrame(rows, columns=COLUMNS + HASH_COLUMNS).to_csv(tmp_path / "results.csv", index=False)
     args = ["table", "--metric", "ma-f1", "--format", "csv", "--runs-dir", tmp_path]
     assert invoke_cli(*args, "--zero-division", "0") == 0
     out, err = capsys.readouterr()
