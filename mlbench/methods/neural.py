@@ -582,16 +582,22 @@ class NeuralMethod(MultiLabelMethod):
         if self.context_.run_dir is not None:
             self._write_checkpoint(None)
 
-    def _write_checkpoint(self, current: dict[str, Any] | None) -> None:
-        run_dir = Path(self.context_.run_dir)
-        blob = {
-            "version": CHECKPOINT_VERSION,
+    def _checkpoint_identity(self) -> dict[str, Any]:
+        """What a checkpoint must match to be this run's: written into it, checked on resume."""
+        return {
             "config_sha256": self.context_.config_hash,
             "method": self.id,
             "hparams": self.hparams,
             "seed": self.context_.seed,
             "device": self.device_,
             "shape": (int(self.train_[0].shape[0]), self.n_features_, self.n_labels_),
+        }
+
+    def _write_checkpoint(self, current: dict[str, Any] | None) -> None:
+        run_dir = Path(self.context_.run_dir)
+        blob = {
+            "version": CHECKPOINT_VERSION,
+            **self._checkpoint_identity(),
             "done": self._done,
             "current": current,
             "log": list(self.log_),
@@ -605,14 +611,7 @@ class NeuralMethod(MultiLabelMethod):
         if not path.exists():
             return None
         ckpt = check_checkpoint_file(path)
-        expected = {
-            "config_sha256": self.context_.config_hash,
-            "method": self.id,
-            "hparams": self.hparams,
-            "seed": self.context_.seed,
-            "device": self.device_,
-            "shape": (int(self.train_[0].shape[0]), self.n_features_, self.n_labels_),
-        }
+        expected = self._checkpoint_identity()
         for key, value in expected.items():
             if ckpt.get(key) != value:
                 raise MlbenchError(
