@@ -23,6 +23,7 @@ from torch import nn
 
 from mlbench.errors import MlbenchError
 from mlbench.methods.base import register_method, register_variant
+from mlbench.methods.layers import Dropout
 from mlbench.methods.losses import latent as losses
 from mlbench.methods.mlp import feature_encoder
 from mlbench.methods.neural import NeuralMethod
@@ -35,7 +36,7 @@ def _mlp(widths: Sequence[int], dropout: float = 0.0, act: type[nn.Module] = nn.
     for a, b in zip(widths[:-1], widths[1:]):
         layers += [nn.Linear(int(a), int(b)), act(**act_kwargs)]
         if dropout > 0:
-            layers.append(nn.Dropout(dropout))
+            layers.append(Dropout(dropout))
     return nn.Sequential(*layers)
 
 
@@ -106,7 +107,7 @@ class CGMVAENet(nn.Module):
         label_hidden = [int(h) for h in hp["label_hidden"]]
         if self.official:
             self.label_bias = nn.Parameter(torch.empty(emb).uniform_(-bound, bound))
-            self.fe = nn.Sequential(nn.ReLU(), nn.Dropout(p), _mlp([emb, *label_hidden], p))
+            self.fe = nn.Sequential(nn.ReLU(), Dropout(p), _mlp([emb, *label_hidden], p))
         else:
             self.label_bias = None
             self.fe = _mlp([emb, *label_hidden], p)
@@ -246,9 +247,9 @@ class CGMVAE(NeuralMethod):
         # One decoder pass: the posterior sample z0 (Eq. 4) and the posterior mean, which is
         # what prediction decodes ("x is passed to the feature encoder and decoder to obtain
         # w_fx"): Eq. 6 (cross-entropy) and Eq. 5 (contrastive anchor) use that w_fx.
-        emb_sample, emb = net.decode(torch.cat([z0, mu]), torch.cat([x, x])).split(x.shape[0])
-        recon = losses.bce_sum(net.logits(emb_sample), y)  # Eq. 4: -log p(y | z0)
-        bce = losses.bce_sum(net.logits(emb), y)  # Eq. 6 (minus sign: a loss)
+        logits_sample, logits = net.logits(net.decode(torch.cat([z0, mu]), torch.cat([x, x]))).split(x.shape[0])
+        recon = losses.bce_sum(logits_sample, y)  # Eq. 4: -log p(y | z0)
+        bce = losses.bce_sum(logits, y)  # Eq. 6 (minus sign: a loss)
         loss = hp["recon_weight"] * recon + hp["beta"] * bce
         parts: dict[str, Any] = {"recon": recon, "bce": bce}
         if hp["use_kl"]:
@@ -256,7 +257,8 @@ class CGMVAE(NeuralMethod):
             loss = loss + hp["kl_weight"] * kl
             parts["kl"] = kl
         if hp["use_contrastive"]:
-            cl = losses.label_contrastive_loss(emb, net.label_emb, y, hp["tau"])
+            # Eq. 5's <w_fx, w_j> are Eq. 6's logits: reused, not recomputed.
+            cl = losses.label_contrastive_loss_from_logits(logits, y, hp["tau"])
             loss = loss + hp["alpha"] * cl
             parts["cl"] = cl
         return loss, parts
@@ -291,8 +293,7 @@ class CGMVAE(NeuralMethod):
             loss = loss + hp["official_kl_weight"] * kl
             parts["kl"] = kl
         if hp["use_contrastive"]:
-            cl = losses.label_contrastive_loss(emb[: 2 * B], net.label_emb, torch.cat([y, y]),
-                                               hp["tau"])
+            cl = losses.label_contrastive_loss_from_logits(logits[: 2 * B], torch.cat([y, y]), hp["tau"])
             loss = loss + hp["official_contrastive_weight"] * cl
             parts["cl"] = cl
         return loss, parts

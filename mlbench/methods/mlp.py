@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mlbench.methods.base import register_method
+from mlbench.methods.layers import Dropout
 from mlbench.methods.neural import NeuralMethod
 
 
@@ -30,7 +31,7 @@ def feature_encoder(
     layers: list[nn.Module] = []
     width = n_features
     for h in hidden:
-        layers += [nn.Linear(width, int(h)), nn.ReLU(), nn.Dropout(dropout)]
+        layers += [nn.Linear(width, int(h)), nn.ReLU(), Dropout(dropout)]
         width = int(h)
     return nn.Sequential(*layers)
 

@@ -40,7 +40,7 @@ from mlbench.errors import MlbenchError
 from mlbench.methods.base import register_method, register_variant
 from mlbench.methods.losses.contrastive import label_level_contrastive_loss
 from mlbench.methods.mlp import BCEMethod, feature_encoder
-from mlbench.methods.neural import NeuralMethod
+from mlbench.methods.neural import NeuralMethod, adam
 
 SCHEDULES = ("two-stage", "bce-only", "joint")
 LABEL_ATTENTION = ("full", "induced", "none")
@@ -256,7 +256,7 @@ class MulConMethod(NeuralMethod):
         # Step 2: from the best step-1 weights, BCE + LLCL at a lower lr, so that LLCL sharpens
         # the label embeddings without undoing the structure step 1 found (paper Sec. 2.3).
         if hp["finetune_epochs"] > 0:
-            optimizer = torch.optim.Adam(
+            optimizer = adam(
                 self._finetune_groups(self.module_), weight_decay=hp["weight_decay"]
             )
             self.run_stage(

@@ -54,9 +54,10 @@ from torch import nn
 from mlbench.errors import MlbenchError
 from mlbench.io import atomic_write_json
 from mlbench.methods.base import register_method, register_variant
+from mlbench.methods.layers import Dropout
 from mlbench.methods.losses.contrastive import PATTERNS, multilabel_contrastive_loss
 from mlbench.methods.mlp import feature_encoder
-from mlbench.methods.neural import NeuralMethod
+from mlbench.methods.neural import NeuralMethod, adam
 
 #: Sentinels of hyperparameters taken from the preset.
 FROM_PRESET_NUMBER = -1
@@ -104,7 +105,7 @@ def projection_head(n_in: int, n_out: int, dropout: float = 0.1) -> nn.Sequentia
     """
     hidden = n_in // 2 if n_in >= 2 * n_out else n_out
     return nn.Sequential(
-        nn.Linear(n_in, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(dropout),
+        nn.Linear(n_in, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), Dropout(dropout),
         nn.Linear(hidden, n_out),
     )
 
@@ -360,7 +361,7 @@ class MulSupConMethod(NeuralMethod):
     def configure_pretrain_optimizer(self, pre: MoCoPretrainer) -> torch.optim.Optimizer:
         hp = self.hparams
         params = [p for p in pre.parameters() if p.requires_grad]
-        return torch.optim.Adam(params, lr=hp["pretrain_lr"],
+        return adam(params, lr=hp["pretrain_lr"],
                                 weight_decay=hp["pretrain_weight_decay"])
 
     def configure_pretrain_scheduler(self, optimizer: torch.optim.Optimizer, epochs: int) -> Any:
@@ -419,7 +420,7 @@ class MulSupConMethod(NeuralMethod):
         if not module.frozen:
             groups.append({"params": list(module.backbone.parameters()),
                            "lr": hp["lr"] * hp["backbone_lr_mult"]})
-        return torch.optim.Adam(groups, lr=hp["lr"], weight_decay=hp["weight_decay"])
+        return adam(groups, lr=hp["lr"], weight_decay=hp["weight_decay"])
 
     def configure_scheduler(self, optimizer: torch.optim.Optimizer, epochs: int) -> Any:
         hp = self.hparams

@@ -60,6 +60,7 @@ from mlbench.methods.losses.contrastive import (
     rbf_smoothness_loss,
 )
 from mlbench.methods.mulsupcon import MoCoPretrainer, MulSupConMethod, projection_head
+from mlbench.methods.neural import adam
 
 
 class MulSupConLDMethod(MulSupConMethod):
@@ -96,7 +97,7 @@ class MulSupConLDMethod(MulSupConMethod):
         hp = self.hparams
         ld = set(map(id, pre.ld_head.parameters()))
         rest = [p for p in pre.parameters() if p.requires_grad and id(p) not in ld]
-        return torch.optim.Adam(
+        return adam(
             [{"params": rest}, {"params": list(pre.ld_head.parameters()), "weight_decay": 0.0}],
             lr=hp["pretrain_lr"], weight_decay=hp["pretrain_weight_decay"])
 

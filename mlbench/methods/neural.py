@@ -108,6 +108,15 @@ def resolve_device(device: str = "auto") -> str:
     raise MlbenchError(f"unknown device {device!r}; use auto, cpu or cuda.")
 
 
+def adam(params, **kwargs) -> torch.optim.Adam:
+    """``torch.optim.Adam`` with the fused (multi-tensor, one kernel per step) implementation:
+    the same update rule, 3.2-3.7x faster optimizer steps on CPU than the default for-each loop
+    (issue 14's measurement; ``benchmarks/speed_latent.py`` shows the effect on epochs). Results
+    can differ from the unfused Adam in the last bits, so runs are reproducible within one
+    implementation, as always across devices."""
+    return torch.optim.Adam(params, fused=True, **kwargs)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -216,9 +225,7 @@ class NeuralMethod(MultiLabelMethod):
         return torch.sigmoid(module(xb))
 
     def configure_optimizer(self, module: nn.Module) -> torch.optim.Optimizer:
-        return torch.optim.Adam(
-            module.parameters(), lr=self.hparams["lr"], weight_decay=self.hparams["weight_decay"]
-        )
+        return adam(module.parameters(), lr=self.hparams["lr"], weight_decay=self.hparams["weight_decay"])
 
     def configure_scheduler(self, optimizer: torch.optim.Optimizer, epochs: int) -> Any:
         """An LR scheduler stepped once per epoch (after validation), or None."""

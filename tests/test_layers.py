@@ -1,0 +1,62 @@
+"""The speed-motivated replacements keep the math: dropout masks, logits reuse, fused Adam."""
+
+import torch
+
+from mlbench.methods.layers import Dropout
+from mlbench.methods.losses.latent import label_contrastive_loss, label_contrastive_loss_from_logits
+from mlbench.methods.neural import adam
+
+
+def test_dropout_keeps_expected_fraction_and_scale():
+    torch.manual_seed(0)
+    x = torch.ones(400, 500)
+    out = Dropout(0.3).train()(x)
+    kept = out != 0
+    assert abs(kept.float().mean().item() - 0.7) < 0.01
+    assert torch.allclose(out[kept], torch.full_like(out[kept], 1 / 0.7))
+    assert abs(out.mean().item() - 1.0) < 0.02  # inverted dropout: expectation preserved
+
+
+def test_dropout_is_identity_in_eval_and_deterministic_under_a_seed():
+    x = torch.randn(8, 16)
+    assert torch.equal(Dropout(0.5).eval()(x), x)
+    assert torch.equal(Dropout(1.0).train()(x), torch.zeros_like(x))
+    torch.manual_seed(3)
+    a = Dropout(0.5).train()(x)
+    torch.manual_seed(3)
+    b = Dropout(0.5).train()(x)
+    assert torch.equal(a, b)
+
+
+def test_dropout_gradient_is_the_mask():
+    torch.manual_seed(1)
+    x = torch.randn(6, 7, requires_grad=True)
+    out = Dropout(0.5).train()(x)
+    out.sum().backward()
+    assert torch.equal(x.grad, (out.detach() != 0).float() * 2.0)
+
+
+def test_contrastive_loss_from_reused_logits_is_bit_identical():
+    torch.manual_seed(2)
+    anchors, label_emb = torch.randn(10, 5), torch.randn(4, 5)
+    y = (torch.rand(10, 4) > 0.5).float()
+    y[0] = 0  # an anchor without positives is left out either way
+    direct = label_contrastive_loss(anchors, label_emb, y, tau=0.5)
+    reused = label_contrastive_loss_from_logits(anchors @ label_emb.T, y, tau=0.5)
+    assert torch.equal(direct, reused)
+
+
+def test_fused_adam_takes_the_same_step_as_adam():
+    torch.manual_seed(4)
+    a, b = torch.nn.Linear(5, 3), torch.nn.Linear(5, 3)
+    b.load_state_dict(a.state_dict())
+    opts = [adam(a.parameters(), lr=0.01, weight_decay=1e-4),
+            torch.optim.Adam(b.parameters(), lr=0.01, weight_decay=1e-4)]
+    x = torch.randn(16, 5)
+    for _ in range(5):
+        for module, opt in zip((a, b), opts):
+            opt.zero_grad()
+            module(x).pow(2).sum().backward()
+            opt.step()
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(pa, pb, atol=1e-6)
