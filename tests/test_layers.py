@@ -60,3 +60,25 @@ def test_fused_adam_takes_the_same_step_as_adam():
             opt.step()
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert torch.allclose(pa, pb, atol=1e-6)
+
+
+def test_bf16_precision_trains_and_is_validated():
+    import numpy as np
+    import pytest
+
+    from mlbench.errors import MlbenchError
+    from mlbench.methods import FitContext, create_method
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 6)).astype(np.float32)
+    Y = (X[:, :3] > 0).astype(np.int64)
+    scores = {}
+    for precision in ("fp32", "bf16"):
+        est = create_method("bce", None, {"epochs": 2, "batch_size": 16, "hidden": [8], "precision": precision})
+        est.fit(X, Y, X[:16], Y[:16], FitContext(seed=0, progress=False))
+        scores[precision] = est.predict_proba(X)
+        assert np.isfinite(scores[precision]).all() and scores[precision].shape == Y.shape
+    assert not np.array_equal(scores["fp32"], scores["bf16"])  # autocast really ran
+    est = create_method("bce", None, {"epochs": 1, "precision": "fp8"})
+    with pytest.raises(MlbenchError, match="precision must be"):
+        est.fit(X, Y, X[:16], Y[:16], FitContext(seed=0, progress=False))

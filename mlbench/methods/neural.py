@@ -197,6 +197,7 @@ class NeuralMethod(MultiLabelMethod):
         "early_stopping": 0,  # patience in epochs; 0 = run all epochs
         "grad_clip": 0.0,  # max gradient norm; 0 = off
         "num_threads": 0,  # torch CPU threads; 0 = torch's default
+        "precision": "fp32",  # 'fp32' | 'bf16' (autocast mixed precision; recorded with the run)
     }
     param_ranges: ClassVar[dict[str, str]] = {
         "epochs": ">= 1", "batch_size": ">= 1", "lr": ">= 0", "weight_decay": ">= 0",
@@ -282,8 +283,8 @@ class NeuralMethod(MultiLabelMethod):
         was_training = module.training
         module.eval()
         try:
-            with torch.no_grad():
-                parts = [self.predict_scores(module, xb) for xb in X.split(self.eval_batch_size)]
+            with torch.no_grad(), self.autocast():
+                parts = [self.predict_scores(module, xb).float() for xb in X.split(self.eval_batch_size)]
         finally:
             module.train(was_training)
         if not parts:
@@ -463,7 +464,8 @@ class NeuralMethod(MultiLabelMethod):
         totals: dict[str, Any] = {}
         seen = 0
         for idx in self.epoch_batches(X.shape[0], batch_size):
-            loss, parts = loss_fn(module, X[idx], Y[idx])
+            with self.autocast():
+                loss, parts = loss_fn(module, X[idx], Y[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if clip > 0:
@@ -476,6 +478,13 @@ class NeuralMethod(MultiLabelMethod):
                 value = value.detach() if torch.is_tensor(value) else value
                 totals[key] = totals.get(key, 0.0) + value * n
         return {f"train_{k}": float(v) / max(seen, 1) for k, v in totals.items()}
+
+    def autocast(self):
+        """Mixed precision for forward passes when ``precision='bf16'`` (bfloat16 needs no loss
+        scaling, unlike float16, and runs on CPU and CUDA); a no-op context for 'fp32'."""
+        if self.hparams["precision"] == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast("cuda" if self.device_.startswith("cuda") else "cpu", dtype=torch.bfloat16)
 
     # -- internals -----------------------------------------------------------------------------
     def _setup(self, ctx: FitContext, X, Y, X_val, Y_val) -> None:
@@ -538,6 +547,8 @@ class NeuralMethod(MultiLabelMethod):
                 raise MlbenchError(
                     f"selection_threshold must be 'val' or a number in [0, 1], got {t!r}."
                 )
+        if self.hparams["precision"] not in ("fp32", "bf16"):
+            raise MlbenchError(f"precision must be 'fp32' or 'bf16', got {self.hparams['precision']!r}.")
         for key in ("epochs", "batch_size"):
             if self.hparams.get(key, 1) < 1:
                 raise MlbenchError(f"parameter {key!r} must be >= 1, got {self.hparams[key]}.")
