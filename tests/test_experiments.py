@@ -116,7 +116,9 @@ def test_unknown_group_and_missing_file(tmp_path, capsys):
 # -- the shipped experiments plan what the scripts planned ------------------------------------------
 
 def test_cgmvae_experiment_plans_the_scripts_runs():
-    plan = plan_experiment(load_experiment(shipped_experiment("cgmvae")))
+    # the groups the script had (later groups, e.g. issue 12's sleec, are the experiment's own)
+    plan = plan_experiment(load_experiment(shipped_experiment("cgmvae")),
+                           ["main", "ablation", "longer", "table5", "fig2"])
     ids = {s.run_id() for s in plan.specs}
     for expected in ["yeast/br/default/iterative-seed0", "scene/cgmvae/preset=paper/iterative-seed2",
                      "delicious/cgmvae/decoder_input=xz,preset=paper/iterative-seed1",
@@ -136,7 +138,8 @@ def test_cgmvae_experiment_plans_the_scripts_runs():
 
 def test_mulsupcon_experiment_plans_the_scripts_runs(data_dir):
     exp = load_experiment(shipped_experiment("mulsupcon"))
-    plan = plan_experiment(exp, data_dir=data_dir, datasets=["yeast"])
+    script_groups = ["main", "comparison", "ablation", "ld", "probe", "diag", "asl", "mulcon"]
+    plan = plan_experiment(exp, script_groups, data_dir=data_dir, datasets=["yeast"])
     ids = {s.run_id() for s in plan.specs}
     tail = "official-r0.437888-0.124224-0.437888-seed0"
     for expected in [f"yeast/mulsupcon/default/{tail}", f"yeast/mulsupcon/weighted=True/{tail}",
@@ -146,7 +149,7 @@ def test_mulsupcon_experiment_plans_the_scripts_runs(data_dir):
     script = _script("reproduce_mulsupcon")
     args = Namespace(datasets=["yeast"], small_datasets=["yeast"], mulcon_datasets=["yeast"],
                      diag_datasets=["delicious"], diag_seeds=[0, 1, 2], seeds=[0, 1, 2],
-                     groups=["main", "comparison", "ablation", "ld", "probe", "diag", "asl", "mulcon"],
+                     groups=script_groups,
                      pretrain_epochs=0, aux_pretrain_epochs=0, preset="paper", data_dir=str(data_dir))
     assert set(plan.specs) == set(script.plan(args))
 
@@ -274,3 +277,23 @@ def test_report_on_an_experiment_never_imports_torch(tmp_path, data_dir):
     text = (tmp_path / "mulsupcon.md").read_text()
     assert "## Tables 2-3: MulSupCon" in text and "not fetched" in text  # scene, delicious
     assert np.char.count(text, "* yeast/mulsupcon/default/official-r0.437888-0.124224-0.437888-seed") == 3
+
+
+def test_every_shipped_experiment_loads_and_plans_registered_methods():
+    from mlbench.methods import method_ids
+    from mlbench.papers.experiment import shipped_experiments
+
+    shipped = shipped_experiments()
+    assert {"cgmvae", "mulsupcon", "baselines"} <= set(shipped)
+    for name, path in shipped.items():
+        exp = load_experiment(path)
+        methods = {row.method for group in exp.groups.values() for row in group.rows}
+        assert methods <= set(method_ids()), name
+    baselines = plan_experiment(load_experiment(shipped["baselines"]))
+    assert {s.method for s in baselines.specs} >= {"br", "rf", "cc", "ecc", "rbcc", "mlknn", "sleec", "boomer"}
+    assert {s.dataset for s in baselines.specs} == {"yeast", "scene", "delicious"}
+
+
+def test_shipped_experiment_names_are_suggested(capsys):
+    assert invoke_cli("reproduce", "--experiment", "baseline", "--dry-run") != 0
+    assert "Did you mean 'baselines'" in capsys.readouterr().err

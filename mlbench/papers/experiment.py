@@ -272,15 +272,23 @@ def _metrics(value, where: str, path: Path) -> list[str]:
     return metrics
 
 
-def shipped_experiment(paper: str) -> Path:
-    """The experiment file shipped for a reproduced paper (mlbench/papers/<paper>/experiment.toml)."""
+def shipped_experiments() -> dict[str, Path]:
+    """Experiment files shipped with mlbench: one per reproduced paper
+    (``papers/<paper>/experiment.toml``) and the paper-less ones in ``papers/experiments/``."""
     from mlbench.papers.catalog import PAPERS
 
-    path = Path(__file__).resolve().parent / paper / "experiment.toml"
-    if not path.is_file():
-        have = [p for p in PAPERS if (path.parent.parent / p / "experiment.toml").is_file()]
-        raise MlbenchError(suggest(paper, have, "paper with a shipped experiment"))
-    return path
+    root = Path(__file__).resolve().parent
+    found = {p: root / p / "experiment.toml" for p in PAPERS if (root / p / "experiment.toml").is_file()}
+    found.update({f.stem: f for f in sorted((root / "experiments").glob("*.toml"))})
+    return found
+
+
+def shipped_experiment(name: str) -> Path:
+    """The shipped experiment file called ``name`` (a paper id or e.g. ``baselines``)."""
+    have = shipped_experiments()
+    if name not in have:
+        raise MlbenchError(suggest(name, list(have), "shipped experiment"))
+    return have[name]
 
 
 # -- planning --------------------------------------------------------------------------------------
