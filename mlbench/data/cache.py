@@ -79,6 +79,22 @@ class Dataset:
         return self.meta["content_sha256"]
 
 
+
+def stack_arff_parts(name: str, parts: list, codes: list[np.ndarray]) -> Dataset:
+    """One dataset from the parsed ARFF files of its upstream parts (train, test, ...), stacked
+    in order; ``codes`` holds each part's per-row upstream role code."""
+    if any(sp.issparse(p.X) for p in parts):
+        X = sp.vstack([sp.csr_matrix(p.X) for p in parts], format="csr")
+    else:
+        X = np.vstack([p.X for p in parts])
+    meta = {
+        "n_missing_imputed": int(sum(p.n_missing for p in parts)),
+        "dropped_attributes": sorted({d for p in parts for d in p.dropped}),
+        "relation": parts[0].relation,
+    }
+    return Dataset(name, X, np.vstack([p.Y for p in parts]), parts[0].feature_names,
+                   parts[0].label_names, np.concatenate(codes), meta)
+
 def dataset_dir(data_dir: Path, name: str) -> Path:
     return data_dir / name
 

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 
 from mlbench import __version__
 from mlbench.data.arff import parse_arff, read_mulan_xml
@@ -30,6 +29,7 @@ from mlbench.data.cache import (
     read_meta,
     resolve_data_dir,
     save_dataset,
+    stack_arff_parts,
 )
 from mlbench.data.download import MIRROR_HINT, DownloadError, fetch_file, sha256_of
 from mlbench.data.registry import DatasetSpec, RemoteFile, Source, get_dataset
@@ -173,17 +173,7 @@ def _parse_source(spec: DatasetSpec, source: Source, paths: dict[RemoteFile, Pat
             )
         parts.append(parsed)
         codes.append(np.full(parsed.Y.shape[0], _ROLE_CODES[remote.role], dtype=np.int8))
-    if any(sp.issparse(p.X) for p in parts):
-        X = sp.vstack([sp.csr_matrix(p.X) for p in parts], format="csr")
-    else:
-        X = np.vstack([p.X for p in parts])
-    meta = {
-        "n_missing_imputed": int(sum(p.n_missing for p in parts)),
-        "dropped_attributes": sorted({d for p in parts for d in p.dropped}),
-        "relation": parts[0].relation,
-    }
-    return Dataset(spec.name, X, np.vstack([p.Y for p in parts]), parts[0].feature_names,
-                   parts[0].label_names, np.concatenate(codes), meta)
+    return stack_arff_parts(spec.name, parts, codes)
 
 
 def _provenance(source: Source, paths: dict[RemoteFile, Path]) -> dict:

@@ -11,10 +11,9 @@ import gzip
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 
 from mlbench.data.arff import parse_arff, read_mulan_xml
-from mlbench.data.cache import UPSTREAM_NONE, UPSTREAM_TEST, UPSTREAM_TRAIN, Dataset
+from mlbench.data.cache import UPSTREAM_NONE, UPSTREAM_TEST, UPSTREAM_TRAIN, Dataset, stack_arff_parts
 from mlbench.errors import MlbenchError
 
 _ROLE_CODES = {"train": UPSTREAM_TRAIN, "test": UPSTREAM_TEST, "all": UPSTREAM_NONE}
@@ -65,14 +64,4 @@ def read_arff_dataset(name: str, fmt: str, files: dict[str, Path]) -> Dataset:
             )
         parts.append(parsed)
         codes.append(np.full(parsed.Y.shape[0], _ROLE_CODES[role], dtype=np.int8))
-    if any(sp.issparse(p.X) for p in parts):
-        X = sp.vstack([sp.csr_matrix(p.X) for p in parts], format="csr")
-    else:
-        X = np.vstack([p.X for p in parts])
-    meta = {
-        "n_missing_imputed": int(sum(p.n_missing for p in parts)),
-        "dropped_attributes": sorted({d for p in parts for d in p.dropped}),
-        "relation": parts[0].relation,
-    }
-    return Dataset(name, X, np.vstack([p.Y for p in parts]), parts[0].feature_names,
-                   parts[0].label_names, np.concatenate(codes), meta)
+    return stack_arff_parts(name, parts, codes)
