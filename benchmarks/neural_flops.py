@@ -54,6 +54,24 @@ def matmul_gflops(threads: int, device: str = "cpu", n: int = 1024, repeats: int
     return 2 * n**3 / best / 1e9
 
 
+def count_cpu_attention() -> None:
+    """Teach the FLOP counter the CPU flash-attention kernels that ``scaled_dot_product_attention``
+    dispatches to on CPU (torch counts only the CUDA ones; without this MulCon's and LaMP's label
+    attention would count as zero). The formulas are torch's own SDPA counts."""
+    import torch
+    from torch.utils.flop_counter import register_flop_formula, sdpa_backward_flop_count, sdpa_flop_count
+
+    aten = torch.ops.aten
+
+    @register_flop_formula(aten._scaled_dot_product_flash_attention_for_cpu)
+    def _forward(query, key, value, *args, out_shape=None, **kwargs):
+        return sdpa_flop_count(query, key, value)
+
+    @register_flop_formula(aten._scaled_dot_product_flash_attention_for_cpu_backward)
+    def _backward(grad_out, query, key, value, *args, out_shape=None, **kwargs):
+        return sdpa_backward_flop_count(grad_out, query, key, value)
+
+
 def neural_method_ids() -> list[str]:
     """Registered neural methods that are not pinned variants of another (ablations, presets)."""
     from mlbench.methods import get_method_class, method_ids
@@ -74,6 +92,8 @@ def measure_one(method: str, dataset: str, device: str, steps: int, threads: int
     from mlbench.methods import FitContext, create_method, get_method_class
 
     torch.set_num_threads(threads)
+    if device == "cpu":
+        count_cpu_attention()
     data = load_split(dataset, seed=0, data_dir=data_dir)
     cls = get_method_class(method)
     cut = {k: 2 for k, v in cls.params.items()
