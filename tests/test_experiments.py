@@ -115,8 +115,18 @@ def test_unknown_group_and_missing_file(tmp_path, capsys):
 
 # -- the shipped experiments plan what the scripts planned ------------------------------------------
 
+# Groups added to the shipped experiments after the reproduce_*.py scripts were retired: not
+# in the scripts' plans, so left out of the comparison (their run ids are checked below).
+NEWER_GROUPS = {"lamp"}
+
+
+def _script_groups(exp) -> list[str]:
+    return [name for name in exp.groups if name not in NEWER_GROUPS]
+
+
 def test_cgmvae_experiment_plans_the_scripts_runs():
-    plan = plan_experiment(load_experiment(shipped_experiment("cgmvae")))
+    exp = load_experiment(shipped_experiment("cgmvae"))
+    plan = plan_experiment(exp, _script_groups(exp))
     ids = {s.run_id() for s in plan.specs}
     for expected in ["yeast/br/default/iterative-seed0", "scene/cgmvae/preset=paper/iterative-seed2",
                      "delicious/cgmvae/decoder_input=xz,preset=paper/iterative-seed1",
@@ -136,7 +146,7 @@ def test_cgmvae_experiment_plans_the_scripts_runs():
 
 def test_mulsupcon_experiment_plans_the_scripts_runs(data_dir):
     exp = load_experiment(shipped_experiment("mulsupcon"))
-    plan = plan_experiment(exp, data_dir=data_dir, datasets=["yeast"])
+    plan = plan_experiment(exp, _script_groups(exp), data_dir=data_dir, datasets=["yeast"])
     ids = {s.run_id() for s in plan.specs}
     tail = "official-r0.437888-0.124224-0.437888-seed0"
     for expected in [f"yeast/mulsupcon/default/{tail}", f"yeast/mulsupcon/weighted=True/{tail}",
@@ -149,6 +159,19 @@ def test_mulsupcon_experiment_plans_the_scripts_runs(data_dir):
                      groups=["main", "comparison", "ablation", "ld", "probe", "diag", "asl", "mulcon"],
                      pretrain_epochs=0, aux_pretrain_epochs=0, preset="paper", data_dir=str(data_dir))
     assert set(plan.specs) == set(script.plan(args))
+
+
+def test_lamp_groups_share_their_runs_across_the_experiments(data_dir):
+    # MulSupCon quotes its LaMP row from the C-GMVAE paper: both plan the same runs on
+    # C-GMVAE's split (iterative 80/10/10), not on Mulan's train/test files.
+    plans = {name: plan_experiment(load_experiment(shipped_experiment(name)), ["lamp"],
+                                   data_dir=data_dir)
+             for name in ("cgmvae", "mulsupcon")}
+    lamp = {name: {s.run_id() for s in plan.specs if s.method == "lamp"}
+            for name, plan in plans.items()}
+    expected = {f"{d}/lamp/default/iterative-seed{s}" for d in ("yeast", "scene", "delicious")
+                for s in (0, 1, 2)}
+    assert lamp["cgmvae"] == lamp["mulsupcon"] == expected
 
 
 # -- split specifications -------------------------------------------------------------------------
