@@ -139,12 +139,17 @@ def test_saved_model_reloads_with_its_label_graph(data, tmp_path):
     assert np.array_equal(loaded.predict_proba(data[4]), est.predict_proba(data[4]))
 
 
-def test_bad_settings_are_one_line_errors_naming_the_fix(data):
-    X, Y, *_ = data
-    with pytest.raises(MlbenchError, match=r"divisible by heads \(3\); set e.g. --set heads=2"):
-        LaMPMethod(**{**TINY, "heads": 3}).fit(X, Y)
+def test_bad_settings_are_one_line_errors_naming_the_fix():
+    # Refused when set (a ValueError too, for scikit-learn), before anything trains.
+    with pytest.raises(ValueError, match=r"divisible by heads \(3\); set e.g. --set heads=2"):
+        LaMPMethod(**{**TINY, "heads": 3})
     with pytest.raises(MlbenchError, match="label_mask must be one of .* --set label_mask=prior"):
-        LaMPMethod(**{**TINY, "label_mask": "eye"}).fit(X, Y)
+        LaMPMethod(**{**TINY, "label_mask": "eye"})
+    est = LaMPMethod(**TINY)
+    with pytest.raises(MlbenchError, match="divisible by heads"):
+        est.set_params(d_model=15)
+    assert est.get_params()["d_model"] == TINY["d_model"]  # nothing half-set
+    assert est.set_params(d_model=15, heads=5).get_params()["heads"] == 5
     with pytest.raises(MlbenchError, match="'layers' of method 'lamp' must be >= 1"):
         LaMPMethod(layers=0)
 
@@ -161,6 +166,7 @@ def test_cli_rejects_a_bad_label_mask_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code != 0 and "Traceback" not in err
     assert "label_mask must be one of prior, none, no-self, self" in " ".join(err.split())
+    assert not (tmp_path / "runs" / "yeast").exists()  # refused before any run directory
 
 
 # -- a short run on real data ----------------------------------------------------------------

@@ -48,7 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mlbench.errors import MlbenchError
-from mlbench.methods.base import register_method
+from mlbench.methods.base import ParameterError, register_method
 from mlbench.methods.neural import NeuralMethod
 
 LABEL_MASKS = ("prior", "none", "no-self", "self")
@@ -230,18 +230,16 @@ class LaMPMethod(NeuralMethod):
         rows = EVAL_ACTIVATION_BUDGET // (getattr(self, "n_labels_", 1) * width)
         return int(min(4096, max(64, rows)))
 
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        _check_settings(self.hparams)  # when set, like the ranges: before any run directory
+
+    def set_params(self, **params) -> LaMPMethod:
+        _check_settings({**self.hparams, **params})  # all checked, then set
+        return super().set_params(**params)
+
     def build_module(self, n_features: int, n_labels: int) -> nn.Module:
         hp = self.hparams
-        if hp["d_model"] % hp["heads"]:
-            raise MlbenchError(
-                f"lamp: d_model ({hp['d_model']}) must be divisible by heads ({hp['heads']}); "
-                f"set e.g. --set heads={_divisor_at_most(hp['d_model'], hp['heads'])}."
-            )
-        if hp["label_mask"] not in LABEL_MASKS:
-            raise MlbenchError(
-                f"label_mask must be one of {', '.join(LABEL_MASKS)}, got {hp['label_mask']!r}; "
-                "set it with --set label_mask=prior."
-            )
         net = LaMPNet(n_features, n_labels, d_model=hp["d_model"], d_inner=hp["d_inner"],
                       layers=hp["layers"], heads=hp["heads"], dropout=hp["dropout"],
                       masked=hp["label_mask"] != "none")
@@ -263,6 +261,22 @@ class LaMPMethod(NeuralMethod):
         if module is None:
             return {}
         return {"label_embeddings": module.label_embedding.detach().cpu().numpy()}
+
+
+def _check_settings(hp: dict) -> None:
+    """The settings the declared ranges cannot express, as one-line errors naming the fix."""
+    if hp["label_mask"] not in LABEL_MASKS:
+        raise ParameterError(
+            f"label_mask must be one of {', '.join(LABEL_MASKS)}, got {hp['label_mask']!r}; "
+            "set it with --set label_mask=prior."
+        )
+    d_model, heads = hp["d_model"], hp["heads"]
+    if isinstance(d_model, int) and isinstance(heads, int) and d_model >= 1 and heads >= 1 \
+            and d_model % heads:
+        raise ParameterError(
+            f"lamp: d_model ({d_model}) must be divisible by heads ({heads}); "
+            f"set e.g. --set heads={_divisor_at_most(d_model, heads)}."
+        )
 
 
 def _divisor_at_most(n: int, k: int) -> int:
