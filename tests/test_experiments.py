@@ -115,10 +115,18 @@ def test_unknown_group_and_missing_file(tmp_path, capsys):
 
 # -- the shipped experiments plan what the scripts planned ------------------------------------------
 
+# Groups added to the shipped experiments after the reproduce_*.py scripts were retired: not
+# in the scripts' plans, so left out of the comparison (their run ids are checked below).
+NEWER_GROUPS = {"lamp", "sleec", "rbcc"}
+
+
+def _script_groups(exp) -> list[str]:
+    return [name for name in exp.groups if name not in NEWER_GROUPS]
+
+
 def test_cgmvae_experiment_plans_the_scripts_runs():
-    # the groups the script had (later groups, e.g. issue 12's sleec, are the experiment's own)
-    plan = plan_experiment(load_experiment(shipped_experiment("cgmvae")),
-                           ["main", "ablation", "longer", "table5", "fig2"])
+    exp = load_experiment(shipped_experiment("cgmvae"))
+    plan = plan_experiment(exp, _script_groups(exp))
     ids = {s.run_id() for s in plan.specs}
     for expected in ["yeast/br/default/iterative-seed0", "scene/cgmvae/preset=paper/iterative-seed2",
                      "delicious/cgmvae/decoder_input=xz,preset=paper/iterative-seed1",
@@ -138,8 +146,7 @@ def test_cgmvae_experiment_plans_the_scripts_runs():
 
 def test_mulsupcon_experiment_plans_the_scripts_runs(data_dir):
     exp = load_experiment(shipped_experiment("mulsupcon"))
-    script_groups = ["main", "comparison", "ablation", "ld", "probe", "diag", "asl", "mulcon"]
-    plan = plan_experiment(exp, script_groups, data_dir=data_dir, datasets=["yeast"])
+    plan = plan_experiment(exp, _script_groups(exp), data_dir=data_dir, datasets=["yeast"])
     ids = {s.run_id() for s in plan.specs}
     tail = "official-r0.437888-0.124224-0.437888-seed0"
     for expected in [f"yeast/mulsupcon/default/{tail}", f"yeast/mulsupcon/weighted=True/{tail}",
@@ -149,9 +156,22 @@ def test_mulsupcon_experiment_plans_the_scripts_runs(data_dir):
     script = _script("reproduce_mulsupcon")
     args = Namespace(datasets=["yeast"], small_datasets=["yeast"], mulcon_datasets=["yeast"],
                      diag_datasets=["delicious"], diag_seeds=[0, 1, 2], seeds=[0, 1, 2],
-                     groups=script_groups,
+                     groups=_script_groups(exp),
                      pretrain_epochs=0, aux_pretrain_epochs=0, preset="paper", data_dir=str(data_dir))
     assert set(plan.specs) == set(script.plan(args))
+
+
+def test_lamp_groups_share_their_runs_across_the_experiments(data_dir):
+    # MulSupCon quotes its LaMP row from the C-GMVAE paper: both plan the same runs on
+    # C-GMVAE's split (iterative 80/10/10), not on Mulan's train/test files.
+    plans = {name: plan_experiment(load_experiment(shipped_experiment(name)), ["lamp"],
+                                   data_dir=data_dir)
+             for name in ("cgmvae", "mulsupcon")}
+    lamp = {name: {s.run_id() for s in plan.specs if s.method == "lamp"}
+            for name, plan in plans.items()}
+    expected = {f"{d}/lamp/default/iterative-seed{s}" for d in ("yeast", "scene", "delicious")
+                for s in (0, 1, 2)}
+    assert lamp["cgmvae"] == lamp["mulsupcon"] == expected
 
 
 # -- split specifications -------------------------------------------------------------------------

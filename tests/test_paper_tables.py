@@ -149,7 +149,7 @@ def test_cells_hold_ours_paper_and_difference(store, tmp_path):
     assert yeast["MLKNN"].endswith(" *") and not yeast["BR"].endswith(" *")  # best of ours marked
     assert frame.columns.tolist()[:2] == ["Method", "eBird (data not public)"]
     assert frame["Method"].tolist() == ["BR", "MLKNN", "HARAM", "SLEEC (not implemented in mlbench)",
-                                        "C2AE (not implemented in mlbench)", "LaMP (not implemented)",
+                                        "C2AE (not implemented in mlbench)", "LaMP (not implemented in mlbench)",
                                         "MPVAE (not implemented in mlbench)", "C-GMVAE (not implemented in mlbench)"]
     assert frame.set_index("Method").loc["HARAM", "bkms"] == "– | 0.216 | not run"
 
@@ -237,7 +237,7 @@ def test_cell_reasons(tmp_path):
     assert reason("br", "delicious") is None  # fetchable: reproduce downloads it
     assert reason("br", "ebird") == "data not public"
     assert reason("mulsupcon", "coco") == "image data"
-    assert reason("lamp", "yeast") == "not implemented"
+    assert reason("lamp", "yeast") == "not implemented in mlbench"  # not in AVAILABLE
     assert reason("c2ae", "yeast") == "not implemented in mlbench"
 
 
