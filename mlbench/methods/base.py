@@ -237,6 +237,8 @@ def _checked_predict_proba(predict_proba):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, accept_sparse="csr",
                           ensure_min_samples=0)
+        if X.shape[0] == 0:  # StandardScaler, forests, k-NN and some torch reshapes refuse 0 rows
+            return np.zeros((0, self.n_labels_))
         return predict_proba(self, X)
 
     wrapper._mlbench_checked = True

@@ -121,6 +121,7 @@ class EnsembleClassifierChains(ClassifierChainMethod):
     id = "ecc"
     display_name = "ECC"
     params = {**ClassifierChainMethod.params, "n_chains": 10}
+    test_params = {"n_chains": 2}
 
 
 @register_method
@@ -132,6 +133,7 @@ class RandomForestMethod(MultiLabelMethod):
     display_name = "RF"
     citation = "Breiman, Random Forests, Machine Learning 2001 (scikit-learn's multi-output forest)"
     params = {"n_estimators": 100, "max_features": "sqrt", "min_samples_leaf": 1, "n_jobs": 1}
+    test_params = {"n_estimators": 10}
 
     def fit(self, X, Y, X_val=None, Y_val=None, context=None):
         from sklearn.ensemble import RandomForestClassifier
@@ -148,12 +150,14 @@ class RandomForestMethod(MultiLabelMethod):
             n_estimators=self.hparams["n_estimators"], max_features=max_features,
             min_samples_leaf=self.hparams["min_samples_leaf"], n_jobs=self.hparams["n_jobs"],
             random_state=_seed(context),
-        ).fit(X, Y)
+        ).fit(X, Y if Y.shape[1] > 1 else Y[:, 0])
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        return forest_positive_proba(self.model_.predict_proba(feature_matrix(X)),
-                                     self.model_.classes_)
+        proba, classes = self.model_.predict_proba(feature_matrix(X)), self.model_.classes_
+        if self.model_.n_outputs_ == 1:  # one label: scikit-learn returns arrays, not lists
+            proba, classes = [proba], [classes]
+        return forest_positive_proba(proba, classes)
 
 
 def forest_positive_proba(per_label: list[np.ndarray], classes: list[np.ndarray]) -> np.ndarray:

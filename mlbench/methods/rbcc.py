@@ -192,6 +192,7 @@ class RBCC(NeuralMethod):
                 "Classifier Chains for Exact Multi-Label Classification, NeurIPS 2021")
     params = {**NeuralMethod.params, "weight_decay": 1e-5, "hidden": [256, 512, 256],
               "rnn_size": 128, "position_dim": 32}
+    test_params = {**NeuralMethod.test_params, "hidden": [8], "rnn_size": 8, "position_dim": 4}
 
     def fit(self, X, Y, X_val=None, Y_val=None, context=None):
         n_labels = Y.shape[1] if getattr(Y, "ndim", 2) == 2 else 1
