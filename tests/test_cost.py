@@ -209,3 +209,29 @@ def test_sampled_peak_and_no_measurement(monkeypatch):
     cost = meter.stop()
     assert cost["memory_source"] is None and "peak_mb" not in cost
     assert set(cost_values(cost)) == {"fit-seconds", "predict-seconds"}
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not _cuda_available(), reason="needs a CUDA device")
+def test_cuda_run_records_gpu_memory_and_model(env, capsys):
+    import torch
+
+    code, _, err = run(capsys, "train", "--method", "bce", "-d", "yeast", "--device", "cuda",
+                       "--set", "epochs=1", "-q")
+    assert code == 0, err
+    run_dir = next((env / "runs/yeast/bce").glob("*/iterative-seed0"))
+    cost = json.loads((run_dir / "status.json").read_text())["cost"]
+    environment = json.loads((run_dir / "config.json").read_text())["environment"]
+    assert cost["peak_gpu_mb"] > 0 and cost["fit_seconds"] > 0
+    assert environment["gpu_model"] == torch.cuda.get_device_name(0)
+    store = _store(env)
+    assert (store[store["metric"] == "peak-gpu-mb"]["value"] > 0).all()
+    code, out, _ = run(capsys, "table", "--metric", "peak-gpu-mb")
+    assert code == 0 and "BCE" in out
