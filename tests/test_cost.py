@@ -117,6 +117,8 @@ def test_eval_recomputes_scores_and_keeps_the_cost(env, capsys):
         code, out, err = run(capsys, "eval", str(run_dir), "--protocol", protocol, "--json")
         assert code == 0, err
         assert json.loads(out) == pytest.approx(stored[protocol]["metrics"])
+    code, out, _ = run(capsys, "eval", str(run_dir))
+    assert code == 0 and "cost recorded at training: fit" in " ".join(out.split())
     assert (env / "runs/results.csv").read_text() == store_before
     assert (run_dir / "status.json").read_text() == status_before
     # recomputation from scores never yields a cost, and refuses to compute one

@@ -229,3 +229,26 @@ def cost_values(cost: dict[str, Any]) -> dict[str, float]:
     """{cost metric id: value} for what was measured (an unmeasured cost has no entry, not 0)."""
     return {metric: float(cost[key]) for metric, key in COST_KEYS.items()
             if cost.get(key) is not None}
+
+
+def describe(cost: dict[str, Any]) -> str:
+    """One line for people: ``fit 1.23 s, predict 0.01 s, peak +45.6 MB``."""
+    parts = [f"{name} {cost[f'{name}_seconds']:.3g} s" for name in ("fit", "predict")
+             if cost.get(f"{name}_seconds") is not None]
+    if cost.get("peak_mb") is not None:
+        parts.append(f"peak +{cost['peak_mb']:.1f} MB")
+    if cost.get("peak_gpu_mb") is not None:
+        parts.append(f"GPU peak +{cost['peak_gpu_mb']:.1f} MB")
+    return ", ".join(parts)
+
+
+def recorded_cost(run_dir: str | Path) -> dict[str, Any] | None:
+    """The ``cost`` a run's ``status.json`` recorded; None for runs without one (outside
+    predictions, runs from before costs were recorded) or an unreadable file."""
+    import json
+
+    try:
+        cost = json.loads((Path(run_dir) / "status.json").read_text(encoding="utf-8")).get("cost")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return cost if isinstance(cost, dict) else None
