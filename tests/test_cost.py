@@ -51,7 +51,7 @@ def test_a_cli_run_records_its_cost_and_table_renders_it(env, capsys):
     assert cost["fit_cpu_seconds"] > 0
     assert cost["memory_source"] in ("VmHWM", "sampled")
     assert cost["peak_mb"] >= 0 and cost["peak_rss_mb"] >= cost["baseline_rss_mb"] > 10
-    assert "peak_gpu_mb" not in cost
+    assert "peak_gpu_mb" not in cost and cost["torch_threads"] == torch.get_num_threads()
     environment = json.loads((run_dir / "config.json").read_text())["environment"]
     assert environment["device"] == "cpu" and environment["gpu_model"] is None
     assert environment["torch_threads"] == torch.get_num_threads()
@@ -132,6 +132,9 @@ def test_eval_recomputes_scores_and_keeps_the_cost(env, capsys):
     code, _, err = run(capsys, "eval", str(run_dir), "--selection-metric", "fit-seconds",
                        "--protocol", "val")
     assert_one_line_error(code, err, "fit-seconds")
+    code, _, err = run(capsys, "train", "--method", "bce", "-d", "yeast", "--set", "epochs=1",
+                       "--set", "selection_metric=fit-seconds", "-q")
+    assert_one_line_error(code, err, "fit-seconds is a cost")
 
 
 def test_old_store_without_cost_rows_and_outside_predictions(env, capsys, tmp_path):

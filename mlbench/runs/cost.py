@@ -195,8 +195,8 @@ class CostMeter:
 
     def stop(self) -> dict[str, Any]:
         """The measurements: ``<phase>_seconds``, ``<phase>_cpu_seconds``, ``peak_mb`` (added
-        over the start), ``peak_rss_mb`` (absolute), ``baseline_rss_mb``, ``memory_source`` and,
-        on CUDA, ``peak_gpu_mb``. Idempotent."""
+        over the start), ``peak_rss_mb`` (absolute), ``baseline_rss_mb``, ``memory_source``,
+        ``torch_threads`` at the end and, on CUDA, ``peak_gpu_mb``. Idempotent."""
         if self._result is not None:
             return self._result
         out: dict[str, Any] = {}
@@ -212,6 +212,9 @@ class CostMeter:
             out.update(peak_mb=round(max(peak - self._baseline, 0) / MB, 2),
                        peak_rss_mb=round(peak / MB, 2), baseline_rss_mb=round(self._baseline / MB, 2))
         out["memory_source"] = self._source
+        torch = _torch()
+        if torch is not None:  # what fit ran with: a neural method's num_threads sets it in fit
+            out["torch_threads"] = torch.get_num_threads()
         if self._gpu_baseline is not None:
             torch = _torch()
             peak_gpu = torch.cuda.max_memory_allocated(self.device)
