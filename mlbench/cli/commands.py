@@ -437,7 +437,13 @@ def eval_(
     else:
         from mlbench.metrics import get_metric
 
-        table = Table(caption=f"{result.description}; 0/0 scores {result.zero_division:g}",
+        caption = f"{result.description}; 0/0 scores {result.zero_division:g}"
+        if run_dir is not None:  # the cost is measured at training, not recomputed: shown as kept
+            from mlbench.runs.cost import describe, recorded_cost
+
+            cost = recorded_cost(run_dir)
+            caption += f"\ncost recorded at training: {describe(cost)}" if cost else ""
+        table = Table(caption=caption,
                       caption_justify="left",
                       title=str(run_dir or predictions))
         table.add_column("metric")

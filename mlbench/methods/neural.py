@@ -78,7 +78,7 @@ from mlbench.errors import MlbenchError
 from mlbench.integrity import CorruptFileError, to_plain, torch_load_checked
 from mlbench.io import atomic_path, atomic_write_text
 from mlbench.methods.base import FitContext, MultiLabelMethod
-from mlbench.metrics import get_metric
+from mlbench.metrics import get_metric, resolve_metric_ids
 
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, Any]]]
 
@@ -536,7 +536,7 @@ class NeuralMethod(MultiLabelMethod):
 
     def _check_hparams(self) -> None:
         if self.hparams["selection_metric"] != "loss":
-            get_metric(self.hparams["selection_metric"])  # MlbenchError naming the known ids
+            resolve_metric_ids([self.hparams["selection_metric"]])  # unknown or a cost: MlbenchError
         t = self.hparams["selection_threshold"]
         if t != "val":
             try:

@@ -46,6 +46,8 @@ __all__ = [
     "METRIC_IDS",
     "THRESHOLD_METRIC_IDS",
     "RANKING_METRIC_IDS",
+    "COST_METRICS",
+    "COST_METRIC_IDS",
     "DEFINITIONS",
     "get_metric",
     "resolve_metric_ids",
@@ -881,12 +883,50 @@ PAPER_METRICS: dict[str, MetricSpec] = {
 }
 
 
+def _measured_at_training(metric_id: str) -> Callable[..., float]:
+    def not_from_scores(*_args, **_kwargs) -> float:
+        raise MlbenchError(_cost_refusal(metric_id))
+
+    return not_from_scores
+
+
+def _cost_refusal(metric_id: str) -> str:
+    return (f"{metric_id} is a cost measured while a run trains (kept in its status.json and the "
+            f"results store), not a metric computed from scores; use one of: "
+            f"{', '.join(METRIC_IDS)}.")
+
+
+def _cost(id, name) -> MetricSpec:
+    return MetricSpec(id, name, False, False, _measured_at_training(id), "cost")
+
+
+#: What a run cost, recorded by :func:`mlbench.runs.runner.train_run` (see
+#: :mod:`mlbench.runs.cost`) as store rows beside the metrics, so ``table``/``stats``/``plot``
+#: render them like any metric (lower is better). They are declared here, with the metrics, so
+#: that every metric id has one spec, but are not computed from scores: :func:`compute_metrics`,
+#: :func:`resolve_metric_ids` and the protocols refuse them and ``metric_ids=None`` leaves them
+#: out, so re-evaluating saved scores neither computes nor overwrites them.
+COST_METRICS: dict[str, MetricSpec] = {
+    s.id: s
+    for s in [
+        _cost("fit-seconds", "Fit seconds"),
+        _cost("predict-seconds", "Predict seconds"),
+        _cost("peak-mb", "Peak memory MB"),
+        _cost("peak-gpu-mb", "Peak GPU memory MB"),
+    ]
+}
+COST_METRIC_IDS: tuple[str, ...] = tuple(COST_METRICS)
+
+
 def get_metric(metric_id: str, definitions: str = "honest") -> MetricSpec:
-    """The :class:`MetricSpec` for ``metric_id`` (case-insensitive); MlbenchError with suggestions if unknown."""
+    """The :class:`MetricSpec` for ``metric_id`` (case-insensitive), a cost
+    (:data:`COST_METRICS`) included; MlbenchError with suggestions if unknown."""
     table = _table(definitions)
     key = str(metric_id).strip().lower()
+    if key in COST_METRICS:
+        return COST_METRICS[key]
     if key not in table:
-        raise MlbenchError(suggest(str(metric_id), table, "metric"))
+        raise MlbenchError(suggest(str(metric_id), {**table, **COST_METRICS}, "metric"))
     return table[key]
 
 
@@ -907,6 +947,8 @@ def resolve_metric_ids(metric_ids: Iterable[str] | str | None) -> list[str]:
     out: list[str] = []
     for m in metric_ids:
         key = get_metric(m).id
+        if key in COST_METRICS:
+            raise MlbenchError(_cost_refusal(key))
         if key not in out:
             out.append(key)
     if not out:

@@ -101,8 +101,10 @@ def caption(metric: str, protocol: str, summary: pd.DataFrame) -> str:
                 f"cross-validation × {_span(summary['seeds'])} seed(s)")
         if summary["strategies"].max() > 1:
             over += " (some cells mix split strategies: select one with --split-strategy)"
+    how = (f"Protocol '{protocol}': {PROTOCOL_NOTES[protocol]}." if spec.definition != "cost" else
+           "Measured while training (the same under every protocol); see docs/metrics.md.")
     return (f"{spec.display_name} ({metric}, {direction} is better); mean ± std over {over}; "
-            f"best per column marked. Protocol '{protocol}': {PROTOCOL_NOTES[protocol]}.")
+            f"best per column marked. {how}")
 
 
 def _span(values) -> str:

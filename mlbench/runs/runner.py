@@ -4,7 +4,9 @@ A run directory ``<runs_dir>/<dataset>/<method>/<variant>/<split>-seed<k>[-frac<
 
 - ``config.json``: the fully resolved hyperparameters, seed, split (strategy, ratios, id), device,
   package versions, dataset checksums and the command line;
-- ``status.json``: ``running`` / ``incomplete`` (interrupted; never counted) / ``complete``;
+- ``status.json``: ``running`` / ``incomplete`` (interrupted; never counted) / ``complete``,
+  with the run's ``cost`` (seconds, peak memory: :mod:`mlbench.runs.cost`; ``config.json``'s
+  ``environment`` says where it ran);
 - ``scores.npz``: validation and test probabilities with their true labels (``eval`` recomputes
   every metric from this file alone), plus method extras such as label embeddings;
 - ``metrics.json``: the metrics under every threshold protocol;
@@ -31,6 +33,7 @@ from mlbench.io import atomic_save_npz, atomic_write_json
 from mlbench.methods import FitContext, get_method_class, resolve_params
 from mlbench.methods.neural import seed_everything
 from mlbench.metrics.protocols import PROTOCOLS, evaluate
+from mlbench.runs.cost import CostMeter, cost_values, machine
 from mlbench.runs.spec import (  # noqa: F401  (re-exported: the runner is where callers look)
     RUNS_ENV,
     RunSpec,
@@ -137,6 +140,7 @@ def train_run(
         "seed": spec.seed,
         "device": device,
         "versions": versions(),
+        "environment": machine(device),
         "command": shlex.join(sys.argv),
         "started_at": _now(),
         **({"method_source": source} if source else {}),
@@ -149,21 +153,22 @@ def train_run(
     context = FitContext(seed=spec.seed, device=device, run_dir=run_dir, progress=progress,
                          resume=resuming,
                          config_hash=run_config_hash(spec, params, data.provenance, device))
-    started = time.perf_counter()
+    meter = CostMeter(device).start()
     try:
-        method.fit(data.X_train, data.Y_train, data.X_val, data.Y_val, context=context)
-        fit_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        # No validation part (official, val_fraction = 0): sklearn estimators reject 0 rows.
-        scores_val = (method.predict_proba(data.X_val) if data.Y_val.shape[0] else
-                      np.zeros(data.Y_val.shape, dtype=np.float32))
-        scores_test = method.predict_proba(data.X_test)
-        predict_seconds = time.perf_counter() - started
+        with meter.phase("fit"):
+            method.fit(data.X_train, data.Y_train, data.X_val, data.Y_val, context=context)
+        with meter.phase("predict"):  # validation and test parts
+            # No validation part (official, val_fraction = 0): sklearn estimators reject 0 rows.
+            scores_val = (method.predict_proba(data.X_val) if data.Y_val.shape[0] else
+                          np.zeros(data.Y_val.shape, dtype=np.float32))
+            scores_test = method.predict_proba(data.X_test)
     except BaseException as exc:
+        meter.stop()
         state = "incomplete" if isinstance(exc, KeyboardInterrupt) else "failed"
         atomic_write_json(run_dir / "status.json", {"state": state, "error": repr(exc)[:500],
                                                     "at": _now()})
         raise
+    cost = meter.stop()
     atomic_save_npz(run_dir / "scores.npz", compressed=True, scores_val=scores_val,
                     y_val=data.Y_val, scores_test=scores_test, y_test=data.Y_test,
                     **{f"extra_{k}": v for k, v in method.extras().items()})
@@ -182,12 +187,12 @@ def train_run(
          "zero_division": result["zero_division"],
          "data_sha256": data.provenance["content_sha256"]}
         for protocol, result in metrics.items()
-        for metric, value in result["metrics"].items()
-    ]
+        for metric, value in [*result["metrics"].items(), *cost_values(cost).items()]
+    ]  # a cost is the same under every protocol: one row each, so any --protocol table shows it
     add_rows(runs_dir, rows)
     atomic_write_json(run_dir / "status.json", {
-        "state": "complete", "finished_at": finished, "fit_seconds": round(fit_seconds, 3),
-        "predict_seconds": round(predict_seconds, 3), "resumed": resuming,
+        "state": "complete", "finished_at": finished, "fit_seconds": round(cost["fit_seconds"], 3),
+        "predict_seconds": round(cost["predict_seconds"], 3), "resumed": resuming, "cost": cost,
     })
     return run_dir, "resumed" if resuming else "done"
 
