@@ -167,3 +167,16 @@ def test_read_only_commands_never_import_torch(argv, tmp_path):
     done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env,
                           timeout=120)
     assert "NO-TORCH" in done.stdout, done.stderr[-2000:]
+
+
+def test_split_never_imports_torch(tmp_path):
+    """`split` writes files but trains nothing: no torch either (it used to reach it through the runner)."""
+    env = dict(os.environ, MLBENCH_DATA=str(tmp_path / "data"), MLBENCH_RUNS=str(tmp_path / "runs"))
+    subprocess.run([sys.executable, "-m", "mlbench", "fetch", "yeast", "-q"], check=True, env=env,
+                   capture_output=True, timeout=120)  # the embedded copy: no network
+    code = ("import sys\nfrom mlbench.cli import main\n"
+            "try:\n    main(['split', 'yeast', '--seeds', '0', '1'])\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+            "assert 'torch' not in sys.modules, 'imported torch'\nprint('NO-TORCH')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert "NO-TORCH" in done.stdout, done.stderr[-2000:]
+    assert len(list((tmp_path / "data" / "yeast" / "splits").glob("*.npz"))) >= 2

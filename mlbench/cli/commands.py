@@ -159,7 +159,7 @@ def split(
     from mlbench.data.splits import expand_strategy, get_split
 
     strategies = expand_strategy(strategy, folds)
-    from mlbench.runs.runner import check_seed
+    from mlbench.runs.spec import check_seed
 
     for seed in seeds:
         check_seed(seed)

@@ -77,7 +77,7 @@ def reproduce(
     from mlbench.papers import plan as planning
     from mlbench.results.paper_tables import render_paper_table
     from mlbench.runs import execute as orc
-    from mlbench.runs.runner import check_seed
+    from mlbench.runs.spec import check_seed
 
     _paper_or_experiment(paper, experiment)
     check_protocol(protocol)

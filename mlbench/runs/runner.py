@@ -37,6 +37,7 @@ from mlbench.runs.cost import CostMeter, cost_values, machine
 from mlbench.runs.spec import (  # noqa: F401  (re-exported: the runner is where callers look)
     RUNS_ENV,
     RunSpec,
+    check_seed,
     clear_run_dir,
     load_scores,
     resolve_runs_dir,
@@ -219,13 +220,6 @@ def evaluate_all(y_test, scores_test, y_val, scores_val, selection_metric: str =
                          "description": result.description,
                          "zero_division": result.zero_division}
     return out
-
-
-def check_seed(seed: Any) -> int:
-    """Seeds are integers >= 0 (numpy's generators refuse negative ones)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise MlbenchError(f"seeds must be integers >= 0, got {seed!r}.")
-    return int(seed)
 
 
 def _now() -> str:

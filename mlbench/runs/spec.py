@@ -99,3 +99,10 @@ def load_scores(run_dir: Path) -> dict[str, np.ndarray]:
 def clear_run_dir(run_dir: Path) -> None:
     for path in sorted(run_dir.rglob("*"), reverse=True):
         path.unlink() if path.is_file() or path.is_symlink() else path.rmdir()
+
+
+def check_seed(seed: Any) -> int:
+    """Seeds are integers >= 0 (numpy's generators refuse negative ones)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise MlbenchError(f"seeds must be integers >= 0, got {seed!r}.")
+    return int(seed)
