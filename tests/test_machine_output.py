@@ -179,3 +179,10 @@ def test_single_metric_option_refuses_several(runs, capsys):
     # stats takes one metric: a second one is an error, not silently the last one
     code, _, err = cli(capsys, "stats", "--metric", "ex-f1", "ma-f1")
     assert code != 0 and "ma-f1" in err
+
+
+def test_format_help_names_every_format(capsys):
+    from mlbench.results.tables import FORMATS
+
+    code, out, _ = cli(capsys, "table", "--help")
+    assert code == 0 and all(fmt in out for fmt in FORMATS)
