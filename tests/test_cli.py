@@ -96,11 +96,15 @@ def test_train_then_eval_then_table(env, capsys):
     assert out.count("✓") == 4
     run_dir = env / "runs/yeast/br/default/iterative-seed0"
     code, out, _ = run(capsys, "eval", str(run_dir), "--json")
-    stored = json.loads((run_dir / "metrics.json").read_text())["fixed"]["metrics"]
-    assert json.loads(out) == pytest.approx(stored)
-    for fmt in ("rich", "markdown", "latex", "csv", "html"):
+    stored = json.loads((run_dir / "metrics.json").read_text())["fixed"]
+    got = json.loads(out)
+    assert got["metrics"] == pytest.approx(stored["metrics"])
+    assert got["protocol"] == "fixed" and got["thresholds"] == stored["thresholds"] == 0.5
+    for fmt in ("rich", "markdown", "latex", "html"):
         code, out, _ = run(capsys, "table", "--metric", "ex-f1", "--format", fmt)
         assert code == 0 and "yeast" in out and "2 seed" in out, fmt
+    code, out, _ = run(capsys, "table", "--metric", "ex-f1", "--format", "csv")
+    assert code == 0 and "yeast,br," in out and out.splitlines()[1].endswith(",2")  # n = 2 seeds
     code, out, _ = run(capsys, "train", "--method", "br", "--dataset", "yeast", "--seed", "0")
     assert code == 0 and "already complete" in out
 
@@ -132,7 +136,7 @@ def test_eval_user_predictions(capsys, tmp_path):
     path = _predictions(tmp_path, y_true=y, scores=scores, y_true_val=y, scores_val=scores)
     for protocol in ("fixed", "val", "paper"):
         code, out, _ = run(capsys, "eval", "--predictions", path, "--protocol", protocol, "--json")
-        assert code == 0 and json.loads(out)["ex-f1"] > 0.5
+        assert code == 0 and json.loads(out)["metrics"]["ex-f1"] > 0.5
 
 
 @pytest.mark.parametrize("arrays, fragment", [

@@ -38,18 +38,18 @@ def test_predictions_go_into_the_store_and_the_tables(env, capsys, session_data_
     assert set(metrics) == {"fixed", "val", "paper"}
     # What eval of the run directory recomputes equals what was stored.
     code, out, _ = run(capsys, "eval", str(run_dir), "--json")
-    assert json.loads(out) == pytest.approx(metrics["fixed"]["metrics"])
+    assert json.loads(out)["metrics"] == pytest.approx(metrics["fixed"]["metrics"])
     code, out, _ = run(capsys, "train", "--method", "br", "-d", "yeast", "--seed", "1", "-q")
     assert code == 0
-    code, out, _ = run(capsys, "table", "--metric", "ma-f1", "--format", "csv")
-    rows = {line.split(",")[0]: line for line in out.splitlines()}
+    code, out, _ = run(capsys, "table", "--metric", "ma-f1", "--format", "markdown")
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("|")}
     assert "outside-prior" in rows and "BR" in rows
     expected = metrics["fixed"]["metrics"]["ma-f1"]
     assert f"{expected:.3f} ± 0.000" in rows["outside-prior"]
-    code, out, err = run(capsys, "table", "--paper", "cgmvae", "--metric", "ma-f1", "--format", "csv")
+    code, out, err = run(capsys, "table", "--paper", "cgmvae", "--metric", "ma-f1", "--format", "markdown")
     assert code == 0, err
-    row = next(line for line in out.splitlines() if line.startswith("outside-prior"))
-    assert f"{expected:.3f} ± 0.000 | –" in row  # ours beside the paper's (none for it)
+    row = next(line for line in out.splitlines() if line.startswith("| outside-prior"))
+    assert f"{expected:.3f} ± 0.000 \\| –" in row  # ours beside the paper's (none for it)
     baseline = tmp_path / "expected.csv"
     assert run(capsys, "check", str(baseline), "--write")[0] == 0
     assert "outside-prior" in baseline.read_text()

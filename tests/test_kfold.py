@@ -121,11 +121,13 @@ def test_table_is_mean_and_std_over_folds_and_seeds(tmp_path):
                                    "ex-f1", 0.0, "d/br/default/iterative-seed0", "t"))))
     add_rows(tmp_path, rows)
     store = read_store(tmp_path)
-    out = render(store, "ex-f1", fmt="csv", split="kfold3")
+    out = render(store, "ex-f1", fmt="markdown", split="kfold3")
     expected = np.array(list(values.values()))
-    cell = pd.read_csv(pd.io.common.StringIO(out), comment="#")["d"][0]
-    assert cell.rstrip(" *") == f"{expected.mean():.3f} ± {expected.std(ddof=1):.3f}"
+    record = pd.read_csv(pd.io.common.StringIO(render(store, "ex-f1", fmt="csv", split="kfold3"))).iloc[0]
+    assert (record["mean"], record["std"], record["n"]) == pytest.approx(
+        (expected.mean(), expected.std(ddof=1), 6))
+    assert f"{expected.mean():.3f} ± {expected.std(ddof=1):.3f}" in out
     assert "over 6 run(s): 3 fold(s) of K-fold cross-validation × 2 seed(s)" in out
     assert "mix split strategies" not in out
-    assert "mix split strategies" in render(store, "ex-f1", fmt="csv")  # iterative + kfold rows
-    assert render(store, "ex-f1", fmt="csv", split="kfold") == out
+    assert "mix split strategies" in render(store, "ex-f1", fmt="markdown")  # iterative + kfold rows
+    assert render(store, "ex-f1", fmt="markdown", split="kfold") == out

@@ -32,7 +32,7 @@ from mlbench.runs.store import HASH_COLUMNS, STORE_NAME
 COLUMNS = REQUIRED_COLUMNS + HASH_COLUMNS  # every column a run writes
 
 GOLDEN = Path(__file__).parent / "golden"
-EXTENSIONS = {"rich": "txt", "markdown": "md", "latex": "tex", "csv": "csv", "html": "html"}
+EXTENSIONS = {"rich": "txt", "markdown": "md", "latex": "tex", "csv": "csv", "html": "html", "json": "json"}
 # Fixed, so that goldens do not change when colleagues register new methods.
 AVAILABLE = {"br", "mlknn", "haram", "bce"}
 METRICS = ("ex-f1", "mi-f1", "ma-f1", "ha", "p@1")
@@ -136,23 +136,40 @@ def test_rows_by_metrics_layout_golden(tmp_path):
 # -- content ---------------------------------------------------------------------------------------
 
 def test_cells_hold_ours_paper_and_difference(store, tmp_path):
-    out = render_paper_table(store, "cgmvae", "ex-f1", "fixed", "csv", data_dir=tmp_path,
+    out = render_paper_table(store, "cgmvae", "ex-f1", "fixed", "markdown", data_dir=tmp_path,
                              available_methods=AVAILABLE)
-    frame = pd.read_csv(io.StringIO(out), comment="#")
-    yeast = frame.set_index("Method")["yeast"]
     ours = pd.DataFrame(synthetic_rows(STANDARD_RUNS))
     mean = ours[(ours.method == "br") & (ours.dataset == "yeast") & (ours.metric == "ex-f1")
                 & (ours.protocol == "fixed")]["value"].mean()
-    assert yeast["BR"].startswith(f"{mean:.3f} ± ")
+    row = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
     delta = round(mean - 0.630, 3) + 0.0
-    assert f"| 0.630 | {delta:+.3f}" in yeast["BR"]  # C-GMVAE Table 1: BR on yeast, ex-F1 0.630
-    assert yeast["MLKNN"].endswith(" *") and not yeast["BR"].endswith(" *")  # best of ours marked
-    assert frame.columns.tolist()[:2] == ["Method", "eBird (data not public)"]
-    assert frame["Method"].tolist() == ["BR", "MLKNN", "HARAM", "SLEEC (not implemented in mlbench)",
-                                        "C2AE (not implemented in mlbench)", "LaMP (not implemented in mlbench)",
-                                        "MPVAE (not implemented in mlbench)", "C-GMVAE (not implemented in mlbench)"]
-    assert frame.set_index("Method").loc["HARAM", "bkms"] == "– | 0.216 | not run"
+    # C-GMVAE Table 1: BR on yeast, ex-F1 0.630
+    assert f"{mean:.3f} ± " in row["BR"] and f"\\| 0.630 \\| {delta:+.3f}" in row["BR"]
+    assert "**" in row["MLKNN"] and "**" not in row["BR"]  # best of ours marked
+    assert list(row)[:2] == ["Method", "BR"] and "eBird (data not public)" in row["Method"]
+    assert list(row)[1:] == ["BR", "MLKNN", "HARAM", "SLEEC (not implemented in mlbench)",
+                             "C2AE (not implemented in mlbench)", "LaMP (not implemented in mlbench)",
+                             "MPVAE (not implemented in mlbench)", "C-GMVAE (not implemented in mlbench)"]
+    assert "– \\| 0.216 \\| not run" in row["HARAM"]
 
+
+def test_paper_records_are_plain_numbers(store, tmp_path):
+    out = render_paper_table(store, "cgmvae", "ex-f1", "fixed", "csv", data_dir=tmp_path,
+                             available_methods=AVAILABLE)
+    frame = pd.read_csv(io.StringIO(out)).set_index(["method", "dataset"])
+    ours = pd.DataFrame(synthetic_rows(STANDARD_RUNS))
+    cell = ours[(ours.method == "br") & (ours.dataset == "yeast") & (ours.metric == "ex-f1")
+                & (ours.protocol == "fixed")]["value"]
+    br = frame.loc[("br", "yeast")]
+    assert (br["mean"], br["std"], br["n"]) == pytest.approx((cell.mean(), cell.std(ddof=1), 3))
+    assert br["paper"] == 0.630 and br["delta"] == pytest.approx(cell.mean() - 0.630)
+    assert br["method_name"] == "BR" and br["variant"] == "default" and str(br["paper_table"]) == "1"
+    haram = frame.loc[("haram", "bookmarks")]  # a cell we did not run: the paper's value and why
+    assert pd.isna(haram["mean"]) and pd.isna(haram["delta"]) and haram["paper"] == 0.216
+    assert haram["note"] == "not run" and frame.loc[("br", "ebird"), "note"] == "data not public"
+    assert pd.isna(frame.loc[("br", "yeast"), "note"])
+    assert set(frame["metric"]) == {"ex-f1"} and set(frame["protocol"]) == {"fixed"}
+    assert not out.startswith("#") and "±" not in out and "*" not in out
 
 def test_caption_states_protocol_seeds_and_oracle(store, tmp_path):
     for protocol in ("fixed", "val", "paper"):
@@ -163,9 +180,9 @@ def test_caption_states_protocol_seeds_and_oracle(store, tmp_path):
 
 
 def test_protocol_selects_numbers(store, tmp_path):
-    fixed = render_paper_table(store, "cgmvae", "ex-f1", "fixed", "csv", data_dir=tmp_path)
-    paper = render_paper_table(store, "cgmvae", "ex-f1", "paper", "csv", data_dir=tmp_path)
-    assert fixed.splitlines()[1] != paper.splitlines()[1]  # the synthetic store differs by 0.004
+    fixed = pd.read_csv(io.StringIO(render_paper_table(store, "cgmvae", "ex-f1", "fixed", "csv", data_dir=tmp_path)))
+    paper = pd.read_csv(io.StringIO(render_paper_table(store, "cgmvae", "ex-f1", "paper", "csv", data_dir=tmp_path)))
+    assert (paper["mean"] - fixed["mean"]).dropna().round(6).unique().tolist() == [0.004]  # as the synthetic store
 
 
 def test_separator_is_escaped_per_format(store, tmp_path):
@@ -183,7 +200,7 @@ def test_train_fraction_per_method(tmp_path):
         if row["method"] == "cgmvae" and row["train_fraction"] == 1.0:
             row["value"] = 0.999
     store = pd.DataFrame(rows, columns=COLUMNS)
-    out = render_paper_table(store, "cgmvae", "ha", "fixed", "csv", table=5, data_dir=tmp_path,
+    out = render_paper_table(store, "cgmvae", "ha", "fixed", "markdown", table=5, data_dir=tmp_path,
                              available_methods={"mpvae", "cgmvae"})
     assert "0.999" not in out
     assert "ebird: C-GMVAE (50%)" in out and "Training fractions" in out
@@ -201,11 +218,16 @@ def test_non_default_variant_is_used_and_named(tmp_path):
 
 def test_paper_dash_cells(tmp_path):
     # MulSupCon Table 2 prints "-" for RBCC on mediamill: no paper value, no difference.
-    out = render_paper_table(pd.DataFrame(columns=COLUMNS), "mulsupcon", "ex-f1", "fixed", "csv",
+    out = render_paper_table(pd.DataFrame(columns=COLUMNS), "mulsupcon", "ex-f1", "fixed", "markdown",
                              data_dir=tmp_path, available_methods=AVAILABLE)
-    frame = pd.read_csv(io.StringIO(out), comment="#").set_index("Method")
-    assert frame.loc["RBCC (not implemented in mlbench)", "media"] == "– | –"
+    row = next(line for line in out.splitlines() if line.startswith("| RBCC"))
+    assert row.split("|")[1].strip() == "RBCC (not implemented in mlbench)"
     assert "no runs yet" in out
+    records = pd.read_csv(io.StringIO(render_paper_table(
+        pd.DataFrame(columns=COLUMNS), "mulsupcon", "ex-f1", "fixed", "csv", data_dir=tmp_path,
+        available_methods=AVAILABLE))).set_index(["method", "dataset"])
+    assert pd.isna(records.loc[("rbcc", "mediamill"), "paper"])  # "-" in the paper: no value
+    assert records.loc[("mulsupcon", "mediamill"), "paper"] == 0.627
 
 
 # -- lookups ---------------------------------------------------------------------------------------

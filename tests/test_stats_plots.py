@@ -202,9 +202,9 @@ def test_stats_and_plot_commands(runs_dir, tmp_path, capsys):
     assert run_cli(["stats", "--metric", "ex-f1", "--paired", "br", "mlknn", "--runs-dir", runs_dir, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["n_pairs"] == 9
     assert run_cli(["plot", "bars", "--metrics", "ex-f1", "--runs-dir", runs_dir, "--out", tmp_path / "b"]) == 0
-    assert (tmp_path / "b-ex-f1.svg").is_file()
+    assert (tmp_path / "b" / "bars-ex-f1.svg").is_file()
     assert run_cli(["plot", "heatmap", embedding_run(tmp_path / "r"), "--out", tmp_path / "h"]) == 0
-    assert (tmp_path / "h.png").is_file()
+    assert (tmp_path / "h" / "label-heatmap.png").is_file()
     assert run_cli(["stats", "--metric", "ex-f1", "--methods", "br", "mlknn", "--runs-dir", runs_dir]) == 2
 
 

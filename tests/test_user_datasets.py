@@ -190,10 +190,10 @@ def test_each_format_through_fetch_split_train_table(kind, toy, tmp_path, capsys
         config = json.loads((runs / "mine/br/default/official-seed0/config.json").read_text())
         assert config["split"]["sizes"]["test"] == N - N_TRAIN
 
-    code, out, err = run(capsys, "table", "--split-strategy", "kfold3", "--format", "csv",
+    code, out, err = run(capsys, "table", "--split-strategy", "kfold3", "--format", "markdown",
                          "--runs-dir", runs)
     assert code == 0, err
-    assert out.splitlines()[0] == "Method,mine"
+    assert out.splitlines()[0].split() == ["|", "Method", "|", "mine", "|"]
     assert "over 3 run(s): 3 fold(s) of K-fold cross-validation × 1 seed(s)" in out
 
 

@@ -54,7 +54,7 @@ def _root(
 
 # Options that take several values after one flag (`--seeds 0 1 2`); click wants the flag
 # repeated, so `expand_argv` rewrites the former into the latter.
-MULTI_VALUE_OPTIONS = {"--seeds", "--seed", "--ratios", "--datasets", "--methods", "--metrics",
+MULTI_VALUE_OPTIONS = {"--seeds", "--seed", "--ratios", "--datasets", "--methods", "--metrics", "--metric",
                        "--set", "--protocols", "--method", "-m", "--dataset", "-d", "--fold", "--groups"}
 
 # One convention for every command: each spelling of a pair means the same option, whichever of
@@ -68,12 +68,16 @@ RunsDir = Annotated[Optional[Path], typer.Option("--runs-dir", help="Runs direct
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
-def expand_argv(argv: list[str]) -> list[str]:
+def expand_argv(argv: list[str], multiple: set[str] | None = None) -> list[str]:
+    """``multiple``: the options to expand (default :data:`MULTI_VALUE_OPTIONS`); :func:`main`
+    passes those of the invoked command that take several values, so that a single-valued
+    ``--metric a b`` is an error ("unexpected extra argument") rather than silently ``b``."""
+    multiple = MULTI_VALUE_OPTIONS if multiple is None else multiple
     out: list[str] = []
     current: str | None = None
     for arg in argv:
         if arg.startswith("-"):
-            current = arg if arg in MULTI_VALUE_OPTIONS else None
+            current = arg if arg in multiple else None
             out.append(arg)
         elif current is not None and out and out[-1] != current:
             out.extend([current, arg])
@@ -82,8 +86,8 @@ def expand_argv(argv: list[str]) -> list[str]:
     return out
 
 
-def _declared_options(argv: list[str]) -> set[str]:
-    """The option names of the (sub)command that ``argv`` invokes."""
+def _invoked_command(argv: list[str]):
+    """The click (sub)command that ``argv`` invokes."""
     command = typer.main.get_command(app)
     for arg in argv:
         if arg.startswith("-") or not hasattr(command, "list_commands"):  # not a group
@@ -92,12 +96,24 @@ def _declared_options(argv: list[str]) -> set[str]:
         if sub is None:
             break
         command = sub
+    return command
+
+
+def _declared_options(argv: list[str], command=None) -> set[str]:
+    """The option names of the (sub)command that ``argv`` invokes."""
+    command = _invoked_command(argv) if command is None else command
     return {opt for param in command.params for opt in getattr(param, "opts", [])}
 
 
-def normalize_spellings(argv: list[str]) -> list[str]:
+def _multiple_options(command) -> set[str]:
+    """The options of :data:`MULTI_VALUE_OPTIONS` that ``command`` declares as taking several values."""
+    return {opt for param in command.params if getattr(param, "multiple", False)
+            for opt in getattr(param, "opts", []) if opt in MULTI_VALUE_OPTIONS}
+
+
+def normalize_spellings(argv: list[str], command=None) -> list[str]:
     """Rewrite each option of :data:`SPELLINGS` to the spelling its command declares."""
-    declared = _declared_options(argv)
+    declared = _declared_options(argv, command)
     rename = {}
     for a, b in SPELLINGS:
         if a in declared and b not in declared:
@@ -113,7 +129,9 @@ def normalize_spellings(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: click handles usage errors and --help; MlbenchError becomes one line."""
-    argv = expand_argv(normalize_spellings(list(sys.argv[1:] if argv is None else argv)))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _invoked_command(argv)
+    argv = expand_argv(normalize_spellings(argv, command), _multiple_options(command))
     try:
         app(args=argv, prog_name="mlbench")
     except MlbenchError as exc:
@@ -131,6 +149,9 @@ Protocol = Annotated[str, typer.Option("--protocol", help="fixed | val | paper (
 SplitStrategy = Annotated[Optional[str], typer.Option("--split-strategy", help="Only runs of this split strategy (iterative | random | official | kfold5: every fold of 5-fold runs).")]
 Methods = Annotated[Optional[list[str]], typer.Option("--methods", help="Methods, in order (`--methods br mlknn`).")]
 Datasets = Annotated[Optional[list[str]], typer.Option("--datasets", help="Datasets, in order.")]
+# One --format for every command that renders result tables (table, reproduce): the set is
+# mlbench.results.tables.FORMATS (not imported here: it would load pandas for --help).
+OutputFormat = Annotated[str, typer.Option("--format", help="rich | markdown | latex | html (laid out to read) | csv | json (records: one row per cell, plain numbers).")]
 TrainFraction = Annotated[float, typer.Option("--train-fraction", help="Runs trained on this fraction of the training part.")]
 
 
@@ -139,6 +160,18 @@ def check_protocol(protocol: str) -> None:
 
     if protocol not in PROTOCOLS:
         raise MlbenchError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}.")
+
+
+def check_format(fmt: str, as_json: bool = False) -> str:
+    """The output format of ``--format`` and ``--json`` together (``--json`` = ``--format json``)."""
+    from mlbench.results.tables import FORMATS
+
+    if as_json and fmt not in ("rich", "json"):
+        raise MlbenchError(f"--json is --format json; give one of them, not --json with --format {fmt}.")
+    fmt = "json" if as_json else fmt
+    if fmt not in FORMATS:
+        raise MlbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
+    return fmt
 
 
 def read_runs_store(runs_dir):

@@ -15,12 +15,14 @@ from mlbench.cli._app import (  # noqa: F401
     JsonFlag,
     Methods,
     Mirror,
+    OutputFormat,
     Paper,
     Protocol,
     RunsDir,
     SplitStrategy,
     TrainFraction,
     app,
+    check_format,
     check_protocol,
     console,
     err_console,
@@ -432,8 +434,8 @@ def eval_(
     result = evaluate(y_true, scores, protocol, y_true_val=y_val, scores_val=scores_val,
                       threshold=threshold, selection_metric=selection_metric,
                       zero_division=zero_division)
-    if as_json:
-        print_json(result.metrics)
+    if as_json:  # as metrics.json keeps each protocol, plus which protocol this is
+        print_json(result.to_dict())
     else:
         from mlbench.metrics import get_metric
 
@@ -476,11 +478,12 @@ def _read_predictions(path: Path):
 
 @app.command()
 def table(
-    metric: Annotated[str, typer.Option("--metric", help="Metric id, e.g. ex-f1.")] = "ex-f1",
+    metric: Annotated[list[str], typer.Option("--metric", help="Metric id(s), e.g. ex-f1 (`--metric ex-f1 ma-f1`: one table per metric; csv/json: a metric column).")] = ["ex-f1"],
     datasets: Annotated[Optional[list[str]], typer.Option("--datasets", help="Columns, in order.")] = None,
     methods: Annotated[Optional[list[str]], typer.Option("--methods", help="Rows, in order.")] = None,
     protocol: Annotated[str, typer.Option("--protocol", help="fixed | val | paper.")] = "fixed",
-    fmt: Annotated[str, typer.Option("--format", help="rich | markdown | latex | csv | html.")] = "rich",
+    fmt: OutputFormat = "rich",
+    as_json: Annotated[bool, typer.Option("--json", help="The records as JSON (= --format json).")] = False,
     train_fraction: Annotated[float, typer.Option("--train-fraction")] = 1.0,
     split_strategy: Annotated[Optional[str], typer.Option("--split-strategy", help="Only runs of this split strategy (kfold5: every fold of 5-fold runs, averaged with the seeds).")] = None,
     paper: Annotated[Optional[str], typer.Option("--paper", help="Render a paper's table (cgmvae, mulsupcon) in its layout, ours beside theirs.")] = None,
@@ -489,12 +492,12 @@ def table(
     zero_division: Annotated[Optional[float], typer.Option("--zero-division", help="Only runs evaluated with this zero_division (0 or 1); default: all, with a warning if they mix.")] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Render finished runs: methods x datasets, mean ± std over seeds."""
+    """Render finished runs: methods x datasets, mean ± std over seeds (csv/json: one record per cell)."""
     from mlbench.metrics.protocols import PROTOCOLS
-    from mlbench.results.tables import render
     from mlbench.runs.spec import resolve_runs_dir
     from mlbench.runs.store import read_store
 
+    fmt = check_format(fmt, as_json)
     if protocol not in PROTOCOLS:
         raise MlbenchError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}.")
     store = read_store(resolve_runs_dir(runs_dir))
@@ -506,18 +509,52 @@ def table(
         err_console.print("[yellow]warning:[/] the stored runs mix zero_division 0 and 1; pass "
                           "--zero-division 0 or 1 to render one of them.", highlight=False)
     _warn_stale(store, data_dir)
+    metrics = list(dict.fromkeys(metric))
     if paper is not None:
-        from mlbench.results.paper_tables import render_paper_table
+        _paper_tables(store, paper, metrics, protocol, fmt, paper_table, split_strategy)
+        return
+    from mlbench.results import tables as tb
 
-        out = render_paper_table(store, paper, metric, protocol, fmt, table=paper_table,
-                                 split=split_strategy)
-    else:
-        out = render(store, metric, protocol, fmt, datasets=datasets, methods=methods,
-                     train_fraction=train_fraction, split=split_strategy)
-    if fmt == "rich":
-        console.print(out)
-    else:
-        print(out, end="")
+    if fmt in tb.RECORD_FORMATS:  # one document: every metric's records, with a metric column
+        records = [r for m in metrics for r in tb.cell_records(
+            store, m, protocol, datasets=datasets, methods=methods, train_fraction=train_fraction,
+            split=split_strategy)]
+        if any(tb.mixed_strategies(store, m, protocol, train_fraction=train_fraction,
+                                   split=split_strategy) for m in metrics):
+            err_console.print("[yellow]warning:[/] some cells mix split strategies; select one "
+                              "with --split-strategy.", highlight=False)
+        print(tb.format_records(records, fmt), end="")
+        return
+    for i, m in enumerate(metrics):
+        if i and fmt != "rich":
+            print()
+        print_rendered(tb.render(store, m, protocol, fmt, datasets=datasets, methods=methods,
+                                 train_fraction=train_fraction, split=split_strategy), fmt)
+
+
+def _paper_tables(store, paper, metrics, protocol, fmt, paper_table, split) -> None:
+    """Each paper table holding one of ``metrics``, once (a table with metrics as its columns
+    shows all of them at once)."""
+    from mlbench.papers import paper_layout
+    from mlbench.papers.plan import choose_table
+    from mlbench.results import paper_tables as pt
+    from mlbench.results.tables import RECORD_FORMATS, format_records
+
+    shown = {}
+    for m in metrics:
+        chosen = choose_table(paper, m, paper_table)
+        by_dataset = "dataset" in paper_layout(paper, chosen)["columns"]
+        shown.setdefault((chosen, m if by_dataset else None), m)
+    if fmt in RECORD_FORMATS:
+        records = [r for (chosen, _), m in shown.items() for r in pt.paper_table_records(
+            store, paper, m, protocol, chosen, split)]
+        print(format_records(records, fmt, pt.PAPER_RECORD_COLUMNS), end="")
+        return
+    for i, ((chosen, _), m) in enumerate(shown.items()):
+        if i and fmt != "rich":
+            print()
+        print_rendered(pt.render_paper_table(store, paper, m, protocol, fmt, table=chosen,
+                                             split=split), fmt)
 
 
 def _warn_stale(store, data_dir) -> None:

@@ -280,7 +280,7 @@ def check(
 ) -> None:
     """Regression gate: compare the results store with expected values; exit 1 on a regression."""
     check_protocol(protocol)
-    from mlbench.results.gate import check_store, read_expected, snapshot_expected
+    from mlbench.results.gate import check_records, read_expected, snapshot_expected
 
     store = read_runs_store(runs_dir)
     if write:
@@ -296,9 +296,10 @@ def check(
                                "give a path in a writable directory.") from None
         console.print(f"[green]✓[/] wrote {len(frame)} expected cells to {expected}", highlight=False)
         return
-    failures, checked = check_store(store, read_expected(expected, protocol), tolerance, split_strategy)
-    if as_json:
-        print_json({"checked": checked, "failures": failures})
+    records = check_records(store, read_expected(expected, protocol), tolerance, split_strategy)
+    failures, checked = [r["message"] for r in records if r["status"] == "fail"], len(records)
+    if as_json:  # every cell, pass or fail; the verdict lines below go to stderr
+        print_json(records)
     for line in failures:
         err_console.print(f"[bold red]regression:[/] {line}", highlight=False, soft_wrap=True)
     if failures:
@@ -405,7 +406,19 @@ def _show_paired(result, spec, as_json: bool) -> None:
 plot_app = typer.Typer(help="Figures (PNG and SVG): grouped bars, data efficiency, label heatmap, CD diagram.",
                        no_args_is_help=True)
 app.add_typer(plot_app, name="plot")
-Out = Annotated[Path, typer.Option("--out", help="Output stem: writes STEM.png and STEM.svg.")]
+# --out is a directory everywhere (as for `report`); each figure's file names say what it is.
+Out = Annotated[Path, typer.Option("--out", help="Output directory (made if missing): writes NAME.png and NAME.svg in it.")]
+
+
+def _out_dir(out: Path) -> Path:
+    if out.suffix.lower() in (".png", ".svg", ".pdf") or out.is_file():
+        raise MlbenchError(f"--out {out} is a file name; --out is a directory (e.g. --out "
+                           f"{out.parent / 'plots'}), the figures are named after what they show.")
+    return out
+
+
+def _slug(metric: str) -> str:
+    return metric.replace("@", "at")
 
 
 def _done(paths) -> None:
@@ -415,7 +428,7 @@ def _done(paths) -> None:
 @plot_app.command("bars")
 def plot_bars(
     metrics: Annotated[list[str], typer.Option("--metrics", help="One figure per metric (`--metrics ex-f1 ma-f1`).")] = ["ex-f1"],
-    out: Out = Path("plots/bars"),
+    out: Out = Path("plots"),
     methods: Methods = None,
     datasets: Datasets = None,
     protocol: Protocol = "fixed",
@@ -423,13 +436,14 @@ def plot_bars(
     split_strategy: SplitStrategy = None,
     runs_dir: RunsDir = None,
 ) -> None:
-    """Mean ± std over seeds per dataset, one bar per method (STEM-<metric>.png/.svg)."""
+    """Mean ± std over seeds per dataset, one bar per method (OUT/bars-<metric>.png/.svg)."""
     from mlbench.results.plots import grouped_bars
 
     check_protocol(protocol)
+    out = _out_dir(out)
     store = read_runs_store(runs_dir)
     for metric in metrics:
-        _done(grouped_bars(store, metric, out.with_name(f"{out.name}-{metric.replace('@', 'at')}"), protocol,
+        _done(grouped_bars(store, metric, out / f"bars-{_slug(metric)}", protocol,
                            methods=methods, datasets=datasets, train_fraction=train_fraction,
                            split=split_strategy))
 
@@ -438,17 +452,19 @@ def plot_bars(
 def plot_data_efficiency(
     metric: Annotated[str, typer.Option("--metric", help="Metric id.")] = "ma-f1",
     baseline: Annotated[str, typer.Option("--baseline", help="Method the improvements are relative to.")] = "c2ae",
-    out: Out = Path("plots/data-efficiency"),
+    out: Out = Path("plots"),
     methods: Methods = None,
     datasets: Datasets = None,
     protocol: Protocol = "fixed",
     split_strategy: SplitStrategy = None,
     runs_dir: RunsDir = None,
 ) -> None:
-    """C-GMVAE Fig. 2: relative improvement over the baseline at 10/50/100% training data."""
+    """C-GMVAE Fig. 2: relative improvement over the baseline at 10/50/100% training data
+    (OUT/data-efficiency-<metric>.png/.svg)."""
     from mlbench.results.plots import data_efficiency
 
     check_protocol(protocol)
+    out = _out_dir(out) / f"data-efficiency-{_slug(metric)}"
     _done(data_efficiency(read_runs_store(runs_dir), out, metric, protocol, baseline=baseline, methods=methods,
                           datasets=datasets, split=split_strategy))
 
@@ -456,22 +472,23 @@ def plot_data_efficiency(
 @plot_app.command("heatmap")
 def plot_heatmap(
     run_dir: Annotated[Path, typer.Argument(help="A finished run that stored label embeddings (e.g. cgmvae).")],
-    out: Out = Path("plots/label-heatmap"),
+    out: Out = Path("plots"),
     labels: Annotated[Optional[list[str]], typer.Option("--label", help="Only these labels (repeatable; names or indices).")] = None,
     max_labels: Annotated[int, typer.Option("--max-labels", help="Without --label, keep the labels with the strongest interactions.")] = 30,
     order: Annotated[str, typer.Option("--order", help="cluster (group similar labels) | given.")] = "cluster",
     data_dir: DataDir = None,
 ) -> None:
-    """C-GMVAE Fig. 3: label-label embedding inner products of one run (diagonal removed)."""
+    """C-GMVAE Fig. 3: label-label embedding inner products of one run, diagonal removed
+    (OUT/label-heatmap.png/.svg)."""
     from mlbench.results.plots import label_heatmap
 
-    _done(label_heatmap(run_dir, out, labels=labels, max_labels=max_labels, order=order, data_dir=data_dir))
+    _done(label_heatmap(run_dir, _out_dir(out) / "label-heatmap", labels=labels, max_labels=max_labels, order=order, data_dir=data_dir))
 
 
 @plot_app.command("cd")
 def plot_cd(
     metric: Annotated[str, typer.Option("--metric", help="Metric id.")] = "ex-f1",
-    out: Out = Path("plots/cd"),
+    out: Out = Path("plots"),
     methods: Methods = None,
     datasets: Datasets = None,
     protocol: Protocol = "fixed",
@@ -480,7 +497,7 @@ def plot_cd(
     split_strategy: SplitStrategy = None,
     runs_dir: RunsDir = None,
 ) -> None:
-    """Nemenyi critical-difference diagram over datasets (needs mlbench\\[stats])."""
+    """Nemenyi critical-difference diagram over datasets, OUT/cd-<metric>.png/.svg (needs mlbench\\[stats])."""
     from mlbench.metrics import get_metric
     from mlbench.results.plots import cd_diagram
     from mlbench.results.stats import performance_matrix
@@ -492,5 +509,5 @@ def plot_cd(
     store = read_runs_store(runs_dir)
     matrix, _, _ = performance_matrix(store, spec.id, protocol, methods=methods,
                                       datasets=datasets, train_fraction=train_fraction, split=split_strategy)
-    _done(cd_diagram(matrix, out, higher_is_better=spec.higher_is_better, alpha=alpha, title=spec.id,
+    _done(cd_diagram(matrix, _out_dir(out) / f"cd-{_slug(spec.id)}", higher_is_better=spec.higher_is_better, alpha=alpha, title=spec.id,
                      names=method_names(store)))

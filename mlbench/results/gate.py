@@ -134,9 +134,17 @@ def _is_blank(value) -> bool:
 def check_store(store, expected: list[dict], tolerance: float, split: str | None = None) -> tuple[list[str], int]:
     """(one line per failing cell, number of cells checked): a cell fails when the store's mean
     over seeds is worse than expected beyond the tolerance, or has no runs."""
+    records = check_records(store, expected, tolerance, split)
+    return [r["message"] for r in records if r["status"] == "fail"], len(records)
+
+
+def check_records(store, expected: list[dict], tolerance: float, split: str | None = None) -> list[dict]:
+    """One record per expected cell: dataset, method, variant, metric, protocol, train_fraction,
+    value (the store's mean over seeds; None without runs), expected, tolerance, n (runs),
+    status ("pass" or "fail") and message (why it failed; empty for a pass)."""
     from mlbench.results.tables import summarize
 
-    failures, summaries = [], {}
+    records, summaries = [], {}
     for row in expected:
         key = (row["metric"], row["protocol"], row["train_fraction"])
         if key not in summaries:
@@ -147,14 +155,22 @@ def check_store(store, expected: list[dict], tolerance: float, split: str | None
                       & (summary["variant"] == str(row["variant"]))]
         where = f"{row['dataset']}/{row['method']}" + (f" [{row['variant']}]" if row["variant"] != "default" else "") \
             + f" ({row['protocol']})"
-        if hit.empty:
-            failures.append(f"{where}: {row['metric']}: no finished runs in the store")
-            continue
         tol = tolerance if row["tolerance"] is None else float(row["tolerance"])
-        got = {row["metric"]: float(hit["mean"].iloc[0])}
-        failures += [f"{where}: {line} (mean over {int(hit['n'].iloc[0])} seed(s))"
-                     for line in check_expectations(got, {row["metric"]: row["value"]}, tol)]
-    return failures, len(expected)
+        record = {"dataset": row["dataset"], "method": row["method"], "variant": str(row["variant"]),
+                  "metric": row["metric"], "protocol": row["protocol"],
+                  "train_fraction": row["train_fraction"], "value": None, "expected": row["value"],
+                  "tolerance": tol, "n": 0, "status": "pass", "message": ""}
+        records.append(record)
+        if hit.empty:
+            record.update(status="fail", message=f"{where}: {row['metric']}: no finished runs in the store")
+            continue
+        record.update(value=float(hit["mean"].iloc[0]), n=int(hit["n"].iloc[0]))
+        lines = check_expectations({row["metric"]: record["value"]}, {row["metric"]: row["value"]}, tol)
+        if lines:
+            record.update(status="fail", message=f"{where}: {lines[0]} (mean over {record['n']} seed(s))")
+        if record["value"] != record["value"]:  # NaN: null in JSON
+            record["value"] = None
+    return records
 
 
 def snapshot_expected(store, protocol: str, split: str | None = None):

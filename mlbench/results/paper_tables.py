@@ -22,9 +22,18 @@ import pandas as pd
 
 from mlbench.errors import MlbenchError
 from mlbench.papers.plan import choose_table, dataset_reason, method_fraction, method_reason
-from mlbench.results.tables import FORMATS, PROTOCOL_NOTES, render_grid, summarize
+from mlbench.results.tables import (
+    FORMATS,
+    PROTOCOL_NOTES,
+    RECORD_COLUMNS,
+    RECORD_FORMATS,
+    format_records,
+    render_grid,
+    summarize,
+)
 
 DEFAULT_VARIANT = "default"
+PAPER_RECORD_COLUMNS = [*RECORD_COLUMNS, "paper", "delta", "paper_table", "note"]
 
 
 # -- our numbers -----------------------------------------------------------------------------------
@@ -150,10 +159,26 @@ def render_paper_table(
     ``available_methods`` replaces the method registry and ``data_dir`` locates imported bundle
     datasets; both only decide which reason a cell without runs shows.
     """
-    from mlbench.papers import paper_layout
-
     if fmt not in FORMATS:
         raise MlbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
+    if fmt in RECORD_FORMATS:
+        return format_records(paper_table_records(store, paper, metric, protocol, table, split,
+                                                  data_dir=data_dir, available_methods=available_methods),
+                              fmt, PAPER_RECORD_COLUMNS)
+    table, layout, metrics, ours, lookup = _prepare(store, paper, metric, protocol, table, split,
+                                                    data_dir, available_methods)
+    if "dataset" in layout["columns"]:
+        header, rows = _grid_methods_by_datasets(layout, metric, lookup)
+    else:
+        header, rows = _grid_rows_by_metrics(layout, metrics, lookup)
+    rows = [(label, [(_escape_separator(t, fmt), b) for t, b in values]) for label, values in rows]
+    return render_grid(rows, header, _caption(paper, table, layout, metrics, protocol, ours, split), fmt)
+
+
+def _prepare(store, paper, metric, protocol, table, split, data_dir, available_methods):
+    """(table id, layout, metrics shown, our numbers, lookup) of one paper table."""
+    from mlbench.papers import paper_layout
+
     if protocol not in PROTOCOL_NOTES:
         raise MlbenchError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOL_NOTES)}.")
     table = choose_table(paper, metric, table)
@@ -164,12 +189,36 @@ def render_paper_table(
     ours = _ours(store, metrics, fractions, protocol, split)
     lookup = _Lookup(paper, table, layout, ours, data_dir,
                      None if available_methods is None else set(available_methods))
-    if "dataset" in layout["columns"]:
-        header, rows = _grid_methods_by_datasets(layout, metric, lookup)
-    else:
-        header, rows = _grid_rows_by_metrics(layout, metrics, lookup)
-    rows = [(label, [(_escape_separator(t, fmt), b) for t, b in values]) for label, values in rows]
-    return render_grid(rows, header, _caption(paper, table, layout, metrics, protocol, ours, split), fmt)
+    return table, layout, metrics, ours, lookup
+
+
+def paper_table_records(
+    store: pd.DataFrame, paper: str, metric: str, protocol: str = "fixed", table=None,
+    split: str | None = None, *, data_dir=None, available_methods: Iterable[str] | None = None,
+) -> list[dict]:
+    """One record (:data:`PAPER_RECORD_COLUMNS`) per cell of :func:`render_paper_table`'s table:
+    ours (unrounded mean, std, n and the variant used; empty where we have no runs), the paper's
+    value (empty where it prints none or its text is unreadable), ``delta`` = ours − paper, and
+    ``note``: why a cell has no number of ours. A table with metrics as columns gives every metric."""
+    table, layout, metrics, _, lookup = _prepare(store, paper, metric, protocol, table, split,
+                                                 data_dir, available_methods)
+    nan = math.nan
+    records = []
+    for x in metrics:
+        for method, label in zip(layout["methods"], layout["method_labels"]):
+            for dataset in layout["datasets"]:
+                got = lookup.ours_of(x, method, dataset)
+                key = (x, method, dataset)
+                theirs = nan if key in lookup.missing else lookup.published.get(key, nan)
+                theirs = nan if theirs is None else float(theirs)
+                mean, std, n, variant = got if got is not None else (nan, nan, None, None)
+                records.append({
+                    "dataset": dataset, "method": method, "method_name": label, "variant": variant,
+                    "protocol": protocol, "metric": x, "mean": mean, "std": std, "n": n,
+                    "paper": theirs, "delta": mean - theirs, "paper_table": str(table),
+                    "note": None if got is not None else (lookup.cell_reason(method, dataset) or "not run"),
+                })
+    return records
 
 
 def _with_outside_methods(layout: dict, store: pd.DataFrame, metrics) -> dict:

@@ -4,13 +4,17 @@ seeds, the best cell of each column marked, the threshold protocol stated under 
 from __future__ import annotations
 
 import io
+import json
 import math
 
 import pandas as pd
 
 from mlbench.errors import MlbenchError
 
-FORMATS = ("rich", "markdown", "latex", "csv", "html")
+FORMATS = ("rich", "markdown", "latex", "csv", "html", "json")
+#: Formats that are records (one per cell, plain numbers, no caption) rather than a laid-out grid.
+RECORD_FORMATS = ("csv", "json")
+RECORD_COLUMNS = ["dataset", "method", "method_name", "variant", "protocol", "metric", "mean", "std", "n"]
 PROTOCOL_NOTES = {
     "fixed": "threshold 0.5",
     "val": "one threshold chosen on the validation part for the selection metric",
@@ -112,15 +116,67 @@ def _span(values) -> str:
     return f"{low}" if low == high else f"{low}-{high}"
 
 
+def cell_records(
+    store: pd.DataFrame, metric: str, protocol: str = "fixed", *, datasets=None, methods=None,
+    train_fraction: float = 1.0, split: str | None = None,
+) -> list[dict]:
+    """One record (:data:`RECORD_COLUMNS`) per cell of :func:`render`'s table, rows in its order:
+    the unrounded mean and std over seeds and the run count ``n``."""
+    from mlbench.metrics import get_metric
+
+    metric = get_metric(metric).id
+    summary = summarize(store, metric, protocol, datasets=datasets, methods=methods,
+                        train_fraction=train_fraction, split=split)
+    keys, columns, cells = build_grid(summary, datasets=datasets, methods=methods)
+    names = method_names(store)
+    records = []
+    for method, variant in keys:
+        for column in columns:
+            if ((method, variant), column) in cells:
+                mean, std, n = cells[((method, variant), column)]
+                records.append({"dataset": column, "method": method,
+                                "method_name": names.get(method) or method, "variant": variant,
+                                "protocol": protocol, "metric": metric, "mean": float(mean),
+                                "std": float(std), "n": int(n)})
+    return records
+
+
+def mixed_strategies(store: pd.DataFrame, metric: str, protocol: str = "fixed", *,
+                     train_fraction: float = 1.0, split: str | None = None) -> bool:
+    """Whether some cell averages runs of several split strategies (the caption says so; the
+    record formats have no caption, so the CLI warns)."""
+    summary = summarize(store, metric, protocol, train_fraction=train_fraction, split=split)
+    return not summary.empty and summary["strategies"].max() > 1
+
+
+def format_records(records: list[dict], fmt: str, columns: list[str] = RECORD_COLUMNS) -> str:
+    """``csv`` (a header, then one line per record; readable by ``pandas.read_csv``) or ``json``
+    (a list of objects; NaN as null)."""
+    frame = pd.DataFrame(records, columns=columns)
+    if fmt == "json":
+        clean = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+                 for r in frame.astype(object).to_dict("records")]
+        return json.dumps(clean, indent=2) + "\n"
+    if "n" in frame:  # an integer column with gaps (paper cells we did not run) stays integer
+        frame["n"] = frame["n"].astype("Int64")
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue()
+
+
 def render(
     store: pd.DataFrame, metric: str, protocol: str = "fixed", fmt: str = "rich", *,
     datasets=None, methods=None, train_fraction: float = 1.0, split: str | None = None,
 ):
-    """The table as a string (markdown/latex/csv/html) or a rich Table (``rich``)."""
+    """The table as a string (markdown/latex/html; csv/json: :func:`cell_records`) or a rich
+    Table (``rich``)."""
     from mlbench.metrics import get_metric
 
     if fmt not in FORMATS:
         raise MlbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
+    if fmt in RECORD_FORMATS:
+        return format_records(cell_records(store, metric, protocol, datasets=datasets, methods=methods,
+                                           train_fraction=train_fraction, split=split), fmt)
     spec = get_metric(metric)
     summary = summarize(store, metric, protocol, datasets=datasets, methods=methods,
                         train_fraction=train_fraction, split=split)
@@ -140,7 +196,10 @@ def render(
 
 
 def render_grid(rows: list[tuple[str, list[tuple[str, bool]]]], header: list[str], text: str, fmt: str):
-    """Lay out labelled rows of (cell text, is best) pairs in one of :data:`FORMATS`."""
+    """Lay out labelled rows of (cell text, is best) pairs in one of :data:`FORMATS` but the
+    record formats (which have their own functions: a grid of text is no record)."""
+    if fmt in RECORD_FORMATS:
+        raise MlbenchError(f"format {fmt!r} is records, not a grid; use format_records.")
     if fmt == "rich":
         from rich.console import Group
         from rich.table import Table
@@ -152,12 +211,6 @@ def render_grid(rows: list[tuple[str, list[tuple[str, bool]]]], header: list[str
         for label, values in rows:
             table.add_row(label, *[f"[bold green]{v}[/]" if b else v for v, b in values])
         return Group(table, Text(text, style="dim"))
-    if fmt == "csv":
-        buffer = io.StringIO()
-        frame = pd.DataFrame([[label, *[v + (" *" if b else "") for v, b in values]]
-                              for label, values in rows], columns=header)
-        frame.to_csv(buffer, index=False)
-        return buffer.getvalue() + f"# {text}\n"
     from tabulate import tabulate
 
     if fmt == "markdown":
