@@ -136,12 +136,14 @@ READ_ONLY = [
 
 
 def _small_store(runs_dir: Path) -> None:
-    """A store of a few hundred rows (3 methods x 2 datasets x 3 seeds x 3 protocols x 6 metrics)."""
+    """A store of a few hundred rows (5 methods x 2 datasets x 3 seeds x 3 protocols x 6 metrics)."""
     from mlbench.runs.store import add_rows
 
     rows = []
     for i, (method, dataset, seed, protocol, metric) in enumerate(
-            (m, d, s, p, k) for m in ("br", "mlknn", "bce") for d in ("yeast", "scene") for s in range(3)
+            # cc: a built-in outside the papers' vocabulary; my-model: an outside (plugin) method
+            (m, d, s, p, k) for m in ("br", "mlknn", "bce", "cc", "my-model") for d in ("yeast", "scene")
+            for s in range(3)
             for p in ("fixed", "val", "paper") for k in ("ex-f1", "mi-f1", "ma-f1", "ha", "p@1", "map")):
         rows.append({"dataset": dataset, "method": method, "variant": "default", "seed": seed,
                      "split": "iterative", "split_id": f"iterative-seed{seed}", "train_fraction": 1.0,
@@ -180,3 +182,11 @@ def test_split_never_imports_torch(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert "NO-TORCH" in done.stdout, done.stderr[-2000:]
     assert len(list((tmp_path / "data" / "yeast" / "splits").glob("*.npz"))) >= 2
+
+
+def test_builtin_method_ids_read_from_source_match_the_registry():
+    from mlbench.methods import METHODS, method_ids
+    from mlbench.methods.base import builtin_method_ids
+
+    method_ids()
+    assert builtin_method_ids() == {m for m, cls in METHODS.items() if cls.__module__.startswith("mlbench.")}
