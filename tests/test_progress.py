@@ -160,3 +160,34 @@ def test_jobs_2_gives_the_numbers_of_jobs_1_plugins_included(env, capsys, monkey
         assert (parallel / "metrics.json").read_bytes() == (sequential / "metrics.json").read_bytes()
         with np.load(parallel / "scores.npz") as a, np.load(sequential / "scores.npz") as b:
             assert np.array_equal(a["scores_test"], b["scores_test"])
+
+
+TWO_METHODS = """\
+name = "two"
+title = "Two classic methods"
+datasets = ["yeast"]
+seeds = [0, 1]
+metrics = ["ex-f1"]
+
+[groups.main]
+title = "BR and MLkNN"
+[[groups.main.rows]]
+method = "br"
+label = "BR"
+paper = false
+[[groups.main.rows]]
+method = "mlknn"
+label = "MLkNN"
+paper = false
+"""
+
+
+def test_reproduce_prints_the_same_plain_lines(env, capsys):
+    (env / "two.toml").write_text(TWO_METHODS)
+    code, out, err = run(capsys, "reproduce", "--experiment", env / "two.toml")
+    assert code == 0, err
+    assert "\x1b" not in out + err
+    lines = [m for m in map(LINE.match, out.splitlines()) if m]
+    assert [(m[1], m[2], m[4]) for m in lines] == [("1", "4", "0"), ("2", "4", "1"),
+                                                   ("3", "4", "0"), ("4", "4", "1")], out
+    assert {m[3] for m in lines} == {"br", "mlknn"}

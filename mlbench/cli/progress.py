@@ -27,9 +27,16 @@ def bars_wanted(quiet: bool) -> bool:
 
 def store_prior(runs_dir):
     """Estimate of a run from the store: the mean recorded fit time of its settings."""
+    from mlbench.errors import MlbenchError
     from mlbench.results.experiment_report import estimated_fit_seconds
 
-    return lambda spec: estimated_fit_seconds(spec, runs_dir)
+    def estimate(spec: RunSpec) -> float | None:
+        try:
+            return estimated_fit_seconds(spec, runs_dir)
+        except (MlbenchError, OSError, ValueError):  # an unreadable status file: no estimate
+            return None
+
+    return estimate
 
 
 class RunReporter:
