@@ -16,7 +16,7 @@ from mlbench.runs.spec import RunSpec
 from .conftest import invoke_cli
 
 LINE = re.compile(r"^✓ run (\d+)/(\d+) done  (\S+) · yeast · seed (\d+)(?: · \S+)?  ha 0\.\d{3}  "
-                  r"ex-f1 (0\.\d{3})  .*  \d+\.\d s  (?:ETA .*  )?(\S+)$")
+                  r"ex-f1 (0\.\d{3})  .*  (?:\d+\.\d s|\d+ min \d\d s|\d+ h \d\d min)  (?:ETA .*  )?(\S+)$")
 
 
 def run(capsys, *argv):
@@ -113,7 +113,7 @@ def test_train_prints_one_plain_line_per_run_and_says_what_it_will_do(env, capsy
     assert out.count("already complete") == 2 and out.count("done  br · yeast · seed 2") == 1
     assert "run 1/1 done" in out
     assert re.search(r"1 run to train \(2 more already complete: skipped; --force redoes them\); "
-                     r"about \d+ s by the recorded fit times", " ".join(err.split())), err
+                     r"about \d[\d a-z]* s by the recorded fit times", " ".join(err.split())), err
 
 
 def test_train_jobs_is_checked(env, capsys):
