@@ -280,11 +280,12 @@ def train(
     data_dir: DataDir = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     zero_division: ZeroDivision = 0.0,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Runs at a time, in worker processes (default: the usable cores, capped by the runs, when a neural or slow run is among them; 1: one after the other in this process).")] = None,
 ) -> None:
     """Train methods on datasets (one run per method x dataset x seed) and store the results."""
     from mlbench.methods.neural import resolve_device
     from mlbench.metrics import check_zero_division
-    from mlbench.runs.runner import RunSpec, train_run
+    from mlbench.runs.runner import RunSpec
 
     zero_division = check_zero_division(zero_division)
     cfg = load_config_file(config) if config else {}
@@ -317,18 +318,14 @@ def train(
     for m in methods_:  # validate everything before the first (possibly long) run
         for d in datasets_:
             resolve_params(m, get_dataset(d, data_dir).name, per_method[m])
-    for d in datasets_:
-        for m in methods_:
-            for s in seeds:
-                for strategy in strategies:
-                    spec = RunSpec(m, get_dataset(d, data_dir).name, int(s), strategy,
-                                   tuple(sorted(_typed_overrides(m, per_method[m]).items())),
-                                   train_fraction)
-                    run_dir, what = train_run(spec, runs_dir=runs_dir, data_dir=data_dir,
-                                              device=device, force=force, resume=resume,
-                                              progress=not quiet and sys.stderr.isatty(),
-                                              zero_division=zero_division)
-                    _report_run(run_dir, what)
+    specs = [RunSpec(m, get_dataset(d, data_dir).name, int(s), strategy,
+                     tuple(sorted(_typed_overrides(m, per_method[m]).items())), train_fraction)
+             for d in datasets_ for m in methods_ for s in seeds for strategy in strategies]
+    from mlbench.cli.training import train_specs
+
+    train_specs(specs, references=[m for m in (method or _as_list(cfg.get("method"))) if ":" in m],
+                jobs=jobs, runs_dir=runs_dir, data_dir=data_dir, device=device, force=force,
+                resume=resume, quiet=quiet, zero_division=zero_division)
 
 
 def _fetched_datasets(data_dir) -> list[str]:

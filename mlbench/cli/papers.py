@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Optional
@@ -216,17 +216,19 @@ def _run_plan(todo, runs_dir, data_dir, mirror, device, jobs, backend, ray_addre
                for s, _ in todo if s.dataset in failed_data]
     todo = [(s, f) for s, f in todo if s.dataset not in failed_data]
 
-    def report(result) -> None:
-        mark = {"done": "[green]✓[/]", "resumed": "[green]✓[/] (resumed)", "skipped": "[dim]-[/]",
-                "failed": "[red]✗[/]"}[result.status]
-        extra = f" {result.error}" if result.error else f" [dim]{result.seconds:.1f} s[/]"
-        console.print(f"{mark} {result.run_id}{extra}", highlight=False, soft_wrap=True)
+    from mlbench.cli.progress import RunReporter, bars_wanted
 
+    # Bars on a terminal: the run's epochs in this process, the command's runs with workers.
+    reporter = RunReporter([s for s, _ in todo], jobs if backend == "local" else len(todo),
+                           runs_dir, bars=bars_wanted(quiet))
     try:
-        results += orc.execute(todo, runs_dir=runs_dir, data_dir=data_dir, device=device, jobs=jobs,
-                               backend=backend, ray_address=ray_address, ray_gpus=ray_gpus,
-                               on_result=report, progress=not quiet and jobs == 1 and sys.stderr.isatty(),
-                               threads_per_job=threads_per_job)
+        with reporter.runs_bar() if jobs > 1 or backend != "local" else contextlib.nullcontext():
+            results += orc.execute(todo, runs_dir=runs_dir, data_dir=data_dir, device=device,
+                                   jobs=jobs, backend=backend, ray_address=ray_address,
+                                   ray_gpus=ray_gpus, on_result=reporter.on_result,
+                                   progress=bars_wanted(quiet) and jobs == 1,
+                                   threads_per_job=threads_per_job,
+                                   describe=reporter.progress.bar_label)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted:[/] finished runs are kept; rerun the same command "
                           "to resume the rest.")

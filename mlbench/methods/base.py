@@ -40,6 +40,7 @@ class FitContext:
     device: str = "cpu"
     run_dir: Path | None = None  # checkpoints and per-epoch logs go here when set
     progress: bool = True  # show a progress bar
+    label: str = ""  # names the run on its progress bar, e.g. "run 4/9 · bce · yeast · seed 1"
     resume: bool = False  # continue from the checkpoint in run_dir
     log: list[dict[str, Any]] = field(default_factory=list)  # per-epoch records, filled by the loop
     config_hash: str | None = None  # the run's settings hash, written into checkpoints and models

@@ -384,7 +384,10 @@ class NeuralMethod(MultiLabelMethod):
         progress = _progress() if self.context_.progress else None
         with progress or contextlib.nullcontext():
             if progress:
-                task = progress.add_task(name, total=epochs, completed=state["epoch"] + 1, info="")
+                label = self.context_.label  # the stage is named when it is not the only one
+                described = f"{label} · {name}" if label and name != "train" else label or name
+                task = progress.add_task(described, total=epochs, completed=state["epoch"] + 1,
+                                         info="")
             for epoch in range(state["epoch"] + 1, epochs):
                 # Checked before the epoch, so a run resumed after the stopping epoch stops too.
                 if patience and state["bad"] >= patience:

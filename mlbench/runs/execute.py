@@ -87,12 +87,17 @@ def execute(
     items: list[tuple[RunSpec, bool]], *, runs_dir=None, data_dir=None, device: str = "cpu",
     jobs: int = 1, backend: str = "local", ray_address: str | None = None, ray_gpus: float = 0.0,
     on_result: Callable[[RunResult], None] = lambda r: None, progress: bool = False,
-    threads_per_job: int | None = None,
+    threads_per_job: int | None = None, resume: bool = True, zero_division: float = 0.0,
+    preload: tuple[str, ...] = (), describe: Callable[[RunSpec], str] = lambda spec: "",
 ) -> list[RunResult]:
     """Run ``items`` (from :func:`pending_runs`) and return one result per run.
 
     ``threads_per_job``: torch threads of each local run (default: the cores shared out among
-    the ``jobs`` workers; in-process, torch's own default)."""
+    the ``jobs`` workers; in-process, torch's own default). ``resume`` and ``zero_division``
+    are :func:`~mlbench.runs.runner.train_run`'s. ``preload``: outside methods a worker
+    process imports before its first run (``module:Class`` or ``./file.py:Class`` references as
+    given, or module names), so it finds what this process loaded. ``describe(spec)`` names an
+    in-process run on its progress bar."""
     if backend not in BACKENDS:
         raise MlbenchError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}.")
     if jobs < 1:
@@ -108,22 +113,26 @@ def execute(
         # In-process: Ctrl-C reaches train_run, which marks the run incomplete for the next time.
         results = []
         for spec, force in items:
-            results.append(run_one(spec, runs_dir, data_dir, device, force, progress))
+            results.append(run_one(spec, runs_dir, data_dir, device, force, progress,
+                                   resume=resume, zero_division=zero_division,
+                                   label=describe(spec)))
             on_result(results[-1])
         return results
-    return _execute_pool(items, runs_dir, data_dir, device, jobs, on_result, threads_per_job)
+    return _execute_pool(items, runs_dir, data_dir, device, jobs, on_result, threads_per_job,
+                         {"resume": resume, "zero_division": zero_division}, preload)
 
 
 def run_one(spec: RunSpec, runs_dir, data_dir, device: str, force: bool = False,
-            progress: bool = False) -> RunResult:
+            progress: bool = False, *, resume: bool = True, zero_division: float = 0.0,
+            label: str = "") -> RunResult:
     """One run; a failure is reported, not raised, so that the other runs go on."""
     from mlbench.methods.neural import resolve_device
 
     started = time.perf_counter()
     try:
         run_dir, what = train_run(spec, runs_dir=runs_dir, data_dir=data_dir,
-                                  device=resolve_device(device), force=force, resume=True,
-                                  progress=progress)
+                                  device=resolve_device(device), force=force, resume=resume,
+                                  progress=progress, zero_division=zero_division, label=label)
     except Exception as exc:  # noqa: BLE001 (KeyboardInterrupt still propagates)
         return RunResult(spec.run_id(), "failed", str(Path(runs_dir) / spec.run_id()),
                          _describe(exc), time.perf_counter() - started)
@@ -134,7 +143,7 @@ def _describe(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, MlbenchError) else f"{type(exc).__name__}: {exc}"
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, preload: tuple[str, ...] = ()) -> None:
     # N workers each using every core would oversubscribe the machine.
     try:
         import torch
@@ -142,10 +151,23 @@ def _init_worker(threads: int) -> None:
         torch.set_num_threads(threads)
     except ImportError:  # pragma: no cover
         pass
+    for reference in preload:  # a spawned worker starts with the built-in methods only
+        try:
+            if ":" in reference:
+                from mlbench.methods import get_method_class
+
+                get_method_class(reference)
+            else:
+                import importlib
+
+                importlib.import_module(reference)
+        except Exception:  # noqa: BLE001 (the run itself reports it, on one line)
+            pass
 
 
 def _execute_pool(items, runs_dir, data_dir, device, jobs, on_result,
-                  threads_per_job: int | None = None) -> list[RunResult]:
+                  threads_per_job: int | None = None, run_options: dict | None = None,
+                  preload: tuple[str, ...] = ()) -> list[RunResult]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -154,9 +176,9 @@ def _execute_pool(items, runs_dir, data_dir, device, jobs, on_result,
     context = multiprocessing.get_context("spawn")
     results = []
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
-                             initargs=(threads,)) as pool:
+                             initargs=(threads, tuple(preload))) as pool:
         futures = {pool.submit(run_one, spec, str(runs_dir), None if data_dir is None else str(data_dir),
-                               device, force): spec for spec, force in items}
+                               device, force, **(run_options or {})): spec for spec, force in items}
         try:
             for future in as_completed(futures):
                 try:

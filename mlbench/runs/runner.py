@@ -85,11 +85,12 @@ def train_run(
     progress: bool = False,
     selection_metric: str | None = None,
     zero_division: float = 0.0,
+    label: str = "",
 ) -> tuple[Path, str]:
     """Train and evaluate one run unless it is already complete.
 
     ``zero_division`` (0 or 1): the score of 0/0 samples or labels in the metrics; it is recorded
-    in ``metrics.json`` and in every store row. Returns (run directory, what happened: ``done`` | ``skipped`` | ``resumed``).
+    in ``metrics.json`` and in every store row. ``label`` names the run on its progress bar. Returns (run directory, what happened: ``done`` | ``skipped`` | ``resumed``).
     """
     runs_dir = resolve_runs_dir(runs_dir)
     run_id = spec.run_id()
@@ -152,7 +153,7 @@ def train_run(
 
     seed_everything(spec.seed)
     context = FitContext(seed=spec.seed, device=device, run_dir=run_dir, progress=progress,
-                         resume=resuming,
+                         resume=resuming, label=label,
                          config_hash=run_config_hash(spec, params, data.provenance, device))
     meter = CostMeter(device).start()
     try:

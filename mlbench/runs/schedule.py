@@ -1,0 +1,70 @@
+"""How many worker processes a multi-run command uses, and in which order it hands out runs.
+
+Torch-free: the policy reads the run specs, the method classes' ``is_neural`` flag and recorded
+fit times (as ``reproduce --dry-run`` shows them); it starts nothing.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+from collections.abc import Callable, Iterable, Sequence
+
+from mlbench.runs.spec import RunSpec
+
+# Seconds a spawned worker spends before its first run (importing torch, and the compiler stack
+# the first optimizer pulls in): measured 2-5 s on the 2-core development machine. Runs that
+# are shorter than this are cheaper one after the other in the calling process.
+WORKER_START_SECONDS = 3.0
+
+Estimate = Callable[[RunSpec], "float | None"]
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a container's or taskset's
+    limit), not the machine's count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def auto_jobs(specs: Sequence[RunSpec], *, is_neural: Callable[[str], bool],
+              estimate: Estimate = lambda spec: None, device: str = "cpu") -> int:
+    """``--jobs`` when the user gives none: the usable cores, capped by the number of runs;
+    1 (in this process) for a single run, on one core, on a GPU (parallel processes would share
+    one device), and when every run is a classic method whose recorded fit time (if any) is
+    under a worker's start-up, since starting workers would then cost more than it saves."""
+    if len(specs) < 2 or device.startswith("cuda"):
+        return 1
+    cores = usable_cores()
+    if cores < 2:
+        return 1
+    worth_it = any(is_neural(spec.method) or (estimate(spec) or 0.0) > WORKER_START_SECONDS
+                   for spec in specs)
+    return min(cores, len(specs)) if worth_it else 1
+
+
+def longest_first(items: Iterable, key: Callable, *, is_neural: Callable[[str], bool],
+                  estimate: Estimate = lambda spec: None) -> list:
+    """``items`` ordered longest run first (by recorded fit time; an untimed neural run counts
+    as longer than any timed one, an untimed classic run as shorter), so the last run to start is
+    a short one and the workers finish close together. ``key(item)`` is the item's RunSpec.
+    The order of equal runs is kept; it changes no number, since every run seeds itself."""
+    def cost(item) -> float:
+        spec = key(item)
+        seconds = estimate(spec)
+        if seconds is None:
+            return float("inf") if is_neural(spec.method) else 0.0
+        return seconds
+
+    return sorted(items, key=cost, reverse=True)
+
+
+def makespan(seconds: Iterable[float], jobs: int) -> float:
+    """Wall time of runs taking ``seconds`` on ``jobs`` workers that each take the next run when
+    free, handed out longest first (as :func:`longest_first` orders them)."""
+    loads = [0.0] * max(1, jobs)
+    for value in sorted(seconds, reverse=True):
+        heapq.heapreplace(loads, loads[0] + value)
+    return max(loads)
