@@ -3,6 +3,7 @@ as store rows that `table --metric fit-seconds` renders like any metric."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pandas as pd
@@ -73,11 +74,14 @@ def test_a_cli_run_records_its_cost_and_table_renders_it(env, capsys):
 
     seconds = [json.loads((env / "runs" / BR_RUN.format(s) / "status.json").read_text())["cost"]["fit_seconds"]
                for s in (0, 1)]
-    code, out, err = run(capsys, "table", "--metric", "fit-seconds", "--format", "csv")
+    code, out, err = run(capsys, "table", "--metric", "fit-seconds", "--format", "markdown")
     assert code == 0, err
     cell = pd.Series(seconds)
-    assert f"BR,{cell.mean():.3f} ± {cell.std():.3f}" in out
+    assert f"{cell.mean():.3f} ± {cell.std():.3f}" in out
     assert "lower is better" in out and "2 seed(s)" in out and "Measured while training" in out
+    code, out, err = run(capsys, "table", "--metric", "fit-seconds", "--format", "csv")
+    record = pd.read_csv(io.StringIO(out)).set_index("method").loc["br"]
+    assert code == 0 and record["n"] == 2 and record["mean"] == pytest.approx(cell.mean()), err
     for metric in ("predict-seconds", "peak-mb"):
         code, out, err = run(capsys, "table", "--metric", metric, "--protocol", "val")
         assert code == 0 and "BR" in out and "yeast" in out, err
@@ -116,7 +120,7 @@ def test_eval_recomputes_scores_and_keeps_the_cost(env, capsys):
     for protocol in ("fixed", "val", "paper"):
         code, out, err = run(capsys, "eval", str(run_dir), "--protocol", protocol, "--json")
         assert code == 0, err
-        assert json.loads(out) == pytest.approx(stored[protocol]["metrics"])
+        assert json.loads(out)["metrics"] == pytest.approx(stored[protocol]["metrics"])
     code, out, _ = run(capsys, "eval", str(run_dir))
     assert code == 0 and "cost recorded at training: fit" in " ".join(out.split())
     assert (env / "runs/results.csv").read_text() == store_before
@@ -155,9 +159,9 @@ def test_old_store_without_cost_rows_and_outside_predictions(env, capsys, tmp_pa
     # a new run beside the old rows: its cost is shown, the old run counts for quality only
     code, _, err = run(capsys, "train", "--method", "br", "-d", "yeast", "--seed", "1", "-q")
     assert code == 0, err
-    code, out, _ = run(capsys, "table", "--metric", "fit-seconds", "--format", "csv")
+    code, out, _ = run(capsys, "table", "--metric", "fit-seconds", "--format", "markdown")
     assert code == 0 and "1 seed(s)" in out
-    code, out, _ = run(capsys, "table", "--metric", "ex-f1", "--format", "csv")
+    code, out, _ = run(capsys, "table", "--metric", "ex-f1", "--format", "markdown")
     assert code == 0 and "2 seed(s)" in out
     # outside predictions had no fit here: no cost rows at all (absent, not zero)
     data = load_split("yeast", seed=1)
