@@ -39,8 +39,7 @@ def main() -> None:
         argv = ["--methods", *methods, *argv]
     if "--threads" not in argv:
         argv += ["--threads", "1"]
-    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
-          f"({os.cpu_count()} cores)")
+    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())} ({os.cpu_count()} cores)")
     sys.argv = [sys.argv[0], *argv]
     method_speed.main()
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")

@@ -40,8 +40,10 @@ def main() -> None:
                 start = time.perf_counter()
                 load_dataset(name, data_dir)
                 warm.append(time.perf_counter() - start)
-            print(f"{name:<14}{dataset.n_samples:>8}{dataset.n_features:>9}{dataset.n_labels:>7}  "
-                  f"{cold:>18.2f}  {statistics.median(warm):>11.3f}")
+            print(
+                f"{name:<14}{dataset.n_samples:>8}{dataset.n_features:>9}{dataset.n_labels:>7}  "
+                f"{cold:>18.2f}  {statistics.median(warm):>11.3f}"
+            )
     print(f"total cold fetch+parse of {len(MIRRORED)} datasets: {cold_total:.1f} s")
 
 

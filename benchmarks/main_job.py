@@ -31,8 +31,13 @@ def mlbench(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the command and its worker processes)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "mlbench", *args], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "mlbench", *args],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # workers count once they are joined
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -43,18 +48,22 @@ def load_average() -> float:
 
 
 def bce_ex_f1(runs: Path) -> float:
-    values = [json.loads(p.read_text())["fixed"]["metrics"]["ex-f1"]
-              for p in sorted((runs / "yeast" / "bce" / "default").glob("*/metrics.json"))]
+    values = [
+        json.loads(p.read_text())["fixed"]["metrics"]["ex-f1"]
+        for p in sorted((runs / "yeast" / "bce" / "default").glob("*/metrics.json"))
+    ]
     return sum(values) / len(values)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--modes", nargs="+", default=["1", "auto"],
-                        help="--jobs values to time; 'auto' gives no --jobs (the default).")
+    parser.add_argument(
+        "--modes", nargs="+", default=["1", "auto"], help="--jobs values to time; 'auto' gives no --jobs (the default)."
+    )
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--omp1", action="store_true",
-                        help="OMP_NUM_THREADS=1 for the whole command (workers set 1 thread anyway).")
+    parser.add_argument(
+        "--omp1", action="store_true", help="OMP_NUM_THREADS=1 for the whole command (workers set 1 thread anyway)."
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="mlbench-main-job-") as scratch:
@@ -64,19 +73,22 @@ def main() -> None:
             env["OMP_NUM_THREADS"] = "1"
         mlbench(["fetch", "yeast"], env)
         mlbench(["split", "yeast", "--seeds", "0", "1", "2"], env)
-        print(f"{'mode':>6} {'rep':>3} {'load':>5} {'train s':>8} {'table s':>8} {'total s':>8} "
-              f"{'CPU s':>6} {'bce ex-f1':>9}")
+        print(
+            f"{'mode':>6} {'rep':>3} {'load':>5} {'train s':>8} {'table s':>8} {'total s':>8} "
+            f"{'CPU s':>6} {'bce ex-f1':>9}"
+        )
         for rep in range(args.repeat):
             for mode in args.modes:
                 runs = root / f"runs-{mode}-{rep}"
                 run_env = {**env, "MLBENCH_RUNS": str(runs)}
                 load = load_average()
-                train, train_cpu = mlbench(TRAIN + ([] if mode == "auto" else ["--jobs", mode]),
-                                           run_env)
+                train, train_cpu = mlbench(TRAIN + ([] if mode == "auto" else ["--jobs", mode]), run_env)
                 table, table_cpu = mlbench(TABLE, run_env)
-                print(f"{mode:>6} {rep:>3} {load:5.2f} {train:8.1f} {table:8.1f} "
-                      f"{train + table:8.1f} {train_cpu + table_cpu:6.1f} {bce_ex_f1(runs):9.4f}",
-                      flush=True)
+                print(
+                    f"{mode:>6} {rep:>3} {load:5.2f} {train:8.1f} {table:8.1f} "
+                    f"{train + table:8.1f} {train_cpu + table_cpu:6.1f} {bce_ex_f1(runs):9.4f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -21,8 +21,7 @@ from pathlib import Path
 DEFAULT_MIRROR = Path(__file__).resolve().parents[2] / "shared" / "mirror"
 
 
-def _measure(method_id: str, dataset: str, data_dir: str, epochs: int, device: str, threads: int,
-             queue) -> None:
+def _measure(method_id: str, dataset: str, data_dir: str, epochs: int, device: str, threads: int, queue) -> None:
     import torch
 
     if threads:
@@ -40,7 +39,9 @@ def _measure(method_id: str, dataset: str, data_dir: str, epochs: int, device: s
     overrides = {}
     model_cls = create_method(method_id).__class__
     if "epochs" in model_cls.params:
-        overrides = {"epochs": epochs, "early_stopping": 0} if "early_stopping" in model_cls.params else {"epochs": epochs}
+        overrides = (
+            {"epochs": epochs, "early_stopping": 0} if "early_stopping" in model_cls.params else {"epochs": epochs}
+        )
     model = create_method(method_id, dataset, overrides)
     seed_everything(0)
     context = FitContext(seed=0, device=device, progress=False)
@@ -51,12 +52,16 @@ def _measure(method_id: str, dataset: str, data_dir: str, epochs: int, device: s
     model.predict_proba(data.X_test)
     predict = time.perf_counter() - start
     epoch_seconds = [r["seconds"] for r in context.log if "seconds" in r]
-    queue.put({
-        "fit_s": fit, "predict_s": predict,
-        "s_per_epoch": sum(epoch_seconds) / len(epoch_seconds) if epoch_seconds else None,
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "n_train": data.Y_train.shape[0], "n_labels": data.Y_train.shape[1],
-    })
+    queue.put(
+        {
+            "fit_s": fit,
+            "predict_s": predict,
+            "s_per_epoch": sum(epoch_seconds) / len(epoch_seconds) if epoch_seconds else None,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "n_train": data.Y_train.shape[0],
+            "n_labels": data.Y_train.shape[1],
+        }
+    )
 
 
 def main() -> None:
@@ -75,20 +80,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as data_dir:
         for name in args.datasets:
             fetch_dataset(name, data_dir, mirror=args.mirror)
-        print(f"{'method':<10}{'dataset':<11}{'train n':>8}{'labels':>7}{'fit s':>9}{'predict s':>10}"
-              f"{'s/epoch':>9}{'peak MB':>9}")
+        print(
+            f"{'method':<10}{'dataset':<11}{'train n':>8}{'labels':>7}{'fit s':>9}{'predict s':>10}"
+            f"{'s/epoch':>9}{'peak MB':>9}"
+        )
         for method_id in ["baseline", *args.methods]:
             for name in args.datasets:
                 queue = ctx.Queue()
-                child = ctx.Process(target=_measure, args=(method_id, name, data_dir, args.epochs,
-                                                           args.device, args.threads, queue))
+                child = ctx.Process(
+                    target=_measure, args=(method_id, name, data_dir, args.epochs, args.device, args.threads, queue)
+                )
                 child.start()
                 row = queue.get()
                 child.join()
                 fmt = lambda key, spec: format(row[key], spec) if row.get(key) is not None else "-"
-                print(f"{method_id:<10}{name:<11}{fmt('n_train', 'd'):>8}{fmt('n_labels', 'd'):>7}"
-                      f"{fmt('fit_s', '.2f'):>9}{fmt('predict_s', '.3f'):>10}"
-                      f"{fmt('s_per_epoch', '.3f'):>9}{fmt('peak_mb', '.0f'):>9}")
+                print(
+                    f"{method_id:<10}{name:<11}{fmt('n_train', 'd'):>8}{fmt('n_labels', 'd'):>7}"
+                    f"{fmt('fit_s', '.2f'):>9}{fmt('predict_s', '.3f'):>10}"
+                    f"{fmt('s_per_epoch', '.3f'):>9}{fmt('peak_mb', '.0f'):>9}"
+                )
 
 
 if __name__ == "__main__":

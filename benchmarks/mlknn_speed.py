@@ -54,8 +54,7 @@ def _child(which: str, dataset: str, data_dir: str, repeats: int, out: str, queu
     from mlbench.methods.classic import MLkNN
 
     X, Y, Xt = _load(dataset, data_dir)
-    result = {"n_train": X.shape[0], "n_test": Xt.shape[0], "n_labels": Y.shape[1],
-              "sparse": sp.issparse(X)}
+    result = {"n_train": X.shape[0], "n_test": Xt.shape[0], "n_labels": Y.shape[1], "sparse": sp.issparse(X)}
     with threadpool_limits(1):
         if which == "base":
             result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -98,10 +97,15 @@ def _run(which, dataset, data_dir, repeats, out):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=["yeast", "scene", "delicious"],
-                        help="dataset names, or synthetic-delicious for the stand-in")
-    parser.add_argument("--no-reference", nargs="*", default=[],
-                        help="datasets on which ng is not run (it takes minutes on delicious)")
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        default=["yeast", "scene", "delicious"],
+        help="dataset names, or synthetic-delicious for the stand-in",
+    )
+    parser.add_argument(
+        "--no-reference", nargs="*", default=[], help="datasets on which ng is not run (it takes minutes on delicious)"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--mirror", default=str(DEFAULT_MIRROR))
     parser.add_argument("--data-dir", default=None)
@@ -112,8 +116,10 @@ def main() -> None:
 
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="mlknn-speed-")
     print(f"load average at start: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})")
-    print("| dataset | train x test x labels | ours wall / CPU (s) | ng wall / CPU (s) | speed-up (CPU) "
-          "| ours peak MB | ng peak MB | base MB | max \\|diff\\| |")
+    print(
+        "| dataset | train x test x labels | ours wall / CPU (s) | ng wall / CPU (s) | speed-up (CPU) "
+        "| ours peak MB | ng peak MB | base MB | max \\|diff\\| |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for dataset in args.datasets:
         name = dataset
@@ -137,8 +143,11 @@ def main() -> None:
         ratio = f"{ng['cpu_seconds'] / ours['cpu_seconds']:.0f}x" if ng else "–"
         ng_mb = f"{ng['peak_mb']:.0f}" if ng else "–"
         diff_s = f"{diff:.1e}" if ng else "–"
-        print(f"| {name} | {shape} | {ours['seconds']:.3f} / {ours['cpu_seconds']:.3f} | {ng_s} | {ratio} | "
-              f"{ours['peak_mb']:.0f} | {ng_mb} | {base['peak_mb']:.0f} | {diff_s} |", flush=True)
+        print(
+            f"| {name} | {shape} | {ours['seconds']:.3f} / {ours['cpu_seconds']:.3f} | {ng_s} | {ratio} | "
+            f"{ours['peak_mb']:.0f} | {ng_mb} | {base['peak_mb']:.0f} | {diff_s} |",
+            flush=True,
+        )
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 

@@ -96,8 +96,11 @@ def measure_one(method: str, dataset: str, device: str, steps: int, threads: int
         count_cpu_attention()
     data = load_split(dataset, seed=0, data_dir=data_dir)
     cls = get_method_class(method)
-    cut = {k: 2 for k, v in cls.params.items()
-           if k.endswith("epochs") and isinstance(v, int) and not isinstance(v, bool) and v > 0}
+    cut = {
+        k: 2
+        for k, v in cls.params.items()
+        if k.endswith("epochs") and isinstance(v, int) and not isinstance(v, bool) and v > 0
+    }
     est = create_method(method, dataset, {**cut, "early_stopping": 0})
     full_batches: list[int] = []
     epoch_batches = est.epoch_batches
@@ -124,8 +127,13 @@ def measure_one(method: str, dataset: str, device: str, steps: int, threads: int
         out = train_epoch(module, optimizer, loss_fn, batch_size)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
-        calls.append({"seconds": (time.perf_counter() - start) / max(n_steps, 1),
-                      "batches": full_batches[-1], "batch_size": batch_size})
+        calls.append(
+            {
+                "seconds": (time.perf_counter() - start) / max(n_steps, 1),
+                "batches": full_batches[-1],
+                "batch_size": batch_size,
+            }
+        )
         return out
 
     est.epoch_batches = limited_batches
@@ -139,15 +147,31 @@ def measure_one(method: str, dataset: str, device: str, steps: int, threads: int
     for i in range(0, len(calls) - 1, 2):
         counted, timed = calls[i], calls[i + 1]
         name = stage_names[i // 2] if i // 2 < len(stage_names) else f"stage{i // 2}"
-        stages.append({"stage": name, "flops_per_step": counted["flops"],
-                       "sec_per_step": timed["seconds"], "batches": timed["batches"],
-                       "batch_size": timed["batch_size"],
-                       "sec_per_epoch": timed["seconds"] * timed["batches"]})
-    peak = (torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda")
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    return {"method": method, "dataset": dataset, "device": device, "threads": threads,
-            "n_train": int(data.Y_train.shape[0]), "n_labels": int(data.Y_train.shape[1]),
-            "stages": stages, "peak_mb": peak}
+        stages.append(
+            {
+                "stage": name,
+                "flops_per_step": counted["flops"],
+                "sec_per_step": timed["seconds"],
+                "batches": timed["batches"],
+                "batch_size": timed["batch_size"],
+                "sec_per_epoch": timed["seconds"] * timed["batches"],
+            }
+        )
+    peak = (
+        torch.cuda.max_memory_allocated() / 2**20
+        if device.startswith("cuda")
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
+    return {
+        "method": method,
+        "dataset": dataset,
+        "device": device,
+        "threads": threads,
+        "n_train": int(data.Y_train.shape[0]),
+        "n_labels": int(data.Y_train.shape[1]),
+        "stages": stages,
+        "peak_mb": peak,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -167,17 +191,31 @@ def main(argv: list[str] | None = None) -> None:
     methods = args.methods or neural_method_ids()
     rate = matmul_gflops(args.threads, args.device)
     load_before = os.getloadavg()[0]
-    header = ("| method | dataset (n_train, L) | stage | batch | s/step | s/epoch | GFLOP/step "
-              "| s at matmul rate | ratio | peak MB |")
+    header = (
+        "| method | dataset (n_train, L) | stage | batch | s/step | s/epoch | GFLOP/step "
+        "| s at matmul rate | ratio | peak MB |"
+    )
     lines = [header, "|" + "---|" * 10]
     print(f"matmul rate: {rate:.1f} GFLOP/s ({args.threads} thread(s), {args.device}, float32)")
     print(header)
     for dataset in args.datasets:
         for method in methods:
-            one = json.dumps({"method": method, "dataset": dataset, "device": args.device,
-                              "steps": args.steps, "threads": args.threads, "data_dir": args.data_dir})
-            proc = subprocess.run([sys.executable, __file__, "--one", one], capture_output=True, text=True,
-                                  env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
+            one = json.dumps(
+                {
+                    "method": method,
+                    "dataset": dataset,
+                    "device": args.device,
+                    "steps": args.steps,
+                    "threads": args.threads,
+                    "data_dir": args.data_dir,
+                }
+            )
+            proc = subprocess.run(
+                [sys.executable, __file__, "--one", one],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "OMP_NUM_THREADS": str(args.threads)},
+            )
             if proc.returncode != 0:
                 line = f"| {method} | {dataset} | failed: {proc.stderr.strip().splitlines()[-1][:80]} |"
                 print(line)
@@ -187,17 +225,21 @@ def main(argv: list[str] | None = None) -> None:
             for st in r["stages"]:
                 ideal = st["flops_per_step"] / (rate * 1e9)
                 ratio = st["sec_per_step"] / ideal if ideal > 0 else float("nan")
-                line = (f"| {method} | {dataset} ({r['n_train']}, {r['n_labels']}) | {st['stage']} "
-                        f"| {st['batch_size']} | {st['sec_per_step']:.4f} | {st['sec_per_epoch']:.2f} "
-                        f"| {st['flops_per_step'] / 1e9:.3f} | {ideal:.4f} | {ratio:.2f} | {r['peak_mb']:.0f} |")
+                line = (
+                    f"| {method} | {dataset} ({r['n_train']}, {r['n_labels']}) | {st['stage']} "
+                    f"| {st['batch_size']} | {st['sec_per_step']:.4f} | {st['sec_per_epoch']:.2f} "
+                    f"| {st['flops_per_step'] / 1e9:.3f} | {ideal:.4f} | {ratio:.2f} | {r['peak_mb']:.0f} |"
+                )
                 print(line, flush=True)
                 lines.append(line)
     load_after = os.getloadavg()[0]
-    note = (f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with `python "
-            f"benchmarks/neural_flops.py {' '.join(argv if argv is not None else sys.argv[1:])}` on "
-            f"{platform.machine()}, {os.cpu_count()} CPU cores, matmul rate {rate:.1f} GFLOP/s; "
-            f"1-minute load {load_before:.1f} before, {load_after:.1f} after (a load above the core "
-            "count inflates the times).")
+    note = (
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with `python "
+        f"benchmarks/neural_flops.py {' '.join(argv if argv is not None else sys.argv[1:])}` on "
+        f"{platform.machine()}, {os.cpu_count()} CPU cores, matmul rate {rate:.1f} GFLOP/s; "
+        f"1-minute load {load_before:.1f} before, {load_after:.1f} after (a load above the core "
+        "count inflates the times)."
+    )
     print(note)
     if args.markdown:
         args.markdown.write_text(note + "\n\n" + "\n".join(lines) + "\n")

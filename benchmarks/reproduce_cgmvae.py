@@ -35,8 +35,7 @@ from mlbench.io import read_json  # noqa: E402
 from mlbench.papers import paper_value  # noqa: E402
 from mlbench.runs.runner import RunSpec, run_state, train_run, versions  # noqa: E402
 
-TABLE1_DATASETS = ["ebird", "mirflickr", "nus-vec", "yeast", "scene", "sider", "reuters",
-                   "bookmarks", "delicious"]
+TABLE1_DATASETS = ["ebird", "mirflickr", "nus-vec", "yeast", "scene", "sider", "reuters", "bookmarks", "delicious"]
 METRICS = ["ex-f1", "mi-f1", "ma-f1", "ha", "p@1"]
 METRIC_LABELS = {"ex-f1": "ex-F1", "mi-f1": "mi-F1", "ma-f1": "ma-F1", "ha": "HA", "p@1": "P@1"}
 
@@ -57,24 +56,42 @@ MAIN_ROWS = [
     Row("c2ae", "c2ae", (), "C2AE", "c2ae"),
     Row("mpvae", "mpvae", (), "MPVAE", "mpvae"),
     Row("cgmvae", "cgmvae", (("preset", "paper"),), "C-GMVAE (preset=paper)", "cgmvae"),
-    Row("cgmvae-official", "cgmvae", (("preset", "official"),), "C-GMVAE (preset=official)",
-        "cgmvae"),
-    Row("cgmvae-xz", "cgmvae", (("decoder_input", "xz"), ("preset", "paper")),
-        "C-GMVAE (preset=paper, decoder_input=xz)", "cgmvae"),
+    Row("cgmvae-official", "cgmvae", (("preset", "official"),), "C-GMVAE (preset=official)", "cgmvae"),
+    Row(
+        "cgmvae-xz",
+        "cgmvae",
+        (("decoder_input", "xz"), ("preset", "paper")),
+        "C-GMVAE (preset=paper, decoder_input=xz)",
+        "cgmvae",
+    ),
 ]
 ABLATION_ROWS = [
-    Row("cgmvae-unigauss", "cgmvae-unigauss", (("preset", "official"),),
-        "uni-Gaussian (official preset)", "cgmvae-unigauss"),
-    Row("cgmvae-gm-only", "cgmvae-gm-only", (("preset", "official"),),
-        "GM only (official preset)", "cgmvae-gm-only"),
-    Row("cgmvae-contrastive-only", "cgmvae-contrastive-only", (("preset", "official"),),
-        "contrastive only (official preset)", "cgmvae-contrastive-only"),
+    Row(
+        "cgmvae-unigauss",
+        "cgmvae-unigauss",
+        (("preset", "official"),),
+        "uni-Gaussian (official preset)",
+        "cgmvae-unigauss",
+    ),
+    Row("cgmvae-gm-only", "cgmvae-gm-only", (("preset", "official"),), "GM only (official preset)", "cgmvae-gm-only"),
+    Row(
+        "cgmvae-contrastive-only",
+        "cgmvae-contrastive-only",
+        (("preset", "official"),),
+        "contrastive only (official preset)",
+        "cgmvae-contrastive-only",
+    ),
 ]
 # Longer training than the issue's 100 epochs: the official main.py default (200 epochs, same
 # cosine-restart schedule), to test whether the 100-epoch runs are under-trained.
 LONGER_TRAINING_ROWS = [
-    Row("cgmvae-official-200", "cgmvae", (("epochs", 200), ("preset", "official")),
-        "C-GMVAE (preset=official, epochs=200)", "cgmvae"),
+    Row(
+        "cgmvae-official-200",
+        "cgmvae",
+        (("epochs", 200), ("preset", "official")),
+        "C-GMVAE (preset=official, epochs=200)",
+        "cgmvae",
+    ),
 ]
 
 NOTES = """\
@@ -178,9 +195,11 @@ def train_log(run_dir: Path) -> dict:
     path = run_dir / "train_log.csv"
     rows = list(csv.DictReader(path.open())) if path.is_file() else []
     best = [r for r in rows if r.get("best") == "True"]
-    return {"rows": rows,
-            "best_epoch": int(best[-1]["epoch"]) if best else None,
-            "best_value": float(best[-1]["val_value"]) if best else None}
+    return {
+        "rows": rows,
+        "best_epoch": int(best[-1]["epoch"]) if best else None,
+        "best_value": float(best[-1]["val_value"]) if best else None,
+    }
 
 
 def fmt_mean_std(vals: list[float]) -> str:
@@ -200,9 +219,14 @@ def paper_number(row: Row, metric: str, dataset: str, table: str | None = None) 
 def dataset_section(runs_dir, dataset, rows, seeds, table=None, title=None) -> tuple[list[str], list]:
     results = {row.key: collect(runs_dir, row, dataset, seeds) for row in rows}
     metric_head = " | ".join(METRIC_LABELS[m] for m in METRICS)
-    lines = [f"### {title or dataset}", "",
-             "Paper protocol: ours (mean ± std) / paper / Δ", "",
-             f"| method | seeds | {metric_head} |", "|" + "---|" * (2 + len(METRICS))]
+    lines = [
+        f"### {title or dataset}",
+        "",
+        "Paper protocol: ours (mean ± std) / paper / Δ",
+        "",
+        f"| method | seeds | {metric_head} |",
+        "|" + "---|" * (2 + len(METRICS)),
+    ]
     summary = []
     for row in rows:
         res = results[row.key]
@@ -220,14 +244,20 @@ def dataset_section(runs_dir, dataset, rows, seeds, table=None, title=None) -> t
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     if any(results[row.key]["seeds"] for row in rows):
-        lines += ["Fixed protocol (threshold 0.5): ours (mean ± std)", "",
-                  f"| method | {metric_head} |", "|" + "---|" * (1 + len(METRICS))]
+        lines += [
+            "Fixed protocol (threshold 0.5): ours (mean ± std)",
+            "",
+            f"| method | {metric_head} |",
+            "|" + "---|" * (1 + len(METRICS)),
+        ]
         for row in rows:
             res = results[row.key]
             if res["seeds"]:
-                lines.append("| " + " | ".join(
-                    [row.label] + [fmt_mean_std(res["values"]["fixed"].get(m, []))
-                                   for m in METRICS]) + " |")
+                lines.append(
+                    "| "
+                    + " | ".join([row.label] + [fmt_mean_std(res["values"]["fixed"].get(m, [])) for m in METRICS])
+                    + " |"
+                )
         lines.append("")
     timing = []
     for row in rows:
@@ -236,23 +266,32 @@ def dataset_section(runs_dir, dataset, rows, seeds, table=None, title=None) -> t
             be = f", selected epochs {', '.join(map(str, res['best_epochs']))}" if res["best_epochs"] else ""
             timing.append(f"{row.label}: fit {np.mean(res['fit_seconds']):.0f} s/run{be}")
     if timing:
-        lines += ["Fit time (shared, heavily loaded 2-core CPU, 1 thread per run; not a speed "
-                  "benchmark): " + "; ".join(timing) + ".", ""]
+        lines += [
+            "Fit time (shared, heavily loaded 2-core CPU, 1 thread per run; not a speed "
+            "benchmark): " + "; ".join(timing) + ".",
+            "",
+        ]
     return lines, summary
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", nargs="*", help="default: every fetched Table 1 dataset")
-    ap.add_argument("--methods", nargs="*", default=[r.key for r in MAIN_ROWS],
-                    help="rows to train: " + " ".join(r.key for r in MAIN_ROWS))
+    ap.add_argument(
+        "--methods",
+        nargs="*",
+        default=[r.key for r in MAIN_ROWS],
+        help="rows to train: " + " ".join(r.key for r in MAIN_ROWS),
+    )
     ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     ap.add_argument("--ablation-dataset", default="yeast", help="'' to skip the ablation runs")
     ap.add_argument("--runs-dir", type=Path, default=REPO / "benchmarks" / "runs")
     ap.add_argument("--data-dir", type=Path, default=REPO / "data")
-    ap.add_argument("--longer-dataset", default="delicious",
-                    help="dataset for the 200-epoch C-GMVAE diagnostic, when it is among "
-                         "--datasets ('' to skip)")
+    ap.add_argument(
+        "--longer-dataset",
+        default="delicious",
+        help="dataset for the 200-epoch C-GMVAE diagnostic, when it is among --datasets ('' to skip)",
+    )
     ap.add_argument("--longer-seeds", nargs="*", type=int, default=[0])
     ap.add_argument("--report", type=Path, default=REPO / "benchmarks" / "reports" / "cgmvae.md")
     ap.add_argument("--device", default="cpu")
@@ -271,24 +310,37 @@ def main(argv: list[str] | None = None) -> None:
     if not args.report_only:
         for i, (row, dataset, seed) in enumerate(plan, 1):
             start = time.perf_counter()
-            run_dir, what = train_run(spec_for(row, dataset, seed), runs_dir=args.runs_dir,
-                                      data_dir=args.data_dir, device=args.device, resume=True)
-            print(f"[{i}/{len(plan)}] {row.label} {dataset} seed {seed}: {what} "
-                  f"({time.perf_counter() - start:.0f} s)", flush=True)
+            run_dir, what = train_run(
+                spec_for(row, dataset, seed),
+                runs_dir=args.runs_dir,
+                data_dir=args.data_dir,
+                device=args.device,
+                resume=True,
+            )
+            print(
+                f"[{i}/{len(plan)}] {row.label} {dataset} seed {seed}: {what} ({time.perf_counter() - start:.0f} s)",
+                flush=True,
+            )
 
-    command = "python " + shlex.join([str(Path(sys.argv[0]).relative_to(REPO))
-                                      if Path(sys.argv[0]).is_absolute() else sys.argv[0],
-                                      *(argv if argv is not None else sys.argv[1:])])
+    command = "python " + shlex.join(
+        [
+            str(Path(sys.argv[0]).relative_to(REPO)) if Path(sys.argv[0]).is_absolute() else sys.argv[0],
+            *(argv if argv is not None else sys.argv[1:]),
+        ]
+    )
     lines = [
         "# C-GMVAE reproduction (Tables 1-4)",
         "",
         f"Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `{command}` "
         "(from the repository root)."
-        + (" With `--report-only` it trains nothing: the runs were trained earlier into "
-           f"`{args.runs_dir.relative_to(REPO) if args.runs_dir.is_relative_to(REPO) else args.runs_dir}` "
-           "(by this script, or by equivalent `mlbench train --runs-dir benchmarks/runs` calls, "
-           "which give the same run ids), one thread per run (OMP_NUM_THREADS=1)."
-           if args.report_only else ""),
+        + (
+            " With `--report-only` it trains nothing: the runs were trained earlier into "
+            f"`{args.runs_dir.relative_to(REPO) if args.runs_dir.is_relative_to(REPO) else args.runs_dir}` "
+            "(by this script, or by equivalent `mlbench train --runs-dir benchmarks/runs` calls, "
+            "which give the same run ids), one thread per run (OMP_NUM_THREADS=1)."
+            if args.report_only
+            else ""
+        ),
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".",
         "",
@@ -308,18 +360,32 @@ def main(argv: list[str] | None = None) -> None:
         summary += s
     if args.ablation_dataset:
         ab_rows = ABLATION_ROWS + [r for r in MAIN_ROWS if r.key == "cgmvae-official"]
-        section, _ = dataset_section(args.runs_dir, args.ablation_dataset, ab_rows, args.seeds,
-                                     table="4", title=f"Table 4 ablation on {args.ablation_dataset}")
+        section, _ = dataset_section(
+            args.runs_dir,
+            args.ablation_dataset,
+            ab_rows,
+            args.seeds,
+            table="4",
+            title=f"Table 4 ablation on {args.ablation_dataset}",
+        )
         lines += ["## Ablation (Table 4 rows; the paper ran it on ebird, mirflickr, nus-vec only)", ""]
         lines += section
     if longer:
         official = [r for r in MAIN_ROWS if r.key == "cgmvae-official"]
-        section, _ = dataset_section(args.runs_dir, longer, official + LONGER_TRAINING_ROWS,
-                                     args.longer_seeds,
-                                     title=f"Longer training on {longer} (diagnostic)")
-        lines += ["## Diagnostic: is C-GMVAE under-trained at 100 epochs?", "",
-                  "Same seeds, same split; 200 epochs is the official main.py default (the "
-                  "issue asks for 100). Not part of the Table 1-3 rows above.", ""]
+        section, _ = dataset_section(
+            args.runs_dir,
+            longer,
+            official + LONGER_TRAINING_ROWS,
+            args.longer_seeds,
+            title=f"Longer training on {longer} (diagnostic)",
+        )
+        lines += [
+            "## Diagnostic: is C-GMVAE under-trained at 100 epochs?",
+            "",
+            "Same seeds, same split; 200 epochs is the official main.py default (the "
+            "issue asks for 100). Not part of the Table 1-3 rows above.",
+            "",
+        ]
         lines += section
         for seed in args.longer_seeds:
             logs = []
@@ -329,32 +395,43 @@ def main(argv: list[str] | None = None) -> None:
                 logs.append(log)
                 if log["best_epoch"] is None:
                     continue
-                state = ("complete" if run_state(run_dir) == "complete"
-                         else f"in progress, {len(log['rows'])} epochs so far")
-                lines.append(f"* {row.label}, seed {seed} ({state}): best validation macro-F1 "
-                             f"{log['best_value']:.4f} at epoch {log['best_epoch']}.")
+                state = (
+                    "complete" if run_state(run_dir) == "complete" else f"in progress, {len(log['rows'])} epochs so far"
+                )
+                lines.append(
+                    f"* {row.label}, seed {seed} ({state}): best validation macro-F1 "
+                    f"{log['best_value']:.4f} at epoch {log['best_epoch']}."
+                )
             short, long_ = logs
             common = min(len(short["rows"]), len(long_["rows"]))
             if common:
-                same = [a["train_loss"] == b["train_loss"] and a["val_value"] == b["val_value"]
-                        for a, b in zip(short["rows"][:common], long_["rows"][:common])]
+                same = [
+                    a["train_loss"] == b["train_loss"] and a["val_value"] == b["val_value"]
+                    for a, b in zip(short["rows"][:common], long_["rows"][:common])
+                ]
                 lines.append(
                     f"* Seed {seed}: the two runs' training loss and validation macro-F1 are "
-                    + (f"identical over the {common} epochs both have logged (the cosine-restart "
-                       "schedule does not depend on the epoch count), so the longer run can only "
-                       "change the result by a better epoch after epoch 100."
-                       if all(same) else f"different from epoch {same.index(False) + 1} on."))
+                    + (
+                        f"identical over the {common} epochs both have logged (the cosine-restart "
+                        "schedule does not depend on the epoch count), so the longer run can only "
+                        "change the result by a better epoch after epoch 100."
+                        if all(same)
+                        else f"different from epoch {same.index(False) + 1} on."
+                    )
+                )
         lines.append("")
-    close = [f"| {d} | {label} | {METRIC_LABELS[m]} | {o:.3f} | {p:.3f} | {o - p:+.3f} |"
-             for d, label, m, o, p in summary if abs(o - p) > 0.02]
+    close = [
+        f"| {d} | {label} | {METRIC_LABELS[m]} | {o:.3f} | {p:.3f} | {o - p:+.3f} |"
+        for d, label, m, o, p in summary
+        if abs(o - p) > 0.02
+    ]
     lines += ["## Cells more than 0.02 from the paper (paper protocol)", ""]
     if close:
         lines += ["| dataset | method | metric | ours | paper | Δ |", "|---|---|---|---|---|---|", *close]
     else:
         lines.append("None.")
     lines += [""]
-    missing = [(r, d, s) for r, d, s in plan
-               if run_state(args.runs_dir / spec_for(r, d, s).run_id()) != "complete"]
+    missing = [(r, d, s) for r, d, s in plan if run_state(args.runs_dir / spec_for(r, d, s).run_id()) != "complete"]
     lines += ["## Not run", ""]
     if missing:
         lines += [f"{len(missing)} of {len(plan)} planned runs are missing:", ""]
@@ -364,9 +441,13 @@ def main(argv: list[str] | None = None) -> None:
         lines += [f"* {label} on {d}: seeds {', '.join(map(str, s))}" for (label, d), s in by.items()]
         if args.note:
             lines += ["", args.note]
-        lines += ["", "Run them (skips everything complete) with "
-                  "`OMP_NUM_THREADS=1 python benchmarks/reproduce_cgmvae.py` "
-                  "(add `--datasets ...` / `--methods ...` to restrict).", ""]
+        lines += [
+            "",
+            "Run them (skips everything complete) with "
+            "`OMP_NUM_THREADS=1 python benchmarks/reproduce_cgmvae.py` "
+            "(add `--datasets ...` / `--methods ...` to restrict).",
+            "",
+        ]
     else:
         lines += ["Nothing: every planned run is complete.", ""]
     lines += [NOTES]

@@ -61,8 +61,7 @@ LINEAR = " [linear probe]"
 DIAG = (("early_stopping", 10), ("epochs", 100))
 LONGER = " [fine-tune ≤100 ep.]"
 #: The MulCon section's rows: our method id -> the MulCon paper's Table 3 row id.
-MULCON_ROWS = {"bce": "bce", "mulcon-bce-only": "llen-bce", "mulcon-joint": "llen-bce-llcl",
-               "mulcon": "mulcon"}
+MULCON_ROWS = {"bce": "bce", "mulcon-bce-only": "llen-bce", "mulcon-joint": "llen-bce-llcl", "mulcon": "mulcon"}
 #: Metrics the MulCon paper's Table 3 prints that mlbench computes (its OF1 is our micro-F1).
 MULCON_PAPER_METRICS = {"map": "map", "mi-f1": "of1"}
 
@@ -96,8 +95,7 @@ def plan(args) -> list:
     # they then get their own MulSupCon reference at that schedule.
     aux = base
     if args.aux_pretrain_epochs:
-        aux = tuple(o for o in base if o[0] != "pretrain_epochs") + (
-            ("pretrain_epochs", args.aux_pretrain_epochs),)
+        aux = tuple(o for o in base if o[0] != "pretrain_epochs") + (("pretrain_epochs", args.aux_pretrain_epochs),)
     todo: list[tuple[str, str, int, tuple]] = []
     groups = set(args.groups)
     # Group-major, then seed-major: stopping early still leaves the headline runs complete.
@@ -112,8 +110,7 @@ def plan(args) -> list:
             if "ablation" in groups:
                 todo.append(("mulsupcon", ds, s, aux + (("weighted", True),)))
             if "probe" in groups:
-                todo += [(m, ds, s, aux + PROBE) for m in ("mulsupcon-all", "mulsupcon-any",
-                                                           "mulsupcon")]
+                todo += [(m, ds, s, aux + PROBE) for m in ("mulsupcon-all", "mulsupcon-any", "mulsupcon")]
     # Baselines and MulCon train no pretraining stage: no schedule overrides.
     for s in args.seeds:
         if "asl" in groups:
@@ -121,16 +118,23 @@ def plan(args) -> list:
         if "mulcon" in groups:
             todo += [(m, ds, s, ()) for ds in args.mulcon_datasets for m in MULCON_ROWS]
     if "diag" in groups:
-        todo += [("mulsupcon", ds, s, base + DIAG) for s in args.diag_seeds
-                 for ds in args.diag_datasets if ds in args.datasets]
+        todo += [
+            ("mulsupcon", ds, s, base + DIAG)
+            for s in args.diag_seeds
+            for ds in args.diag_datasets
+            if ds in args.datasets
+        ]
     if "ld" in groups:
         if aux != base:
             todo += [("mulsupcon", ds, s, aux) for s in args.seeds for ds in args.datasets]
-        todo += [(m, ds, s, aux) for s in args.seeds for ds in args.datasets
-                 for m in ("mulsupconld-rld", "mulsupconld-cld")]
+        todo += [
+            (m, ds, s, aux) for s in args.seeds for ds in args.datasets for m in ("mulsupconld-rld", "mulsupconld-cld")
+        ]
     ratios = {ds: split_ratios(ds, args.data_dir) for ds in {t[1] for t in todo}}
-    specs = [RunSpec(method=m, dataset=ds, seed=s, strategy="official",
-                     overrides=tuple(sorted(o)), ratios=ratios[ds]) for m, ds, s, o in todo]
+    specs = [
+        RunSpec(method=m, dataset=ds, seed=s, strategy="official", overrides=tuple(sorted(o)), ratios=ratios[ds])
+        for m, ds, s, o in todo
+    ]
     # Groups share runs (a MulSupCon reference, the BCE baseline): each run once, first place kept.
     unique: dict[str, object] = {}
     for spec in specs:
@@ -150,8 +154,7 @@ def _run(job) -> tuple[str, str, float]:
 
     start = time.perf_counter()
     try:
-        run_dir, what = train_run(spec, runs_dir=runs_dir, data_dir=data_dir, device=device,
-                                  selection_metric="ma-f1")
+        run_dir, what = train_run(spec, runs_dir=runs_dir, data_dir=data_dir, device=device, selection_metric="ma-f1")
     except Exception as exc:  # keep going: the report marks missing cells
         return spec.run_id(), f"failed: {exc!r}"[:300], time.perf_counter() - start
     return spec.run_id(), what, time.perf_counter() - start
@@ -180,9 +183,12 @@ def collect(specs, runs_dir: Path, pretrain_epochs: int) -> dict:
         if run_state(run_dir) != "complete":
             continue
         over = dict(spec.overrides)
-        label = (spec.method + (" (weighted)" if over.get("weighted") else "")
-                 + (LINEAR if over.get("probe") == "linear" else "")
-                 + (LONGER if over.get("epochs") == 100 else ""))
+        label = (
+            spec.method
+            + (" (weighted)" if over.get("weighted") else "")
+            + (LINEAR if over.get("probe") == "linear" else "")
+            + (LONGER if over.get("epochs") == 100 else "")
+        )
         cell = out.setdefault((label, spec.dataset), {"seeds": [], "fit_s": []})
         metrics = read_json(run_dir / "metrics.json")
         for protocol, result in metrics.items():
@@ -241,8 +247,9 @@ def write_report(specs, args, started: float | None) -> Path:
     datasets = [d for d in args.datasets if any(k[1] == d for k in {**res, **aux})]
     small = [d for d in args.small_datasets if any(k[1] == d for k in aux)]
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                                capture_output=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True, capture_output=True
+        ).stdout.strip()
     except OSError:
         commit = "?"
     lines: list[str] = []
@@ -250,45 +257,58 @@ def write_report(specs, args, started: float | None) -> Path:
     add("# MulSupCon reproduction (AAAI 2024, Tables 2-3, 5, 8) and MulSupConLD\n")
     if args.report_only:
         runs_cmd = shlex.join(a for a in shlex.split(args.command) if a != "--report-only")
-        add(f"Command: `{runs_cmd}` (trains what is missing, skips finished runs, writes this "
-            f"report); this file was rebuilt from the finished runs with `{args.command}`.  ")
+        add(
+            f"Command: `{runs_cmd}` (trains what is missing, skips finished runs, writes this "
+            f"report); this file was rebuilt from the finished runs with `{args.command}`.  "
+        )
     else:
         add(f"Command: `{args.command}`  ")
-    add(f"Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}; git {commit}; "
-        + ", ".join(f"{k} {v}" for k, v in versions().items()) + "  ")
+    add(
+        f"Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}; git {commit}; "
+        + ", ".join(f"{k} {v}" for k, v in versions().items())
+        + "  "
+    )
     if spans:
         first, last = min(s[0] for s in spans), max(s[1] for s in spans)
         minutes = (_parse(last) - _parse(first)).total_seconds() / 60
-        add(f"Runs in this report: first started {first}, last finished {last} ({minutes:.0f} "
+        add(
+            f"Runs in this report: first started {first}, last finished {last} ({minutes:.0f} "
             "min of wall time, including interruptions; 1 torch thread per run, device "
-            f"{args.device}).  ")
+            f"{args.device}).  "
+        )
     if started is not None:
-        add(f"This invocation: {(time.time() - started) / 60:.1f} min (finished runs are "
-            "skipped).  ")
+        add(f"This invocation: {(time.time() - started) / 60:.1f} min (finished runs are skipped).  ")
 
     def schedule_text(epochs: int) -> str:
-        return (f"**shortened**: {epochs} pretraining epochs instead of 150" if epochs
-                else "full: 150 pretraining epochs")
+        return (
+            f"**shortened**: {epochs} pretraining epochs instead of 150" if epochs else "full: 150 pretraining epochs"
+        )
 
     schedule = schedule_text(args.pretrain_epochs)
     if aux_epochs != args.pretrain_epochs:
-        schedule += (f" for Tables 2-3; {schedule_text(aux_epochs)} for the MulSupConLD, ALL/ANY "
-                     "and weighting sections (each with its own MulSupCon reference at that "
-                     "schedule)")
-    add(f"Preset: `{args.preset}`; schedule: {schedule}. Seeds: {' '.join(map(str, args.seeds))}. "
+        schedule += (
+            f" for Tables 2-3; {schedule_text(aux_epochs)} for the MulSupConLD, ALL/ANY "
+            "and weighting sections (each with its own MulSupCon reference at that "
+            "schedule)"
+        )
+    add(
+        f"Preset: `{args.preset}`; schedule: {schedule}. Seeds: {' '.join(map(str, args.seeds))}. "
         "Split: `official` (Mulan train/test), validation = 20% of the official train part "
-        "(iterative stratification, seeded), e.g. yeast 1200/300/917.  ")
+        "(iterative stratification, seeded), e.g. yeast 1200/300/917.  "
+    )
     add("Timings were taken on a shared, loaded 2-core CPU machine.\n")
-    add("Protocols: **paper** = each metric at its best threshold in {0.1..0.9} on the *test* "
+    add(
+        "Protocols: **paper** = each metric at its best threshold in {0.1..0.9} on the *test* "
         "set with the paper's metric definitions (what the official code reports; optimistic); "
         "**fixed** = threshold 0.5, honest definitions. Mean ± std over seeds. "
-        "Δ = ours (paper protocol) − paper.\n")
+        "Δ = ours (paper protocol) − paper.\n"
+    )
     if args.pretrain_epochs or args.aux_pretrain_epochs:
         full = shlex.split(args.command)
         for flag in ("--pretrain-epochs", "--aux-pretrain-epochs"):
             if flag in full:
                 i = full.index(flag)
-                full = full[:i] + full[i + 2:]
+                full = full[:i] + full[i + 2 :]
         full = [a for a in full if a != "--report-only"]
         add(f"Full setting (150 pretraining epochs everywhere): `{shlex.join(full)}`.\n")
 
@@ -303,95 +323,122 @@ def write_report(specs, args, started: float | None) -> Path:
             fixed = cell["fixed"][metric] if cell else []
             ref = paper_value("mulsupcon", metric, "mulsupcon", ds) if ds in _paper_datasets() else None
             delta = f"{_mean(ours) - ref:+.3f}" if ours and ref is not None else "-"
-            add(f"| {ds} | {metric} | {_ms(ours)} | {_ms(fixed)} | "
-                f"{ref if ref is not None else '-'} | {delta} | {len(cell['seeds']) if cell else 0} |")
+            add(
+                f"| {ds} | {metric} | {_ms(ours)} | {_ms(fixed)} | "
+                f"{ref if ref is not None else '-'} | {delta} | {len(cell['seeds']) if cell else 0} |"
+            )
     add("")
     within = []
     for ds in ("yeast", "scene"):
         cell = res.get(("mulsupcon", ds))
         if cell:
-            gaps = [abs(_mean(cell["paper"][m]) - paper_value("mulsupcon", m, "mulsupcon", ds))
-                    for m in TABLE23_METRICS]
-            within.append(f"{ds}: max |Δ| = {max(gaps):.3f} "
-                          f"({'within' if max(gaps) <= 0.02 else 'NOT within'} 0.02)")
+            gaps = [
+                abs(_mean(cell["paper"][m]) - paper_value("mulsupcon", m, "mulsupcon", ds)) for m in TABLE23_METRICS
+            ]
+            within.append(f"{ds}: max |Δ| = {max(gaps):.3f} ({'within' if max(gaps) <= 0.02 else 'NOT within'} 0.02)")
     if within:
         add("Aim (|Δ| ≤ 0.02 on yeast and scene, paper protocol): " + "; ".join(within) + ".\n")
 
     if aux_epochs != args.pretrain_epochs:
-        pairs = [f"{ds} {_mean(res[('mulsupcon', ds)]['paper'][k]):.3f} vs "
-                 f"{_mean(aux[('mulsupcon', ds)]['paper'][k]):.3f}"
-                 for ds in datasets for k in ("ex-f1",)
-                 if ("mulsupcon", ds) in res and ("mulsupcon", ds) in aux]
+        pairs = [
+            f"{ds} {_mean(res[('mulsupcon', ds)]['paper'][k]):.3f} vs {_mean(aux[('mulsupcon', ds)]['paper'][k]):.3f}"
+            for ds in datasets
+            for k in ("ex-f1",)
+            if ("mulsupcon", ds) in res and ("mulsupcon", ds) in aux
+        ]
         if pairs:
-            add(f"Effect of the shortened schedule on MulSupCon (ex-f1, paper protocol, "
-                f"{args.pretrain_epochs or 150} vs {aux_epochs} pretraining epochs): "
-                + "; ".join(pairs) + ".\n")
+            add(
+                f"Effect of the shortened schedule on MulSupCon (ex-f1, paper protocol, "
+                f"{args.pretrain_epochs or 150} vs {aux_epochs} pretraining epochs): " + "; ".join(pairs) + ".\n"
+            )
 
     diag = [ds for ds in datasets if ("mulsupcon" + LONGER, ds) in res]
     if diag:
         add("### Diagnostic: longer fine-tuning (selected on validation BCE, not on test)\n")
-        add("The official 30 fine-tuning epochs come from the yeast configuration; on larger "
+        add(
+            "The official 30 fine-tuning epochs come from the yeast configuration; on larger "
             "datasets the validation BCE may still be falling at epoch 30. These runs fine-tune "
-            "up to 100 epochs with early stopping (patience 10) on the validation BCE.\n")
+            "up to 100 epochs with early stopping (patience 10) on the validation BCE.\n"
+        )
         add("| dataset | variant | " + " | ".join(TABLE23_METRICS) + " | best epoch | seeds |")
         add("|---|---|" + "---|" * (len(TABLE23_METRICS) + 2))
         for ds in diag:
             for m in ("mulsupcon", "mulsupcon" + LONGER):
                 cell = res.get((m, ds))
                 if cell:
-                    add(f"| {ds} | {m} | " + " | ".join(_ms(cell["paper"][k])
-                                                         for k in TABLE23_METRICS)
-                        + f" | {_best_epochs(cell)} | {len(cell['seeds'])} |")
+                    add(
+                        f"| {ds} | {m} | "
+                        + " | ".join(_ms(cell["paper"][k]) for k in TABLE23_METRICS)
+                        + f" | {_best_epochs(cell)} | {len(cell['seeds'])} |"
+                    )
             refs = [paper_value("mulsupcon", k, "mulsupcon", ds) for k in TABLE23_METRICS]
             add(f"| {ds} | paper | " + " | ".join(f"{v:.3f}" for v in refs) + " | - | - |")
         add("")
 
     _asl_section(add, res, datasets)
-    _mulcon_section(add, res, [d for d in args.mulcon_datasets if d in args.datasets],
-                    [d for d in datasets if d not in args.mulcon_datasets])
+    _mulcon_section(
+        add,
+        res,
+        [d for d in args.mulcon_datasets if d in args.datasets],
+        [d for d in datasets if d not in args.mulcon_datasets],
+    )
 
     # MulSupConLD.
-    ld_rows = [(m, ds) for m in ("mulsupcon", "mulsupconld-rld", "mulsupconld-cld")
-               for ds in datasets if (m, ds) in aux]
+    ld_rows = [
+        (m, ds) for m in ("mulsupcon", "mulsupconld-rld", "mulsupconld-cld") for ds in datasets if (m, ds) in aux
+    ]
     if any(m != "mulsupcon" for m, _ in ld_rows):
         add("## MulSupConLD (no published numbers; our design, docs/methods-contrastive.md)\n")
-        add("| dataset | method | " + " | ".join(f"{m} (paper)" for m in TABLE58_METRICS)
-            + " | ma-f1 (fixed) | mi-f1 (fixed) | seeds |")
+        add(
+            "| dataset | method | "
+            + " | ".join(f"{m} (paper)" for m in TABLE58_METRICS)
+            + " | ma-f1 (fixed) | mi-f1 (fixed) | seeds |"
+        )
         add("|---|---|" + "---|" * (len(TABLE58_METRICS) + 3))
         for ds in datasets:
             for m in ("mulsupcon", "mulsupconld-rld", "mulsupconld-cld"):
                 cell = aux.get((m, ds))
                 if cell:
-                    add(f"| {ds} | {m} | " + " | ".join(_ms(cell['paper'][k]) for k in TABLE58_METRICS)
+                    add(
+                        f"| {ds} | {m} | "
+                        + " | ".join(_ms(cell["paper"][k]) for k in TABLE58_METRICS)
                         + f" | {_ms(cell['fixed']['ma-f1'])} | {_ms(cell['fixed']['mi-f1'])} "
-                        f"| {len(cell['seeds'])} |")
+                        f"| {len(cell['seeds'])} |"
+                    )
         add("")
-        absent = [ds for ds in datasets if not any((m, ds) in aux for m in
-                                                   ("mulsupconld-rld", "mulsupconld-cld"))]
+        absent = [ds for ds in datasets if not any((m, ds) in aux for m in ("mulsupconld-rld", "mulsupconld-cld"))]
         if absent and "ld" in args.groups:
             add(f"Not run (yet): {', '.join(absent)} (the command above trains them).\n")
 
     # ALL / ANY / MulSupCon and the weighting ablation.
     sections = (
-        ("## Positive sets: ALL vs ANY vs MulSupCon, fine-tuned (paper Table 5: MS-COCO, "
-         "linear probe)", "fine-tuned (the vector-data recipe of Tables 2-3)",
-         ["mulsupcon-all", "mulsupcon-any", "mulsupcon"],
-         [("mulsupcon-all", "ALL"), ("mulsupcon-any", "ANY"), ("mulsupcon-linear", "Ours")]),
-        ("## Positive sets: ALL vs ANY vs MulSupCon, linear probe (paper Table 5: MS-COCO, "
-         "linear probe)", "linear probe (frozen pretrained backbone, fresh linear head, Adam "
-         "lr 0.01)", [m + LINEAR for m in ("mulsupcon-all", "mulsupcon-any", "mulsupcon")],
-         [("mulsupcon-all", "ALL"), ("mulsupcon-any", "ANY"), ("mulsupcon-linear", "Ours")]),
-        ("## 1/|y| weighting ablation (paper Table 8: MS-COCO, linear probe)",
-         "fine-tuned (the vector-data recipe of Tables 2-3)",
-         ["mulsupcon (weighted)", "mulsupcon"],
-         [("mulsupcon-weighted", "Yes"), ("mulsupcon-linear", "No")]),
+        (
+            "## Positive sets: ALL vs ANY vs MulSupCon, fine-tuned (paper Table 5: MS-COCO, linear probe)",
+            "fine-tuned (the vector-data recipe of Tables 2-3)",
+            ["mulsupcon-all", "mulsupcon-any", "mulsupcon"],
+            [("mulsupcon-all", "ALL"), ("mulsupcon-any", "ANY"), ("mulsupcon-linear", "Ours")],
+        ),
+        (
+            "## Positive sets: ALL vs ANY vs MulSupCon, linear probe (paper Table 5: MS-COCO, linear probe)",
+            "linear probe (frozen pretrained backbone, fresh linear head, Adam lr 0.01)",
+            [m + LINEAR for m in ("mulsupcon-all", "mulsupcon-any", "mulsupcon")],
+            [("mulsupcon-all", "ALL"), ("mulsupcon-any", "ANY"), ("mulsupcon-linear", "Ours")],
+        ),
+        (
+            "## 1/|y| weighting ablation (paper Table 8: MS-COCO, linear probe)",
+            "fine-tuned (the vector-data recipe of Tables 2-3)",
+            ["mulsupcon (weighted)", "mulsupcon"],
+            [("mulsupcon-weighted", "Yes"), ("mulsupcon-linear", "No")],
+        ),
     )
     for title, how, methods, ref_rows in sections:
         if not any((m, ds) in aux for m in methods[:-1] for ds in small):
             continue
         add(title + "\n")
-        add(f"Ours: {how}, paper protocol, mean ± std over seeds; the paper's rows are image "
-            "data (ResNet-50 on MS-COCO) and only show the direction.\n")
+        add(
+            f"Ours: {how}, paper protocol, mean ± std over seeds; the paper's rows are image "
+            "data (ResNet-50 on MS-COCO) and only show the direction.\n"
+        )
         add("| dataset | method | " + " | ".join(TABLE58_METRICS) + " | seeds |")
         add("|---|---|" + "---|" * (len(TABLE58_METRICS) + 1))
         for method, label in ref_rows:
@@ -411,17 +458,18 @@ def write_report(specs, args, started: float | None) -> Path:
     add("## Fit time per run (s, mean over seeds)\n")
     add("| method | " + " | ".join(datasets) + " |")
     add("|---|" + "---|" * len(datasets))
-    timed = [(m, cells, sched) for sched, cells in (("main", res), ("aux", aux))
-             for m in sorted({k[0] for k in cells})]
+    timed = [(m, cells, sched) for sched, cells in (("main", res), ("aux", aux)) for m in sorted({k[0] for k in cells})]
     if aux_epochs == args.pretrain_epochs:
         timed = [t for t in timed if t[2] == "main"]
     for m, cells, sched in timed:
         tag = f" ({aux_epochs or 150} ep.)" if aux_epochs != args.pretrain_epochs else ""
         if sched == "main" and tag:
             tag = f" ({args.pretrain_epochs or 150} ep.)"
-        add(f"| {m}{tag} | " + " | ".join(
-            f"{np.mean(cells[(m, d)]['fit_s']):.0f}" if (m, d) in cells else "-" for d in datasets)
-            + " |")
+        add(
+            f"| {m}{tag} | "
+            + " | ".join(f"{np.mean(cells[(m, d)]['fit_s']):.0f}" if (m, d) in cells else "-" for d in datasets)
+            + " |"
+        )
     add("")
     add(NOTES.strip() + "\n")
     if aux_epochs != args.pretrain_epochs:
@@ -433,8 +481,11 @@ def write_report(specs, args, started: float | None) -> Path:
 
 def _table58_row(ds: str, label: str, cell: dict) -> str:
     """One markdown row: the Table 5/8 metrics (paper protocol, mean ± std) and the seed count."""
-    return (f"| {ds} | {label} | " + " | ".join(_ms(cell["paper"][k]) for k in TABLE58_METRICS)
-            + f" | {len(cell['seeds'])} |")
+    return (
+        f"| {ds} | {label} | "
+        + " | ".join(_ms(cell["paper"][k]) for k in TABLE58_METRICS)
+        + f" | {len(cell['seeds'])} |"
+    )
 
 
 def _verdict(cells: dict, methods: list[str], ds: str) -> str | None:
@@ -453,10 +504,13 @@ def _verdict(cells: dict, methods: list[str], ds: str) -> str | None:
         tag = "ahead" if diff > noise else "behind" if diff < -noise else "tie"
         tally[tag] += 1
         parts.append(f"{k} {diff:+.3f} ({tag})")
-    return (f"{methods[-1]} minus the best other: " + ", ".join(parts)
-            + f" → ahead on {tally['ahead']}, tied on {tally['tie']}, behind on "
-            f"{tally['behind']} of {len(TABLE58_METRICS)} metrics (tie = within one pooled "
-            "seed std)")
+    return (
+        f"{methods[-1]} minus the best other: "
+        + ", ".join(parts)
+        + f" → ahead on {tally['ahead']}, tied on {tally['tie']}, behind on "
+        f"{tally['behind']} of {len(TABLE58_METRICS)} metrics (tie = within one pooled "
+        "seed std)"
+    )
 
 
 def _paper_datasets() -> set[str]:
@@ -503,15 +557,15 @@ def _asl_section(add, res: dict, datasets: list[str]) -> None:
     if not shown:
         return
     add("## ASL and BCE (the ASL row of Tables 2-3)\n")
-    add("Paper protocol, mean ± std over seeds; Δ = our ASL − the paper's ASL. `fixed` = "
+    add(
+        "Paper protocol, mean ± std over seeds; Δ = our ASL − the paper's ASL. `fixed` = "
         "threshold 0.5 (ASL's scores sit higher than BCE's, so its fixed-threshold numbers "
-        "are not comparable with BCE's).\n")
-    add("| dataset | method | " + " | ".join(TABLE23_METRICS)
-        + " | ma-f1 (fixed) | mi-f1 (fixed) | seeds |")
+        "are not comparable with BCE's).\n"
+    )
+    add("| dataset | method | " + " | ".join(TABLE23_METRICS) + " | ma-f1 (fixed) | mi-f1 (fixed) | seeds |")
     add("|---|---|" + "---|" * (len(TABLE23_METRICS) + 3))
     for ds in shown:
-        refs = {k: paper_value("mulsupcon", k, "asl", ds) if ds in _paper_datasets() else None
-                for k in TABLE23_METRICS}
+        refs = {k: paper_value("mulsupcon", k, "asl", ds) if ds in _paper_datasets() else None for k in TABLE23_METRICS}
         for m in ("asl", "bce", "mulsupcon"):
             cell = res.get((m, ds))
             if not cell:
@@ -522,12 +576,16 @@ def _asl_section(add, res: dict, datasets: list[str]) -> None:
                 if m == "asl" and refs[k] is not None:
                     text += f" (Δ {_mean(cell['paper'][k]) - refs[k]:+.3f})"
                 vals.append(text)
-            add(f"| {ds} | {m} | " + " | ".join(vals) + f" | {_ms(cell['fixed']['ma-f1'])} | "
-                f"{_ms(cell['fixed']['mi-f1'])} | {len(cell['seeds'])} |")
+            add(
+                f"| {ds} | {m} | " + " | ".join(vals) + f" | {_ms(cell['fixed']['ma-f1'])} | "
+                f"{_ms(cell['fixed']['mi-f1'])} | {len(cell['seeds'])} |"
+            )
         if any(v is not None for v in refs.values()):
-            add(f"| {ds} | ASL (paper) | " + " | ".join(
-                "-" if refs[k] is None else f"{refs[k]:.3f}" for k in TABLE23_METRICS)
-                + " | - | - | - |")
+            add(
+                f"| {ds} | ASL (paper) | "
+                + " | ".join("-" if refs[k] is None else f"{refs[k]:.3f}" for k in TABLE23_METRICS)
+                + " | - | - | - |"
+            )
     add("")
 
 
@@ -539,81 +597,95 @@ def _mulcon_section(add, res: dict, datasets: list[str], skipped: list[str]) -> 
     if not shown:
         return
     add("## MulCon (vector-data adaptation) and its ablations (MulCon paper Table 3: MS-COCO)\n")
-    add("Ours: paper protocol, mean ± std over seeds. The paper's rows are ResNet-101 on "
+    add(
+        "Ours: paper protocol, mean ± std over seeds. The paper's rows are ResNet-101 on "
         "MS-COCO images (its OF1 is our mi-f1; its CF1 is unreadable in the PDF) and only "
         "show the direction: LLEN + BCE > BCE, and the two-step MulCon > LLEN + BCE + LLCL "
-        "trained jointly.\n")
+        "trained jointly.\n"
+    )
     add("| dataset | method | " + " | ".join(TABLE58_METRICS) + " | seeds |")
     add("|---|---|" + "---|" * (len(TABLE58_METRICS) + 1))
     for ours, theirs in MULCON_ROWS.items():
-        vals = {k: paper_value("mulcon", MULCON_PAPER_METRICS[k], theirs, "coco")
-                for k in MULCON_PAPER_METRICS}
-        add(f"| coco (paper) | {theirs} | " + " | ".join(
-            f"{vals[k]:.3f}" if vals.get(k) is not None else "-" for k in TABLE58_METRICS)
-            + " | - |")
+        vals = {k: paper_value("mulcon", MULCON_PAPER_METRICS[k], theirs, "coco") for k in MULCON_PAPER_METRICS}
+        add(
+            f"| coco (paper) | {theirs} | "
+            + " | ".join(f"{vals[k]:.3f}" if vals.get(k) is not None else "-" for k in TABLE58_METRICS)
+            + " | - |"
+        )
     for ds in shown:
         for m in MULCON_ROWS:
             if (m, ds) in res:
                 add(_table58_row(ds, m, res[(m, ds)]))
     add("")
-    comparisons = (("label-level embeddings vs BCE", ["bce", "mulcon-bce-only"]),
-                   ("two-step vs joint", ["mulcon-joint", "mulcon"]),
-                   ("MulCon vs every other row", list(MULCON_ROWS)))
+    comparisons = (
+        ("label-level embeddings vs BCE", ["bce", "mulcon-bce-only"]),
+        ("two-step vs joint", ["mulcon-joint", "mulcon"]),
+        ("MulCon vs every other row", list(MULCON_ROWS)),
+    )
     for ds in shown:
         for what, methods in comparisons:
             line = _verdict(res, methods, ds)
             if line:
                 add(f"* {ds}, {what}: {line}")
     if skipped:
-        add(f"\nNot run: MulCon on {', '.join(skipped)} (full label self-attention on delicious: "
+        add(
+            f"\nNot run: MulCon on {', '.join(skipped)} (full label self-attention on delicious: "
             "~2566 s per epoch on one CPU thread, docs/methods-contrastive.md); "
-            f"`--mulcon-datasets {' '.join(skipped)} --device cuda` runs it on a GPU.")
+            f"`--mulcon-datasets {' '.join(skipped)} --device cuda` runs it on a GPU."
+        )
     add("")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=None,
-                        help="default: yeast scene delicious, plus mediamill bookmarks nus-vec "
-                             "when cached")
-    parser.add_argument("--small-datasets", nargs="+", default=["yeast", "scene"],
-                        help="datasets of the comparison and ablation groups")
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        default=None,
+        help="default: yeast scene delicious, plus mediamill bookmarks nus-vec when cached",
+    )
+    parser.add_argument(
+        "--small-datasets", nargs="+", default=["yeast", "scene"], help="datasets of the comparison and ablation groups"
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--groups", nargs="+",
-                        default=["main", "comparison", "ablation", "ld", "probe", "asl",
-                                 "mulcon"],
-                        choices=["main", "comparison", "ablation", "ld", "probe", "diag", "asl",
-                                 "mulcon"])
-    parser.add_argument("--mulcon-datasets", nargs="+", default=None,
-                        help="datasets of the mulcon group (default: --small-datasets)")
-    parser.add_argument("--diag-datasets", nargs="+", default=["delicious"],
-                        help="datasets of the diag group (longer fine-tuning)")
+    parser.add_argument(
+        "--groups",
+        nargs="+",
+        default=["main", "comparison", "ablation", "ld", "probe", "asl", "mulcon"],
+        choices=["main", "comparison", "ablation", "ld", "probe", "diag", "asl", "mulcon"],
+    )
+    parser.add_argument(
+        "--mulcon-datasets", nargs="+", default=None, help="datasets of the mulcon group (default: --small-datasets)"
+    )
+    parser.add_argument(
+        "--diag-datasets", nargs="+", default=["delicious"], help="datasets of the diag group (longer fine-tuning)"
+    )
     parser.add_argument("--diag-seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--pretrain-epochs", type=int, default=0,
-                        help="shorter pretraining (0 = the preset's 150)")
-    parser.add_argument("--aux-pretrain-epochs", type=int, default=0,
-                        help="pretraining epochs of the comparison/ablation/ld groups "
-                             "(0 = same as the main group)")
+    parser.add_argument("--pretrain-epochs", type=int, default=0, help="shorter pretraining (0 = the preset's 150)")
+    parser.add_argument(
+        "--aux-pretrain-epochs",
+        type=int,
+        default=0,
+        help="pretraining epochs of the comparison/ablation/ld groups (0 = same as the main group)",
+    )
     parser.add_argument("--preset", default="paper", choices=["paper", "official"])
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--report", type=Path, default=DEFAULT_REPORT)
-    parser.add_argument("--report-only", action="store_true",
-                        help="only rebuild the report from finished runs")
+    parser.add_argument("--report-only", action="store_true", help="only rebuild the report from finished runs")
     parser.add_argument("--command", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    args.command = args.command or "python " + shlex.join(["benchmarks/reproduce_mulsupcon.py",
-                                                           *sys.argv[1:]])
+    args.command = args.command or "python " + shlex.join(["benchmarks/reproduce_mulsupcon.py", *sys.argv[1:]])
     from mlbench.data.cache import is_cached, resolve_data_dir
 
     data_dir = resolve_data_dir(args.data_dir)
     if args.datasets is None:
-        args.datasets = ["yeast", "scene", "delicious"] + [
-            d for d in ALL_DATASETS[3:] if is_cached(data_dir, d)]
-    missing = [d for d in {*args.datasets, *args.small_datasets, *(args.mulcon_datasets or ())}
-               if not is_cached(data_dir, d)]
+        args.datasets = ["yeast", "scene", "delicious"] + [d for d in ALL_DATASETS[3:] if is_cached(data_dir, d)]
+    missing = [
+        d for d in {*args.datasets, *args.small_datasets, *(args.mulcon_datasets or ())} if not is_cached(data_dir, d)
+    ]
     if missing:
         sys.exit(f"not fetched: {' '.join(missing)} (mlbench fetch ... --mirror /work/shared/mirror)")
     args.small_datasets = [d for d in args.small_datasets if d in args.datasets]

@@ -49,8 +49,13 @@ def synthetic(n_samples: int, n_labels: int, seed: int = 0):
 
     n_extra = max(n_samples // 10, 20)
     X, Y = make_multilabel_classification(
-        n_samples=n_samples + 2 * n_extra, n_features=N_FEATURES, n_classes=n_labels,
-        n_labels=min(AVG_LABELS, n_labels), allow_unlabeled=False, random_state=seed)
+        n_samples=n_samples + 2 * n_extra,
+        n_features=N_FEATURES,
+        n_classes=n_labels,
+        n_labels=min(AVG_LABELS, n_labels),
+        allow_unlabeled=False,
+        random_state=seed,
+    )
     X = X.astype(np.float32)
     Y = Y.astype(np.uint8)
     a, b = n_samples, n_samples + n_extra
@@ -93,12 +98,25 @@ def measure(method_id: str, n_samples: int, n_labels: int, epochs: int, trees: i
                 model.predict_proba(X_test)
     finally:
         cost = meter.stop()
-    return {"fit_s": cost["fit_seconds"], "predict_s": cost["predict_seconds"],
-            "peak_mb": cost.get("peak_mb", math.nan)}
+    return {
+        "fit_s": cost["fit_seconds"],
+        "predict_s": cost["predict_seconds"],
+        "peak_mb": cost.get("peak_mb", math.nan),
+    }
 
 
-def sweep(method_id: str, axis: str, sizes: list[int], fixed: int, epochs: int, trees: int,
-          budget: float, min_points: int = 3, repeats: int = 1, log=print) -> list[dict]:
+def sweep(
+    method_id: str,
+    axis: str,
+    sizes: list[int],
+    fixed: int,
+    epochs: int,
+    trees: int,
+    budget: float,
+    min_points: int = 3,
+    repeats: int = 1,
+    log=print,
+) -> list[dict]:
     rows = []
     for i, size in enumerate(sizes):
         n_samples, n_labels = (size, fixed) if axis == "samples" else (fixed, size)
@@ -109,15 +127,20 @@ def sweep(method_id: str, axis: str, sizes: list[int], fixed: int, epochs: int, 
             log(f"  {method_id:<8} {axis}={size}: failed: {type(exc).__name__}: {exc}")
             break
         # other processes only ever slow a fit down: the fastest repeat is the least disturbed
-        result = {"fit_s": min(r["fit_s"] for r in runs), "predict_s": min(r["predict_s"] for r in runs),
-                  "peak_mb": max(r["peak_mb"] for r in runs)}
-        rows.append({"method": method_id, "axis": axis, "size": size, "n_samples": n_samples,
-                     "n_labels": n_labels, **result})
-        log(f"  {method_id:<8} {axis:<7} {size:>6}: fit {result['fit_s']:8.3f} s   "
-            f"peak +{result['peak_mb']:7.1f} MB   ({time.perf_counter() - started:.1f} s)")
+        result = {
+            "fit_s": min(r["fit_s"] for r in runs),
+            "predict_s": min(r["predict_s"] for r in runs),
+            "peak_mb": max(r["peak_mb"] for r in runs),
+        }
+        rows.append(
+            {"method": method_id, "axis": axis, "size": size, "n_samples": n_samples, "n_labels": n_labels, **result}
+        )
+        log(
+            f"  {method_id:<8} {axis:<7} {size:>6}: fit {result['fit_s']:8.3f} s   "
+            f"peak +{result['peak_mb']:7.1f} MB   ({time.perf_counter() - started:.1f} s)"
+        )
         if i + 1 < len(sizes) and len(rows) >= min_points and next_fit_seconds(rows, sizes[i + 1]) > budget:
-            log(f"  {method_id:<8} {axis}: the next size would take over the {budget:g} s budget; "
-                "larger sizes skipped")
+            log(f"  {method_id:<8} {axis}: the next size would take over the {budget:g} s budget; larger sizes skipped")
             break
     return rows
 
@@ -160,12 +183,15 @@ def summarize(rows: list[dict], fit_points: int, target_samples: int, target_lab
             t_exp = exponent(sizes, fit, fit_points)
             m_exp = exponent(sizes, peak, fit_points, MEMORY_FLOOR_MB)
             big = [(s, p) for s, p in zip(sizes, peak) if p == p and p > MEMORY_FLOOR_MB]
-            entry.update({
-                f"time_exp_{axis}": t_exp, f"mem_exp_{axis}": m_exp,
-                f"fit_s_at_{axis}": extrapolate(sizes, fit, t_exp, target),
-                f"peak_mb_at_{axis}": extrapolate([s for s, _ in big], [p for _, p in big], m_exp, target),
-                f"largest_{axis}": sizes[-1] if sizes else None,
-            })
+            entry.update(
+                {
+                    f"time_exp_{axis}": t_exp,
+                    f"mem_exp_{axis}": m_exp,
+                    f"fit_s_at_{axis}": extrapolate(sizes, fit, t_exp, target),
+                    f"peak_mb_at_{axis}": extrapolate([s for s, _ in big], [p for _, p in big], m_exp, target),
+                    f"largest_{axis}": sizes[-1] if sizes else None,
+                }
+            )
         out.append(entry)
     return out
 
@@ -180,19 +206,23 @@ def _fmt(value: float, digits: int = 2) -> str:
 
 def print_table(summary: list[dict], target_samples: int, target_labels: int, out=None) -> None:
     out = out or sys.stdout
-    header = (f"{'method':<9}{'time~n^':>9}{'mem~n^':>8}{'time~L^':>9}{'mem~L^':>8}"
-              f"{f'fit s @{target_samples // 1000}k n':>15}{f'MB @{target_samples // 1000}k n':>13}"
-              f"{f'fit s @{target_labels // 1000}k L':>15}{f'MB @{target_labels // 1000}k L':>13}")
+    header = (
+        f"{'method':<9}{'time~n^':>9}{'mem~n^':>8}{'time~L^':>9}{'mem~L^':>8}"
+        f"{f'fit s @{target_samples // 1000}k n':>15}{f'MB @{target_samples // 1000}k n':>13}"
+        f"{f'fit s @{target_labels // 1000}k L':>15}{f'MB @{target_labels // 1000}k L':>13}"
+    )
     print(header, file=out)
     for e in summary:
-        print(f"{e['method']:<9}{_fmt(e['time_exp_samples']):>9}{_fmt(e['mem_exp_samples']):>8}"
-              f"{_fmt(e['time_exp_labels']):>9}{_fmt(e['mem_exp_labels']):>8}"
-              f"{_fmt(e['fit_s_at_samples'], 1):>15}{_fmt(e['peak_mb_at_samples'], 0):>13}"
-              f"{_fmt(e['fit_s_at_labels'], 1):>15}{_fmt(e['peak_mb_at_labels'], 0):>13}", file=out)
+        print(
+            f"{e['method']:<9}{_fmt(e['time_exp_samples']):>9}{_fmt(e['mem_exp_samples']):>8}"
+            f"{_fmt(e['time_exp_labels']):>9}{_fmt(e['mem_exp_labels']):>8}"
+            f"{_fmt(e['fit_s_at_samples'], 1):>15}{_fmt(e['peak_mb_at_samples'], 0):>13}"
+            f"{_fmt(e['fit_s_at_labels'], 1):>15}{_fmt(e['peak_mb_at_labels'], 0):>13}",
+            file=out,
+        )
 
 
-def plot(rows: list[dict], path: Path, fixed_labels: int, fixed_samples: int, epochs: int,
-         trees: int) -> None:
+def plot(rows: list[dict], path: Path, fixed_labels: int, fixed_samples: int, epochs: int, trees: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -200,14 +230,22 @@ def plot(rows: list[dict], path: Path, fixed_labels: int, fixed_samples: int, ep
     from matplotlib.ticker import NullFormatter
 
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
-    panels = [("samples", "fit_s", f"fit seconds vs training samples ({fixed_labels} labels)"),
-              ("samples", "peak_mb", "peak MB added vs training samples"),
-              ("labels", "fit_s", f"fit seconds vs labels ({fixed_samples} samples)"),
-              ("labels", "peak_mb", "peak MB added vs labels")]
+    panels = [
+        ("samples", "fit_s", f"fit seconds vs training samples ({fixed_labels} labels)"),
+        ("samples", "peak_mb", "peak MB added vs training samples"),
+        ("labels", "fit_s", f"fit seconds vs labels ({fixed_samples} samples)"),
+        ("labels", "peak_mb", "peak MB added vs labels"),
+    ]
     for ax, (axis, key, title) in zip(axes.flat, panels):
         for method in dict.fromkeys(r["method"] for r in rows):
-            pts = [(r["size"], r[key]) for r in rows if r["method"] == method and r["axis"] == axis
-                   and r[key] == r[key] and r[key] > (MEMORY_FLOOR_MB if key == "peak_mb" else 0)]
+            pts = [
+                (r["size"], r[key])
+                for r in rows
+                if r["method"] == method
+                and r["axis"] == axis
+                and r[key] == r[key]
+                and r[key] > (MEMORY_FLOOR_MB if key == "peak_mb" else 0)
+            ]
             if pts:
                 ax.plot(*zip(*pts), marker="o", label=method)
         ax.set_xscale("log")
@@ -220,8 +258,9 @@ def plot(rows: list[dict], path: Path, fixed_labels: int, fixed_samples: int, ep
         ax.set_ylabel("seconds" if key == "fit_s" else "MB")
         ax.grid(True, which="both", alpha=0.3)
     axes[0, 0].legend(fontsize=8)
-    fig.suptitle(f"mlbench scaling (synthetic, 1 thread, neural methods {epochs} epoch(s), "
-                 f"rf {trees} trees)", fontsize=11)
+    fig.suptitle(
+        f"mlbench scaling (synthetic, 1 thread, neural methods {epochs} epoch(s), rf {trees} trees)", fontsize=11
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -236,18 +275,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--fixed-samples", type=int, default=1000, help="samples of the labels sweep")
     parser.add_argument("--epochs", type=int, default=2, help="epochs of the neural methods")
     parser.add_argument("--trees", type=int, default=20, help="n_estimators of rf")
-    parser.add_argument("--budget", type=float, default=10.0,
-                        help="seconds: sizes whose fit is predicted to take longer are skipped")
-    parser.add_argument("--repeats", type=int, default=1,
-                        help="fits per size; the fastest counts (use 3 on a busy machine)")
-    parser.add_argument("--min-points", type=int, default=3,
-                        help="sizes measured per sweep whatever the budget")
+    parser.add_argument(
+        "--budget", type=float, default=10.0, help="seconds: sizes whose fit is predicted to take longer are skipped"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="fits per size; the fastest counts (use 3 on a busy machine)"
+    )
+    parser.add_argument("--min-points", type=int, default=3, help="sizes measured per sweep whatever the budget")
     parser.add_argument("--fit-points", type=int, default=3, help="largest sizes the exponent is fitted on")
     parser.add_argument("--target-samples", type=int, default=100_000)
     parser.add_argument("--target-labels", type=int, default=5_000)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/reports/scaling"))
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: two small sizes per sweep, 1 epoch")
+    parser.add_argument("--quick", action="store_true", help="smoke run: two small sizes per sweep, 1 epoch")
     args = parser.parse_args(argv)
     if args.quick:
         args.samples, args.labels, args.epochs, args.trees = [200, 400], [5, 10], 1, 5
@@ -264,18 +303,23 @@ def main(argv: list[str] | None = None) -> list[dict]:
         # would otherwise be charged to the smallest size (measured: BCE 7.6 s at 200 samples
         # cold vs 0.2 s warm).
         measure(method, min(args.samples), min(args.labels), args.epochs, args.trees)
-        for axis, sizes, fixed in (("samples", args.samples, args.fixed_labels),
-                                   ("labels", args.labels, args.fixed_samples)):
-            rows += sweep(method, axis, sorted(sizes), fixed, args.epochs, args.trees, args.budget,
-                          args.min_points, args.repeats)
+        for axis, sizes, fixed in (
+            ("samples", args.samples, args.fixed_labels),
+            ("labels", args.labels, args.fixed_samples),
+        ):
+            rows += sweep(
+                method, axis, sorted(sizes), fixed, args.epochs, args.trees, args.budget, args.min_points, args.repeats
+            )
     import pandas as pd
 
     pd.DataFrame(rows).to_csv(args.out / "scaling.csv", index=False)
     summary = summarize(rows, args.fit_points, args.target_samples, args.target_labels)
     pd.DataFrame(summary).to_csv(args.out / "exponents.csv", index=False)
     plot(rows, args.out / "scaling.png", args.fixed_labels, args.fixed_samples, args.epochs, args.trees)
-    print(f"\nexponents (fit seconds ~ size^e, peak MB ~ size^e; {args.fixed_labels} labels in the "
-          f"samples sweep, {args.fixed_samples} samples in the labels sweep) and extrapolations:")
+    print(
+        f"\nexponents (fit seconds ~ size^e, peak MB ~ size^e; {args.fixed_labels} labels in the "
+        f"samples sweep, {args.fixed_samples} samples in the labels sweep) and extrapolations:"
+    )
     print_table(summary, args.target_samples, args.target_labels)
     print(f"\nwrote {args.out / 'scaling.png'}, {args.out / 'scaling.csv'}, {args.out / 'exponents.csv'}")
     return summary

@@ -44,8 +44,7 @@ def _measure(method_id, dataset, data_dir, epochs, device, threads, preset, queu
     if threads:
         torch.set_num_threads(threads)
     data = load_split(dataset, "official", 0, data_dir=data_dir)
-    est = create_method(method_id, dataset, {"pretrain_epochs": epochs, "epochs": epochs,
-                                             "preset": preset})
+    est = create_method(method_id, dataset, {"pretrain_epochs": epochs, "epochs": epochs, "preset": preset})
     cuda = device.startswith("cuda")
     baseline = _rss_mb()
     peaks: dict[str, float] = {}
@@ -86,18 +85,29 @@ def _measure(method_id, dataset, data_dir, epochs, device, threads, preset, queu
     hp = est.hparams
     n = data.Y_train.shape[0]
     rows = []
-    for stage, bs, iters in (("pretrain", hp["pretrain_batch_size"], hp["pretrain_iters"]),
-                             ("finetune", hp["batch_size"], hp["finetune_iters"])):
+    for stage, bs, iters in (
+        ("pretrain", hp["pretrain_batch_size"], hp["pretrain_iters"]),
+        ("finetune", hp["batch_size"], hp["finetune_iters"]),
+    ):
         secs = [r["seconds"] for r in ctx.log if r["stage"] == stage]
         steady = secs[1:] if len(secs) > 1 else secs
         per_epoch = sum(steady) / len(steady)
         n_iters = iters or (n // bs if stage == "pretrain" and n >= bs else -(-n // bs))
-        rows.append({
-            "method": method_id, "dataset": dataset, "stage": stage, "n_train": n,
-            "n_labels": data.Y_train.shape[1], "batch": bs, "iters": n_iters,
-            "s_per_epoch": per_epoch, "ms_per_iter": 1000 * per_epoch / n_iters,
-            "peak_mb": peaks.get(stage), "baseline_mb": None if cuda else baseline,
-        })
+        rows.append(
+            {
+                "method": method_id,
+                "dataset": dataset,
+                "stage": stage,
+                "n_train": n,
+                "n_labels": data.Y_train.shape[1],
+                "batch": bs,
+                "iters": n_iters,
+                "s_per_epoch": per_epoch,
+                "ms_per_iter": 1000 * per_epoch / n_iters,
+                "peak_mb": peaks.get(stage),
+                "baseline_mb": None if cuda else baseline,
+            }
+        )
     queue.put({"rows": rows, "fit_s": fit_s})
 
 
@@ -110,8 +120,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = default)")
     parser.add_argument("--preset", default="paper", choices=["paper", "official"])
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--report", type=Path, default=None,
-                        help="default benchmarks/reports/speed_contrastive[-cuda].md")
+    parser.add_argument(
+        "--report", type=Path, default=None, help="default benchmarks/reports/speed_contrastive[-cuda].md"
+    )
     args = parser.parse_args()
     if args.report is None:
         suffix = "-cuda" if args.device.startswith("cuda") else ""
@@ -122,17 +133,20 @@ def main() -> None:
 
     from mlbench.runs.runner import versions
 
-    device_name = (torch.cuda.get_device_name(0) if args.device.startswith("cuda")
-                   else f"CPU ({os.cpu_count()} cores visible, {args.threads or 'default'} torch "
-                        "thread(s))")
+    device_name = (
+        torch.cuda.get_device_name(0)
+        if args.device.startswith("cuda")
+        else f"CPU ({os.cpu_count()} cores visible, {args.threads or 'default'} torch thread(s))"
+    )
     ctx = mp.get_context("spawn")
     rows = []
     for method_id in args.methods:
         for name in args.datasets:
             queue = ctx.Queue()
-            child = ctx.Process(target=_measure, args=(method_id, name, args.data_dir, args.epochs,
-                                                       args.device, args.threads, args.preset,
-                                                       queue))
+            child = ctx.Process(
+                target=_measure,
+                args=(method_id, name, args.data_dir, args.epochs, args.device, args.threads, args.preset, queue),
+            )
             child.start()
             result = queue.get()
             child.join()
@@ -145,19 +159,24 @@ def main() -> None:
         "# Speed and memory: MulSupCon / MulSupConLD\n",
         f"Command: `{command}`  ",
         f"Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}; device: {device_name}; "
-        + ", ".join(f"{k} {v}" for k, v in versions().items()) + "  ",
+        + ", ".join(f"{k} {v}" for k, v in versions().items())
+        + "  ",
         f"Preset `{args.preset}`, {args.epochs} epochs per stage (mean over epochs 2..n). "
         "Measured on a shared, loaded 2-core machine: absolute times are pessimistic and noisy.\n",
-        f"| method | dataset | stage | train n | labels | batch | iters/epoch | s/epoch | ms/iter | "
-        f"{mem_head} |",
+        f"| method | dataset | stage | train n | labels | batch | iters/epoch | s/epoch | ms/iter | {mem_head} |",
         "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if not args.device.startswith("cuda") else ""),
     ]
     for r in rows:
-        mem = (f"{r['peak_mb']:.0f}" if r["baseline_mb"] is None
-               else f"{r['peak_mb']:.0f} | {r['peak_mb'] - r['baseline_mb']:.0f}")
-        lines.append(f"| {r['method']} | {r['dataset']} | {r['stage']} | {r['n_train']} | "
-                     f"{r['n_labels']} | {r['batch']} | {r['iters']} | {r['s_per_epoch']:.2f} | "
-                     f"{r['ms_per_iter']:.1f} | {mem} |")
+        mem = (
+            f"{r['peak_mb']:.0f}"
+            if r["baseline_mb"] is None
+            else f"{r['peak_mb']:.0f} | {r['peak_mb'] - r['baseline_mb']:.0f}"
+        )
+        lines.append(
+            f"| {r['method']} | {r['dataset']} | {r['stage']} | {r['n_train']} | "
+            f"{r['n_labels']} | {r['batch']} | {r['iters']} | {r['s_per_epoch']:.2f} | "
+            f"{r['ms_per_iter']:.1f} | {mem} |"
+        )
     lines += [
         "",
         "* s/epoch: wall seconds of one epoch, fine-tuning including its validation pass; no run "

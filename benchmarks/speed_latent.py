@@ -30,8 +30,9 @@ sys.path.insert(0, str(REPO))
 CONFIGS = [("cgmvae", ()), ("cgmvae", (("preset", "official"),)), ("mpvae", ()), ("c2ae", ())]
 
 
-def measure_one(method: str, overrides: dict, dataset: str, device: str, epochs: int,
-                data_dir: str, threads: int) -> dict:
+def measure_one(
+    method: str, overrides: dict, dataset: str, device: str, epochs: int, data_dir: str, threads: int
+) -> dict:
     import torch
 
     from mlbench.data import load_split
@@ -50,10 +51,16 @@ def measure_one(method: str, overrides: dict, dataset: str, device: str, epochs:
     total = time.perf_counter() - start
     secs = [r["seconds"] for r in ctx.log][1:] or [ctx.log[0]["seconds"]]
     out = {
-        "method": method, "overrides": overrides, "dataset": dataset, "device": device,
-        "n_train": int(data.Y_train.shape[0]), "n_labels": int(data.Y_train.shape[1]),
-        "batch_size": est.hparams["batch_size"], "epochs_timed": len(secs),
-        "sec_per_epoch": sum(secs) / len(secs), "fit_seconds": total,
+        "method": method,
+        "overrides": overrides,
+        "dataset": dataset,
+        "device": device,
+        "n_train": int(data.Y_train.shape[0]),
+        "n_labels": int(data.Y_train.shape[1]),
+        "batch_size": est.hparams["batch_size"],
+        "epochs_timed": len(secs),
+        "sec_per_epoch": sum(secs) / len(secs),
+        "fit_seconds": total,
         "params": sum(p.numel() for p in est.module_.parameters()),
         "threads": torch.get_num_threads(),
     }
@@ -92,11 +99,21 @@ def main(argv: list[str] | None = None) -> None:
     for device in devices:
         for dataset in args.datasets:
             for method, overrides in CONFIGS:
-                cfg = {"method": method, "overrides": dict(overrides), "dataset": dataset,
-                       "device": device, "epochs": args.epochs, "data_dir": args.data_dir,
-                       "threads": args.threads}
-                proc = subprocess.run([sys.executable, __file__, "--one", json.dumps(cfg)],
-                                      capture_output=True, text=True, env=os.environ.copy())
+                cfg = {
+                    "method": method,
+                    "overrides": dict(overrides),
+                    "dataset": dataset,
+                    "device": device,
+                    "epochs": args.epochs,
+                    "data_dir": args.data_dir,
+                    "threads": args.threads,
+                }
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--one", json.dumps(cfg)],
+                    capture_output=True,
+                    text=True,
+                    env=os.environ.copy(),
+                )
                 if proc.returncode != 0:
                     print(f"FAILED {cfg}: {proc.stderr.strip().splitlines()[-1:]}", flush=True)
                     continue
@@ -116,14 +133,17 @@ def main(argv: list[str] | None = None) -> None:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        name = r["method"] + ("" if not r["overrides"] else " (" + ",".join(
-            f"{k}={v}" for k, v in r["overrides"].items()) + ")")
+        name = r["method"] + (
+            "" if not r["overrides"] else " (" + ",".join(f"{k}={v}" for k, v in r["overrides"].items()) + ")"
+        )
         mem = f"{r['peak_mem_mb']:.0f}"
         if "baseline_rss_mb" in r:
             mem += f" (RSS; {r['baseline_rss_mb']:.0f} before the model)"
-        lines.append(f"| {name} | {r['dataset']} ({r['n_train']}, {r['n_labels']}) | "
-                     f"{r.get('gpu', r['device'])} | {r['threads']} | {r['batch_size']} | "
-                     f"{r['params'] / 1e6:.2f} M | {r['sec_per_epoch']:.2f} | {mem} |")
+        lines.append(
+            f"| {name} | {r['dataset']} ({r['n_train']}, {r['n_labels']}) | "
+            f"{r.get('gpu', r['device'])} | {r['threads']} | {r['batch_size']} | "
+            f"{r['params'] / 1e6:.2f} M | {r['sec_per_epoch']:.2f} | {mem} |"
+        )
     text = "\n".join(lines)
     print(text)
     if args.markdown:

@@ -48,10 +48,16 @@ def _child(dataset: str, config: str, args: dict, queue) -> None:
     if config == "bce":
         method = create_method("bce", dataset, common)
     else:
-        method = create_method("mulcon", dataset, {
-            **common, "finetune_epochs": args["epochs"], "label_attention": config,
-            "dim": args["dim"],
-        })
+        method = create_method(
+            "mulcon",
+            dataset,
+            {
+                **common,
+                "finetune_epochs": args["epochs"],
+                "label_attention": config,
+                "dim": args["dim"],
+            },
+        )
     ctx = FitContext(seed=0, device=args["device"], progress=False)
     if args["device"].startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
@@ -98,17 +104,34 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: default)")
     parser.add_argument("--data-dir", default="data")
-    parser.add_argument("--train-fraction", type=float, default=1.0,
-                        help="train on this fraction of the non-yeast training splits and scale "
-                             "the training part of s/epoch up to the full split (CPU budget)")
+    parser.add_argument(
+        "--train-fraction",
+        type=float,
+        default=1.0,
+        help="train on this fraction of the non-yeast training splits and scale "
+        "the training part of s/epoch up to the full split (CPU budget)",
+    )
     args = vars(parser.parse_args())
 
     ctx = mp.get_context("spawn")
-    print(f"device {args['device']}, threads {args['threads']}, batch {args['batch_size']}, "
-          f"d {args['dim']}, {args['epochs']} epoch(s) per stage")
-    columns = [("dataset", "<10"), ("config", "<9"), ("frac", ">5"), ("train n", ">8"),
-               ("L", ">5"), ("s/ep st1", ">9"), ("s/ep st2", ">9"), ("fit s", ">7"),
-               ("pred s", ">7"), ("peak MB", ">8"), ("+MB", ">7"), ("BxLxd MB", ">9")]
+    print(
+        f"device {args['device']}, threads {args['threads']}, batch {args['batch_size']}, "
+        f"d {args['dim']}, {args['epochs']} epoch(s) per stage"
+    )
+    columns = [
+        ("dataset", "<10"),
+        ("config", "<9"),
+        ("frac", ">5"),
+        ("train n", ">8"),
+        ("L", ">5"),
+        ("s/ep st1", ">9"),
+        ("s/ep st2", ">9"),
+        ("fit s", ">7"),
+        ("pred s", ">7"),
+        ("peak MB", ">8"),
+        ("+MB", ">7"),
+        ("BxLxd MB", ">9"),
+    ]
     if args["device"].startswith("cuda"):
         columns.append(("cuda MB", ">8"))
     print("".join(format(name, spec) for name, spec in columns))
@@ -124,11 +147,21 @@ def main() -> None:
                 base = row["peak_mb"]
             # One (B, L, d) float32 activation: the unit the label-level embeddings cost.
             unit = args["batch_size"] * row["n_labels"] * args["dim"] * 4 / 2**20
-            cells = [dataset, config, row.get("fraction"), row["n_train"], row["n_labels"],
-                     row.get("s_epoch_stage1"), row.get("s_epoch_stage2"), row.get("fit_s"),
-                     row.get("predict_s"), row["peak_mb"], row["peak_mb"] - base,
-                     unit if config not in ("baseline", "bce") else None,
-                     row.get("cuda_peak_mb")]
+            cells = [
+                dataset,
+                config,
+                row.get("fraction"),
+                row["n_train"],
+                row["n_labels"],
+                row.get("s_epoch_stage1"),
+                row.get("s_epoch_stage2"),
+                row.get("fit_s"),
+                row.get("predict_s"),
+                row["peak_mb"],
+                row["peak_mb"] - base,
+                unit if config not in ("baseline", "bce") else None,
+                row.get("cuda_peak_mb"),
+            ]
             print("".join(_cell(v, spec) for v, (_, spec) in zip(cells, columns)), flush=True)
 
 

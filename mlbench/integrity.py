@@ -50,8 +50,7 @@ def _fail(what: str, path: Path, problem: str, fix: str) -> CorruptFileError:
 Schema = Mapping[str, type | tuple[type, ...]]
 
 
-def read_json_checked(path: str | os.PathLike, *, what: str, fix: str,
-                      schema: Schema | None = None) -> dict[str, Any]:
+def read_json_checked(path: str | os.PathLike, *, what: str, fix: str, schema: Schema | None = None) -> dict[str, Any]:
     """The JSON object in ``path``, with ``schema``'s keys present and typed."""
     path = Path(path)
     try:
@@ -75,8 +74,7 @@ def check_schema(obj: Mapping[str, Any], schema: Schema, what: str, path: Path, 
     for key, kinds in schema.items():
         if not _is_instance(obj[key], kinds):
             names = "/".join(k.__name__ for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
-            raise _fail(what, path, f"has {key!r} of type {type(obj[key]).__name__}, "
-                        f"expected {names}", fix)
+            raise _fail(what, path, f"has {key!r} of type {type(obj[key]).__name__}, expected {names}", fix)
 
 
 def _is_instance(value: Any, kinds) -> bool:
@@ -90,8 +88,10 @@ def _is_instance(value: Any, kinds) -> bool:
 
 # -- .npz ------------------------------------------------------------------------------------------
 
-def load_npz_checked(path: str | os.PathLike, *, what: str, fix: str,
-                     keys: Iterable[str] = ()) -> dict[str, np.ndarray]:
+
+def load_npz_checked(
+    path: str | os.PathLike, *, what: str, fix: str, keys: Iterable[str] = ()
+) -> dict[str, np.ndarray]:
     """Every array of the ``.npz`` archive ``path`` (read eagerly, so a truncated member fails
     here and not later), never unpickling; ``keys`` must be among them."""
     path = Path(path)
@@ -100,8 +100,11 @@ def load_npz_checked(path: str | os.PathLike, *, what: str, fix: str,
     try:
         loaded = np.load(path, allow_pickle=False)
     except ValueError as exc:
-        problem = ("holds pickled objects, which mlbench never loads" if "pickle" in str(exc)
-                   else f"is not an .npz archive ({_short(exc)})")
+        problem = (
+            "holds pickled objects, which mlbench never loads"
+            if "pickle" in str(exc)
+            else f"is not an .npz archive ({_short(exc)})"
+        )
         raise _fail(what, path, problem, fix) from None
     except Exception as exc:  # noqa: BLE001 - EOFError, BadZipFile, OSError, ...: all mean corrupt
         raise _fail(what, path, f"cannot be read as .npz ({_short(exc)})", fix) from None
@@ -111,8 +114,11 @@ def load_npz_checked(path: str | os.PathLike, *, what: str, fix: str,
         with loaded as npz:
             arrays = {name: npz[name] for name in npz.files}
     except ValueError as exc:
-        problem = ("holds pickled objects, which mlbench never loads" if "pickle" in str(exc)
-                   else f"has an unreadable member ({_short(exc)})")
+        problem = (
+            "holds pickled objects, which mlbench never loads"
+            if "pickle" in str(exc)
+            else f"has an unreadable member ({_short(exc)})"
+        )
         raise _fail(what, path, problem, fix) from None
     except Exception as exc:  # noqa: BLE001 - zlib.error, BadZipFile (CRC), EOFError, ...
         raise _fail(what, path, f"has an unreadable member ({_short(exc)})", fix) from None
@@ -124,8 +130,8 @@ def load_npz_checked(path: str | os.PathLike, *, what: str, fix: str,
 
 # -- torch files -----------------------------------------------------------------------------------
 
-def torch_load_checked(path: str | os.PathLike, *, what: str, fix: str,
-                       map_location: str = "cpu") -> Any:
+
+def torch_load_checked(path: str | os.PathLike, *, what: str, fix: str, map_location: str = "cpu") -> Any:
     """Tensors and plain data from a file written by ``torch.save``.
 
     A file that is not a torch zip archive (e.g. a bare pickle) is refused before anything is
@@ -140,13 +146,18 @@ def torch_load_checked(path: str | os.PathLike, *, what: str, fix: str,
     if not path.is_file():
         raise _fail(what, path, "is missing", fix)
     if not zipfile.is_zipfile(path):
-        raise _fail(what, path, "is not a torch archive (a bare pickle, or truncated); mlbench "
-                    "refuses to unpickle it", fix)
+        raise _fail(
+            what, path, "is not a torch archive (a bare pickle, or truncated); mlbench refuses to unpickle it", fix
+        )
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise _fail(what, path, "holds objects other than tensors and plain data "
-                    f"({_short(exc)[:100]}); refused without running it", fix) from None
+        raise _fail(
+            what,
+            path,
+            f"holds objects other than tensors and plain data ({_short(exc)[:100]}); refused without running it",
+            fix,
+        ) from None
     except Exception as exc:  # noqa: BLE001 - truncated members, CRC errors, ...
         raise _fail(what, path, f"cannot be read ({_short(exc)})", fix) from None
 
@@ -174,6 +185,7 @@ def config_hash(config: Mapping[str, Any]) -> str:
 
 
 # -- file records ----------------------------------------------------------------------------------
+
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
@@ -214,9 +226,14 @@ def store_restore_hint(path: Path) -> str:
     return f"move {path} away to start a new store"
 
 
-def read_results_csv(path: str | os.PathLike, required: list[str], optional: list[str] = (), *,
-                     notify: Callable[[str], None] | None = None,
-                     bad_lines: list[int] | None = None):
+def read_results_csv(
+    path: str | os.PathLike,
+    required: list[str],
+    optional: list[str] = (),
+    *,
+    notify: Callable[[str], None] | None = None,
+    bad_lines: list[int] | None = None,
+):
     """The results store at ``path`` as a DataFrame.
 
     A file that is not a table with the ``required`` columns is a :class:`CorruptFileError`
@@ -232,8 +249,7 @@ def read_results_csv(path: str | os.PathLike, required: list[str], optional: lis
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
-        raise CorruptFileError(f"the results store {path} is not text; "
-                               f"{store_restore_hint(path)}.") from None
+        raise CorruptFileError(f"the results store {path} is not text; {store_restore_hint(path)}.") from None
     except OSError as exc:
         raise CorruptFileError(f"cannot read the results store {path} ({_short(exc)}).") from None
     lines = text.splitlines()
@@ -246,7 +262,8 @@ def read_results_csv(path: str | os.PathLike, required: list[str], optional: lis
         raise CorruptFileError(
             f"the results store {path} is not a results table (missing columns "
             f"{', '.join(missing[:4])}{', ...' if len(missing) > 4 else ''}); "
-            f"{store_restore_hint(path)}.")
+            f"{store_restore_hint(path)}."
+        )
     records, bad = [], []
     cut_off = not text.endswith("\n")  # every write ends with a newline
     try:
@@ -262,8 +279,12 @@ def read_results_csv(path: str | os.PathLike, required: list[str], optional: lis
         if fields == []:
             continue
         row = dict(zip(header, fields or ()))
-        if (fields is None or len(fields) != len(header) or (cut_off and number == len(lines))
-                or not _store_row_parses(row)):
+        if (
+            fields is None
+            or len(fields) != len(header)
+            or (cut_off and number == len(lines))
+            or not _store_row_parses(row)
+        ):
             bad.append(number)
             continue
         records.append(row)
@@ -278,7 +299,8 @@ def read_results_csv(path: str | os.PathLike, required: list[str], optional: lis
             (notify or _warn)(
                 f"the results store {path}: line(s) {shown} are cut off or do not parse and were "
                 f"skipped; `mlbench verify --repair` rewrites the store without them (or "
-                f"{store_restore_hint(path)}).")
+                f"{store_restore_hint(path)})."
+            )
     frame = pd.DataFrame(records, columns=list(dict.fromkeys([*header, *optional])))
     for column in optional:
         frame[column] = frame[column].fillna("")
@@ -306,6 +328,15 @@ def _store_row_parses(row: dict[str, str]) -> bool:
     return bool(row["run_id"] and row["dataset"] and row["method"] and row["metric"])
 
 
-__all__ = ["CorruptFileError", "config_hash", "file_record", "load_npz_checked", "matches_record",
-           "read_json_checked", "read_results_csv", "sha256_file", "to_plain",
-           "torch_load_checked"]
+__all__ = [
+    "CorruptFileError",
+    "config_hash",
+    "file_record",
+    "load_npz_checked",
+    "matches_record",
+    "read_json_checked",
+    "read_results_csv",
+    "sha256_file",
+    "to_plain",
+    "torch_load_checked",
+]

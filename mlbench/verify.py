@@ -51,8 +51,8 @@ def verify_dataset(data_dir: Path, name: str, report: Report) -> None:
         path = Path(entry.get("path", ""))
         if entry.get("sha256") and path.is_file() and sha256_file(path) != entry["sha256"]:
             report.problems.append(
-                f"the raw file {path} of {name} no longer matches its sha256; refetch with "
-                f"{refetch_command(name)}.")
+                f"the raw file {path} of {name} no longer matches its sha256; refetch with {refetch_command(name)}."
+            )
     for json_path in sorted((dataset_dir(data_dir, name) / "splits").glob("*.json")):
         verify_split(dataset, json_path, report)
 
@@ -67,14 +67,16 @@ def verify_split(dataset, json_path: Path, report: Report) -> None:
         if info["dataset_content_sha256"] != dataset.content_hash:
             report.warnings.append(
                 f"the split {json_path} was made from other data than the cached {dataset.name} "
-                "(it is recomputed when next used).")
+                "(it is recomputed when next used)."
+            )
             return
-        indices = load_npz_checked(json_path.with_suffix(".npz"), what="the split file", fix=fix,
-                                   keys=PARTS)
+        indices = load_npz_checked(json_path.with_suffix(".npz"), what="the split file", fix=fix, keys=PARTS)
         if split_id(dataset, indices) != info["split_id"]:
-            raise CorruptFileError(f"the cached split {json_path.with_suffix('.npz')} was "
-                                   f"modified (its indices no longer match split id "
-                                   f"{info['split_id']}); {fix}.")
+            raise CorruptFileError(
+                f"the cached split {json_path.with_suffix('.npz')} was "
+                f"modified (its indices no longer match split id "
+                f"{info['split_id']}); {fix}."
+            )
     except MlbenchError as exc:
         report.problems.append(str(exc))
 
@@ -89,13 +91,19 @@ def verify_runs(runs_dir: Path, report: Report) -> None:
         try:
             if run_state(run_dir) != "complete":
                 continue
-            read_json_checked(run_dir / "config.json", what="the run config", fix=fix,
-                              schema={"run_id": str, "method": str, "params": dict, "split": dict})
-            metrics = read_json_checked(run_dir / "metrics.json", what="the run metrics",
-                                        fix=fix, schema={"fixed": dict})
+            read_json_checked(
+                run_dir / "config.json",
+                what="the run config",
+                fix=fix,
+                schema={"run_id": str, "method": str, "params": dict, "split": dict},
+            )
+            metrics = read_json_checked(
+                run_dir / "metrics.json", what="the run metrics", fix=fix, schema={"fixed": dict}
+            )
             if not isinstance(metrics["fixed"].get("metrics"), dict):
-                raise CorruptFileError(f"the run metrics {run_dir / 'metrics.json'} lack the "
-                                       f"fixed protocol's metrics; {fix}.")
+                raise CorruptFileError(
+                    f"the run metrics {run_dir / 'metrics.json'} lack the fixed protocol's metrics; {fix}."
+                )
             load_scores(run_dir)
         except MlbenchError as exc:
             report.problems.append(str(exc))
@@ -116,12 +124,14 @@ def verify_store(runs_dir: Path, data_dir: Path, report: Report, repair: bool = 
         return
     if bad and repair:
         repair_store(runs_dir)
-        report.warnings.append(f"rewrote {path} without its line(s) {', '.join(map(str, bad))}; "
-                               f"the previous store is {path}.bak.")
+        report.warnings.append(
+            f"rewrote {path} without its line(s) {', '.join(map(str, bad))}; the previous store is {path}.bak."
+        )
     elif bad:
         report.problems.append(
             f"the results store {path}: line(s) {', '.join(map(str, bad[:10]))} are cut off or "
-            "do not parse; `mlbench verify --repair` rewrites the store without them.")
+            "do not parse; `mlbench verify --repair` rewrites the store without them."
+        )
     for dataset, n in stale_datasets(store, data_dir).items():
         report.warnings.append(stale_message(dataset, n))
 
@@ -162,12 +172,13 @@ def stale_datasets(store, data_dir: Path) -> dict[str, int]:
 
 
 def stale_message(dataset: str, n: int) -> str:
-    return (f"{n} run(s) of {dataset} in the store came from data that no longer matches the "
-            f"cached {dataset}; redo them with `mlbench train -d {dataset} ... --force`.")
+    return (
+        f"{n} run(s) of {dataset} in the store came from data that no longer matches the "
+        f"cached {dataset}; redo them with `mlbench train -d {dataset} ... --force`."
+    )
 
 
-def verify_all(data_dir: Path, runs_dir: Path, datasets: list[str] | None = None,
-               repair: bool = False) -> Report:
+def verify_all(data_dir: Path, runs_dir: Path, datasets: list[str] | None = None, repair: bool = False) -> Report:
     report = Report()
     if datasets is None:
         datasets = sorted(p.parent.name for p in Path(data_dir).glob("*/meta.json"))

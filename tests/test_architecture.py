@@ -55,14 +55,16 @@ def _imports(module_level_only: bool = False) -> dict[str, list[tuple[str, list[
         package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
         edges = []
         tree = ast.parse(path.read_text(), str(path))
-        for node in (tree.body if module_level_only else ast.walk(tree)):
+        for node in tree.body if module_level_only else ast.walk(tree):
             if isinstance(node, ast.Import):
                 edges += [(a.name, [], node.lineno) for a in node.names if a.name.startswith("mlbench")]
             elif isinstance(node, ast.ImportFrom):
                 base = node.module or ""
                 if node.level:
-                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]
-                                    + ([node.module] if node.module else []))
+                    base = ".".join(
+                        package.split(".")[: len(package.split(".")) - node.level + 1]
+                        + ([node.module] if node.module else [])
+                    )
                 if base.startswith("mlbench"):
                     edges.append((base, [a.name for a in node.names], node.lineno))
         graph[module] = edges
@@ -89,9 +91,13 @@ def test_each_stage_imports_only_the_stages_below_it():
 
 def test_no_module_imports_private_names_of_another():
     graph = _imports()
-    private = [f"{module}:{line} imports {target}.{name}"
-               for module, edges in graph.items() for target, names, line in edges
-               for name in names if name.startswith("_") and not name.startswith("__") and target != module]
+    private = [
+        f"{module}:{line} imports {target}.{name}"
+        for module, edges in graph.items()
+        for target, names, line in edges
+        for name in names
+        if name.startswith("_") and not name.startswith("__") and target != module
+    ]
     assert not private, "\n".join(private)
 
 
@@ -101,8 +107,10 @@ def test_no_import_cycle():
     stages the layering test already rules out any cycle, lazy or not."""
     graph = _imports(module_level_only=True)
     modules = set(graph)
-    adjacency = {m: {i for t, names, _ in edges for i in _resolve(t, names, modules) if i in modules and i != m}
-                 for m, edges in graph.items()}
+    adjacency = {
+        m: {i for t, names, _ in edges for i in _resolve(t, names, modules) if i in modules and i != m}
+        for m, edges in graph.items()
+    }
     # A package's __init__ re-exporting its submodules is not a cycle when they never import it back.
     state: dict[str, int] = {}
     cycles = []
@@ -111,7 +119,9 @@ def test_no_import_cycle():
         state[node] = 1
         for nxt in sorted(adjacency[node]):
             if state.get(nxt) == 1:
-                cycles.append(" -> ".join(stack[stack.index(nxt):] + [node, nxt]) if nxt in stack else f"{node} -> {nxt}")
+                cycles.append(
+                    " -> ".join(stack[stack.index(nxt) :] + [node, nxt]) if nxt in stack else f"{node} -> {nxt}"
+                )
             elif nxt not in state:
                 visit(nxt, stack + [node])
         state[node] = 2
@@ -141,15 +151,30 @@ def _small_store(runs_dir: Path) -> None:
 
     rows = []
     for i, (method, dataset, seed, protocol, metric) in enumerate(
-            # cc: a built-in outside the papers' vocabulary; my-model: an outside (plugin) method
-            (m, d, s, p, k) for m in ("br", "mlknn", "bce", "cc", "my-model") for d in ("yeast", "scene")
-            for s in range(3)
-            for p in ("fixed", "val", "paper") for k in ("ex-f1", "mi-f1", "ma-f1", "ha", "p@1", "map")):
-        rows.append({"dataset": dataset, "method": method, "variant": "default", "seed": seed,
-                     "split": "iterative", "split_id": f"iterative-seed{seed}", "train_fraction": 1.0,
-                     "protocol": protocol, "metric": metric, "value": 0.5 + (i % 17) / 100,
-                     "run_id": f"{dataset}/{method}/default/iterative-seed{seed}",
-                     "finished_at": "2026-01-01T00:00:00"})
+        # cc: a built-in outside the papers' vocabulary; my-model: an outside (plugin) method
+        (m, d, s, p, k)
+        for m in ("br", "mlknn", "bce", "cc", "my-model")
+        for d in ("yeast", "scene")
+        for s in range(3)
+        for p in ("fixed", "val", "paper")
+        for k in ("ex-f1", "mi-f1", "ma-f1", "ha", "p@1", "map")
+    ):
+        rows.append(
+            {
+                "dataset": dataset,
+                "method": method,
+                "variant": "default",
+                "seed": seed,
+                "split": "iterative",
+                "split_id": f"iterative-seed{seed}",
+                "train_fraction": 1.0,
+                "protocol": protocol,
+                "metric": metric,
+                "value": 0.5 + (i % 17) / 100,
+                "run_id": f"{dataset}/{method}/default/iterative-seed{seed}",
+                "finished_at": "2026-01-01T00:00:00",
+            }
+        )
     add_rows(runs_dir, rows)
 
 
@@ -166,19 +191,21 @@ def test_read_only_commands_never_import_torch(argv, tmp_path):
         "print('NO-TORCH')\n"
     )
     env = dict(os.environ, MLBENCH_DATA=str(tmp_path / "data"), MLBENCH_RUNS=str(tmp_path / "runs"))
-    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env, timeout=120)
     assert "NO-TORCH" in done.stdout, done.stderr[-2000:]
 
 
 def test_split_never_imports_torch(tmp_path):
     """`split` writes files but trains nothing: no torch either (it used to reach it through the runner)."""
     env = dict(os.environ, MLBENCH_DATA=str(tmp_path / "data"), MLBENCH_RUNS=str(tmp_path / "runs"))
-    subprocess.run([sys.executable, "-m", "mlbench", "fetch", "yeast", "-q"], check=True, env=env,
-                   capture_output=True, timeout=120)  # the embedded copy: no network
-    code = ("import sys\nfrom mlbench.cli import main\n"
-            "try:\n    main(['split', 'yeast', '--seeds', '0', '1'])\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-            "assert 'torch' not in sys.modules, 'imported torch'\nprint('NO-TORCH')\n")
+    subprocess.run(
+        [sys.executable, "-m", "mlbench", "fetch", "yeast", "-q"], check=True, env=env, capture_output=True, timeout=120
+    )  # the embedded copy: no network
+    code = (
+        "import sys\nfrom mlbench.cli import main\n"
+        "try:\n    main(['split', 'yeast', '--seeds', '0', '1'])\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "assert 'torch' not in sys.modules, 'imported torch'\nprint('NO-TORCH')\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert "NO-TORCH" in done.stdout, done.stderr[-2000:]
     assert len(list((tmp_path / "data" / "yeast" / "splits").glob("*.npz"))) >= 2

@@ -159,9 +159,7 @@ def test_quoted_names_spaces_and_escaped_quotes_match_xml(tmp_path):
 3,4,0,1,0
 """
     p = write(tmp_path, text)
-    labels = read_mulan_xml(
-        xml("it&apos;s a label", "say &quot;hi&quot;", r"TAG_m\'usica")
-    )
+    labels = read_mulan_xml(xml("it&apos;s a label", "say &quot;hi&quot;", r"TAG_m\'usica"))
     assert labels == ["it's a label", 'say "hi"', "TAG_m'usica"]
     r = parse_arff(p, labels)
     assert r.relation == "my relation"
@@ -329,9 +327,7 @@ red,2,0
 """
     r = parse_arff(write(tmp_path, text), ["L"])
     assert r.feature_names == ["colour=red", "colour=light green", "colour=blue", "n"]
-    np.testing.assert_allclose(
-        r.X, [[0, 0, 1, 5], [0, 1, 0, 1], [0, 0, 0, 2], [1, 0, 0, 2]]
-    )
+    np.testing.assert_allclose(r.X, [[0, 0, 1, 5], [0, 1, 0, 1], [0, 0, 0, 2], [1, 0, 0, 2]])
     assert r.n_missing == 1
 
 

@@ -117,8 +117,9 @@ def test_eval_expect_gate_exit_codes(env, capsys, tmp_path):
     ok.write_text(json.dumps({"ex-f1": actual["ex-f1"], "ranking-loss": actual["ranking-loss"]}))
     assert run(capsys, "eval", str(run_dir), "--expect", str(ok))[0] == 0
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"ex-f1": actual["ex-f1"] + 0.05, "ranking-loss": actual["ranking-loss"] - 0.05,
-                               "ha": actual["ha"]}))
+    bad.write_text(
+        json.dumps({"ex-f1": actual["ex-f1"] + 0.05, "ranking-loss": actual["ranking-loss"] - 0.05, "ha": actual["ha"]})
+    )
     code, _, err = run(capsys, "eval", str(run_dir), "--expect", str(bad), "--tolerance", "0.01")
     assert code == 1 and "ex-f1" in err and "ranking-loss" in err and "ha =" not in err
 
@@ -139,12 +140,15 @@ def test_eval_user_predictions(capsys, tmp_path):
         assert code == 0 and json.loads(out)["metrics"]["ex-f1"] > 0.5
 
 
-@pytest.mark.parametrize("arrays, fragment", [
-    (dict(y_true=np.ones((5, 3)), scores=np.ones((5, 4)) * 0.5), "shape"),
-    (dict(y_true=np.ones((5, 3)), scores=np.full((5, 3), np.nan)), "NaN"),
-    (dict(y_true=np.ones((5, 3)), scores=np.full((5, 3), 1.5)), "[0"),
-    (dict(y_true=np.ones((5, 3))), "scores"),
-])
+@pytest.mark.parametrize(
+    "arrays, fragment",
+    [
+        (dict(y_true=np.ones((5, 3)), scores=np.ones((5, 4)) * 0.5), "shape"),
+        (dict(y_true=np.ones((5, 3)), scores=np.full((5, 3), np.nan)), "NaN"),
+        (dict(y_true=np.ones((5, 3)), scores=np.full((5, 3), 1.5)), "[0"),
+        (dict(y_true=np.ones((5, 3))), "scores"),
+    ],
+)
 def test_eval_rejects_bad_predictions(capsys, tmp_path, arrays, fragment):
     code, _, err = run(capsys, "eval", "--predictions", _predictions(tmp_path, **arrays))
     assert_one_line_error(code, err, fragment)
@@ -160,17 +164,23 @@ def test_eval_bad_threshold_and_missing_run(capsys, tmp_path):
     assert_one_line_error(code, err, "val")
 
 
-@pytest.mark.parametrize("argv, fragments", [
-    (["train", "--method", "brr", "--dataset", "yeast"], ["unknown method 'brr'", "'br'"]),
-    (["train", "--method", "br", "--dataset", "scene", "--data-dir", "/nonexistent-dir"], ["mlbench fetch scene"]),
-    (["train", "--method", "br", "--dataset", "yeast", "--set", "CC=1"], ["unknown parameter 'CC' for method 'br'", "Known: C,"]),
-    (["train", "--method", "br", "--dataset", "yeast", "--set", "C=abc"], ["expects a float"]),
-    (["train", "--method", "br", "--dataset", "yeast", "--set", "C"], ["key=value"]),
-    (["train", "--method", "br", "--dataset", "yeast", "--device", "cuda"], ["CUDA"]),
-    (["train", "--method", "br", "--dataset", "yeast", "--config", "/nonexistent.toml"], ["not found"]),
-    (["table", "--metric", "ex-f2"], ["unknown metric", "ex-f1"]),
-    (["table", "--protocol", "oracle"], ["unknown protocol"]),
-])
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        (["train", "--method", "brr", "--dataset", "yeast"], ["unknown method 'brr'", "'br'"]),
+        (["train", "--method", "br", "--dataset", "scene", "--data-dir", "/nonexistent-dir"], ["mlbench fetch scene"]),
+        (
+            ["train", "--method", "br", "--dataset", "yeast", "--set", "CC=1"],
+            ["unknown parameter 'CC' for method 'br'", "Known: C,"],
+        ),
+        (["train", "--method", "br", "--dataset", "yeast", "--set", "C=abc"], ["expects a float"]),
+        (["train", "--method", "br", "--dataset", "yeast", "--set", "C"], ["key=value"]),
+        (["train", "--method", "br", "--dataset", "yeast", "--device", "cuda"], ["CUDA"]),
+        (["train", "--method", "br", "--dataset", "yeast", "--config", "/nonexistent.toml"], ["not found"]),
+        (["table", "--metric", "ex-f2"], ["unknown metric", "ex-f1"]),
+        (["table", "--protocol", "oracle"], ["unknown protocol"]),
+    ],
+)
 def test_bad_input_gives_one_line_errors(env, capsys, argv, fragments):
     code, _, err = run(capsys, *argv)
     assert_one_line_error(code, err, *fragments)

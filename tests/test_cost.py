@@ -72,8 +72,9 @@ def test_a_cli_run_records_its_cost_and_table_renders_it(env, capsys):
         assert "peak-gpu-mb" not in rows  # a CPU run: absent, not 0
     assert set(mine["zero_division"]) == {0.0}  # cost rows survive `table --zero-division 0`
 
-    seconds = [json.loads((env / "runs" / BR_RUN.format(s) / "status.json").read_text())["cost"]["fit_seconds"]
-               for s in (0, 1)]
+    seconds = [
+        json.loads((env / "runs" / BR_RUN.format(s) / "status.json").read_text())["cost"]["fit_seconds"] for s in (0, 1)
+    ]
     code, out, err = run(capsys, "table", "--metric", "fit-seconds", "--format", "markdown")
     assert code == 0, err
     cell = pd.Series(seconds)
@@ -94,8 +95,19 @@ def test_peak_memory_is_per_run_in_a_long_lived_process(env, capsys, tmp_path, m
     (tmp_path / "alloc.py").write_text(ALLOCATING)
     monkeypatch.chdir(tmp_path)
     for seed, mib in ((0, 64), (1, 64), (2, 0)):
-        code, _, err = run(capsys, "train", "--method", "./alloc.py:Allocating", "-d", "yeast",
-                           "--seed", str(seed), "--set", f"mib={mib}", "-q")
+        code, _, err = run(
+            capsys,
+            "train",
+            "--method",
+            "./alloc.py:Allocating",
+            "-d",
+            "yeast",
+            "--seed",
+            str(seed),
+            "--set",
+            f"mib={mib}",
+            "-q",
+        )
         assert code == 0, err
     peaks = {}
     for seed, mib in ((0, 64), (1, 64), (2, 0)):
@@ -131,13 +143,29 @@ def test_eval_recomputes_scores_and_keeps_the_cost(env, capsys):
     with pytest.raises(MlbenchError, match="measured while a run trains"):
         compute_metrics(scores["y_test"], scores["scores_test"], 0.5, ["fit-seconds"])
     with pytest.raises(MlbenchError, match="threshold"):
-        evaluate(scores["y_test"], scores["scores_test"], "val", y_true_val=scores["y_val"],
-                 scores_val=scores["scores_val"], selection_metric="peak-mb")
-    code, _, err = run(capsys, "eval", str(run_dir), "--selection-metric", "fit-seconds",
-                       "--protocol", "val")
+        evaluate(
+            scores["y_test"],
+            scores["scores_test"],
+            "val",
+            y_true_val=scores["y_val"],
+            scores_val=scores["scores_val"],
+            selection_metric="peak-mb",
+        )
+    code, _, err = run(capsys, "eval", str(run_dir), "--selection-metric", "fit-seconds", "--protocol", "val")
     assert_one_line_error(code, err, "fit-seconds")
-    code, _, err = run(capsys, "train", "--method", "bce", "-d", "yeast", "--set", "epochs=1",
-                       "--set", "selection_metric=fit-seconds", "-q")
+    code, _, err = run(
+        capsys,
+        "train",
+        "--method",
+        "bce",
+        "-d",
+        "yeast",
+        "--set",
+        "epochs=1",
+        "--set",
+        "selection_metric=fit-seconds",
+        "-q",
+    )
     assert_one_line_error(code, err, "fit-seconds is a cost")
 
 
@@ -167,8 +195,9 @@ def test_old_store_without_cost_rows_and_outside_predictions(env, capsys, tmp_pa
     data = load_split("yeast", seed=1)
     prior = np.tile(np.asarray(data.Y_train.mean(axis=0)).ravel(), (data.Y_test.shape[0], 1))
     np.savez(tmp_path / "pred.npz", y_true=np.asarray(data.Y_test), scores=prior)
-    code, _, err = run(capsys, "eval", "--predictions", tmp_path / "pred.npz", "-d", "yeast",
-                       "--seed", "1", "--name", "outside")
+    code, _, err = run(
+        capsys, "eval", "--predictions", tmp_path / "pred.npz", "-d", "yeast", "--seed", "1", "--name", "outside"
+    )
     assert code == 0, err
     store = _store(env)
     outside = store[store["method"] == "outside"]
@@ -232,8 +261,7 @@ def _cuda_available() -> bool:
 def test_cuda_run_records_gpu_memory_and_model(env, capsys):
     import torch
 
-    code, _, err = run(capsys, "train", "--method", "bce", "-d", "yeast", "--device", "cuda",
-                       "--set", "epochs=1", "-q")
+    code, _, err = run(capsys, "train", "--method", "bce", "-d", "yeast", "--device", "cuda", "--set", "epochs=1", "-q")
     assert code == 0, err
     run_dir = next((env / "runs/yeast/bce").glob("*/iterative-seed0"))
     cost = json.loads((run_dir / "status.json").read_text())["cost"]

@@ -6,11 +6,12 @@ import torch
 
 from mlbench.methods import FitContext, create_method
 
-pytestmark = [pytest.mark.cuda,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
-TINY = {"bce": {"hidden": [32]}, "cgmvae": {"feature_hidden": [32], "label_hidden": [32],
-                                            "latent_dim": 8, "emb_size": 32}}
+TINY = {
+    "bce": {"hidden": [32]},
+    "cgmvae": {"feature_hidden": [32], "label_hidden": [32], "latent_dim": 8, "emb_size": 32},
+}
 
 
 def _data():

@@ -53,6 +53,7 @@ def _write(tmp_path: Path, text: str, name: str = "exp.toml") -> Path:
 
 # -- schema ----------------------------------------------------------------------------------------
 
+
 def test_docs_example_loads_and_plans(data_dir):
     block = re.search(r"## Example\s+```toml\n(.*?)```", DOCS.read_text(), re.S).group(1)
     exp = load_experiment(_write(data_dir.parent, block, "docs-example.toml"))
@@ -65,29 +66,51 @@ def test_docs_example_loads_and_plans(data_dir):
     ids = {s.run_id() for s in plan_experiment(exp, data_dir=data_dir).specs}
     # yeast's Mulan train file has 1500 rows: 20% = 300 for validation, 0 = no validation part.
     assert ids == {f"yeast/br/default/official-r0.5-0-0.5-seed{s}" for s in (0, 1)} | {
-        f"yeast/{m}/epochs=50/official-r0.437888-0.124224-0.437888-seed{s}" for m in ("bce", "asl")
-        for s in (0, 1)}
+        f"yeast/{m}/epochs=50/official-r0.437888-0.124224-0.437888-seed{s}" for m in ("bce", "asl") for s in (0, 1)
+    }
 
 
 BAD = [
-    ('seed = [0]\n[groups.g]\ndatasets = ["yeast"]\n[[groups.g.rows]]\nmethod = "br"\n',
-     "top level: unknown key 'seed'. Did you mean 'seeds'"),
-    ('datasets = ["yeast"]\n[groups.g]\n[[groups.g.rows]]\nmethd = "br"\n',
-     "groups.g.rows[0]: unknown key 'methd'. Did you mean 'method'"),
-    ('datasets = ["yeast"]\n[groups.g]\nsplit = { strategy = "official", val_frac = 0.2 }\n'
-     '[[groups.g.rows]]\nmethod = "br"\n', "unknown key 'val_frac'. Did you mean 'val_fraction'"),
-    ('datasets = ["yeast"]\n[groups.g]\nsplit = { strategy = "oficial" }\n[[groups.g.rows]]\n'
-     'method = "br"\n', "unknown split strategy 'oficial'. Did you mean 'official'"),
-    ('datasets = ["yeast"]\n[groups.g]\nsplit = { strategy = "official", val_fraction = 0 }\n'
-     '[[groups.g.rows]]\nmethod = "br"\n', "no `val` protocol"),
-    ('datasets = ["yeast"]\n[groups.g]\nprotocols = ["paper", "oracle"]\n[[groups.g.rows]]\n'
-     'method = "br"\n', "unknown protocol 'oracle'"),
-    ('datasets = ["yeast"]\n[groups.g]\n[[groups.g.rows]]\nmethod = "br"\n[[groups.g.rows]]\n'
-     'method = "br"\n', "two rows share the key/label 'br'"),
-    ('datasets = ["yeast"]\n[groups.g]\n[[groups.g.rows]]\nmethod = "br"\n[[groups.g.compare]]\n'
-     'rows = ["br", "mlknn"]\n', "unknown row key 'mlknn'"),
-    ('datasets = ["yeast"]\n[groups.g]\n[[groups.g.rows]]\nmethod = "br"\n'
-     'paper = { paper = "cgmave", method = "br" }\n', "unknown paper 'cgmave'. Did you mean 'cgmvae'"),
+    (
+        'seed = [0]\n[groups.g]\ndatasets = ["yeast"]\n[[groups.g.rows]]\nmethod = "br"\n',
+        "top level: unknown key 'seed'. Did you mean 'seeds'",
+    ),
+    (
+        'datasets = ["yeast"]\n[groups.g]\n[[groups.g.rows]]\nmethd = "br"\n',
+        "groups.g.rows[0]: unknown key 'methd'. Did you mean 'method'",
+    ),
+    (
+        'datasets = ["yeast"]\n[groups.g]\nsplit = { strategy = "official", val_frac = 0.2 }\n'
+        '[[groups.g.rows]]\nmethod = "br"\n',
+        "unknown key 'val_frac'. Did you mean 'val_fraction'",
+    ),
+    (
+        'datasets = ["yeast"]\n[groups.g]\nsplit = { strategy = "oficial" }\n[[groups.g.rows]]\nmethod = "br"\n',
+        "unknown split strategy 'oficial'. Did you mean 'official'",
+    ),
+    (
+        'datasets = ["yeast"]\n[groups.g]\nsplit = { strategy = "official", val_fraction = 0 }\n'
+        '[[groups.g.rows]]\nmethod = "br"\n',
+        "no `val` protocol",
+    ),
+    (
+        'datasets = ["yeast"]\n[groups.g]\nprotocols = ["paper", "oracle"]\n[[groups.g.rows]]\nmethod = "br"\n',
+        "unknown protocol 'oracle'",
+    ),
+    (
+        'datasets = ["yeast"]\n[groups.g]\n[[groups.g.rows]]\nmethod = "br"\n[[groups.g.rows]]\nmethod = "br"\n',
+        "two rows share the key/label 'br'",
+    ),
+    (
+        'datasets = ["yeast"]\n[groups.g]\n[[groups.g.rows]]\nmethod = "br"\n[[groups.g.compare]]\n'
+        'rows = ["br", "mlknn"]\n',
+        "unknown row key 'mlknn'",
+    ),
+    (
+        'datasets = ["yeast"]\n[groups.g]\n[[groups.g.rows]]\nmethod = "br"\n'
+        'paper = { paper = "cgmave", method = "br" }\n',
+        "unknown paper 'cgmave'. Did you mean 'cgmvae'",
+    ),
     ('datasets = ["yeast"]\n', "has no groups"),
     ('datasets = ["yeast"\n', "is not valid TOML"),
 ]
@@ -128,10 +151,13 @@ def test_cgmvae_experiment_plans_the_scripts_runs():
     exp = load_experiment(shipped_experiment("cgmvae"))
     plan = plan_experiment(exp, _script_groups(exp))
     ids = {s.run_id() for s in plan.specs}
-    for expected in ["yeast/br/default/iterative-seed0", "scene/cgmvae/preset=paper/iterative-seed2",
-                     "delicious/cgmvae/decoder_input=xz,preset=paper/iterative-seed1",
-                     "yeast/cgmvae-gm-only/preset=official/iterative-seed0",
-                     "delicious/cgmvae/epochs=200,preset=official/iterative-seed0"]:
+    for expected in [
+        "yeast/br/default/iterative-seed0",
+        "scene/cgmvae/preset=paper/iterative-seed2",
+        "delicious/cgmvae/decoder_input=xz,preset=paper/iterative-seed1",
+        "yeast/cgmvae-gm-only/preset=official/iterative-seed0",
+        "delicious/cgmvae/epochs=200,preset=official/iterative-seed0",
+    ]:
         assert expected in ids
     assert "delicious/cgmvae/epochs=200,preset=official/iterative-seed1" not in ids  # one seed
     # Table 5 / Fig. 2 need the authors' npy bundles: blocked, with the reason.
@@ -149,32 +175,46 @@ def test_mulsupcon_experiment_plans_the_scripts_runs(data_dir):
     plan = plan_experiment(exp, _script_groups(exp), data_dir=data_dir, datasets=["yeast"])
     ids = {s.run_id() for s in plan.specs}
     tail = "official-r0.437888-0.124224-0.437888-seed0"
-    for expected in [f"yeast/mulsupcon/default/{tail}", f"yeast/mulsupcon/weighted=True/{tail}",
-                     f"yeast/mulsupcon-any/lr=0.01,probe=linear/{tail}", f"yeast/mulcon-joint/default/{tail}",
-                     f"yeast/asl/default/{tail}", f"yeast/mulsupconld-cld/default/{tail}"]:
+    for expected in [
+        f"yeast/mulsupcon/default/{tail}",
+        f"yeast/mulsupcon/weighted=True/{tail}",
+        f"yeast/mulsupcon-any/lr=0.01,probe=linear/{tail}",
+        f"yeast/mulcon-joint/default/{tail}",
+        f"yeast/asl/default/{tail}",
+        f"yeast/mulsupconld-cld/default/{tail}",
+    ]:
         assert expected in ids
     script = _script("reproduce_mulsupcon")
-    args = Namespace(datasets=["yeast"], small_datasets=["yeast"], mulcon_datasets=["yeast"],
-                     diag_datasets=["delicious"], diag_seeds=[0, 1, 2], seeds=[0, 1, 2],
-                     groups=_script_groups(exp),
-                     pretrain_epochs=0, aux_pretrain_epochs=0, preset="paper", data_dir=str(data_dir))
+    args = Namespace(
+        datasets=["yeast"],
+        small_datasets=["yeast"],
+        mulcon_datasets=["yeast"],
+        diag_datasets=["delicious"],
+        diag_seeds=[0, 1, 2],
+        seeds=[0, 1, 2],
+        groups=_script_groups(exp),
+        pretrain_epochs=0,
+        aux_pretrain_epochs=0,
+        preset="paper",
+        data_dir=str(data_dir),
+    )
     assert set(plan.specs) == set(script.plan(args))
 
 
 def test_lamp_groups_share_their_runs_across_the_experiments(data_dir):
     # MulSupCon quotes its LaMP row from the C-GMVAE paper: both plan the same runs on
     # C-GMVAE's split (iterative 80/10/10), not on Mulan's train/test files.
-    plans = {name: plan_experiment(load_experiment(shipped_experiment(name)), ["lamp"],
-                                   data_dir=data_dir)
-             for name in ("cgmvae", "mulsupcon")}
-    lamp = {name: {s.run_id() for s in plan.specs if s.method == "lamp"}
-            for name, plan in plans.items()}
-    expected = {f"{d}/lamp/default/iterative-seed{s}" for d in ("yeast", "scene", "delicious")
-                for s in (0, 1, 2)}
+    plans = {
+        name: plan_experiment(load_experiment(shipped_experiment(name)), ["lamp"], data_dir=data_dir)
+        for name in ("cgmvae", "mulsupcon")
+    }
+    lamp = {name: {s.run_id() for s in plan.specs if s.method == "lamp"} for name, plan in plans.items()}
+    expected = {f"{d}/lamp/default/iterative-seed{s}" for d in ("yeast", "scene", "delicious") for s in (0, 1, 2)}
     assert lamp["cgmvae"] == lamp["mulsupcon"] == expected
 
 
 # -- split specifications -------------------------------------------------------------------------
+
 
 def test_official_split_with_and_without_validation(data_dir):
     from mlbench.data import load_dataset
@@ -182,9 +222,13 @@ def test_official_split_with_and_without_validation(data_dir):
     from mlbench.papers.experiment import official_ratios
 
     ds = load_dataset("yeast", data_dir)
-    sizes = {f: {k: len(v) for k, v in get_split(data_dir, ds, "official", 0,
-                                                 official_ratios("yeast", f, data_dir)).indices.items()}
-             for f in (0.2, 0.0)}
+    sizes = {
+        f: {
+            k: len(v)
+            for k, v in get_split(data_dir, ds, "official", 0, official_ratios("yeast", f, data_dir)).indices.items()
+        }
+        for f in (0.2, 0.0)
+    }
     assert sizes[0.2] == {"train": 1200, "val": 300, "test": 917}
     assert sizes[0.0] == {"train": 1500, "val": 0, "test": 917}
     with pytest.raises(MlbenchError, match="positive"):  # only `official` may have no validation
@@ -192,9 +236,12 @@ def test_official_split_with_and_without_validation(data_dir):
 
 
 def test_no_validation_part_trains_br_and_refuses_a_neural_method(tmp_path, data_dir, capsys):
-    path = _write(tmp_path, 'datasets = ["yeast"]\nseeds = [0]\nprotocols = ["paper", "fixed"]\n'
-                  '[groups.g]\nsplit = { strategy = "official", val_fraction = 0 }\n'
-                  '[[groups.g.rows]]\nmethod = "br"\n[[groups.g.rows]]\nmethod = "bce"\n')
+    path = _write(
+        tmp_path,
+        'datasets = ["yeast"]\nseeds = [0]\nprotocols = ["paper", "fixed"]\n'
+        '[groups.g]\nsplit = { strategy = "official", val_fraction = 0 }\n'
+        '[[groups.g.rows]]\nmethod = "br"\n[[groups.g.rows]]\nmethod = "bce"\n',
+    )
     runs = tmp_path / "runs"
     code = invoke_cli("reproduce", "--experiment", path, "--runs-dir", runs, "--data-dir", data_dir, "-q")
     out = capsys.readouterr()
@@ -234,8 +281,12 @@ rows = ["BR", "BCE"]
 
 
 def _report(tmp_path, path, runs, data_dir) -> str:
-    assert invoke_cli("report", "--experiment", path, "--out", tmp_path / "out", "--runs-dir", runs,
-                      "--data-dir", data_dir) == 0
+    assert (
+        invoke_cli(
+            "report", "--experiment", path, "--out", tmp_path / "out", "--runs-dir", runs, "--data-dir", data_dir
+        )
+        == 0
+    )
     return (tmp_path / "out" / "tiny.md").read_text()
 
 
@@ -271,8 +322,12 @@ def test_tiny_experiment_reproduce_and_report(tmp_path, data_dir, capsys, monkey
     ours = metrics["paper"]["metrics"]["ex-f1"]
     line = next(line for line in text.splitlines() if line.startswith("| BCE | ex-f1"))
     cells = [c.strip() for c in line.split("|")[1:-1]]
-    assert cells[2:6] == [f"{ours:.3f}", f"{metrics['val']['metrics']['ex-f1']:.3f}",
-                          f"{paper_ex:.3f}", f"{ours - paper_ex:+.3f}"]
+    assert cells[2:6] == [
+        f"{ours:.3f}",
+        f"{metrics['val']['metrics']['ex-f1']:.3f}",
+        f"{paper_ex:.3f}",
+        f"{ours - paper_ex:+.3f}",
+    ]
     assert cells[7] != "-"  # the selected epoch, from train_log.csv
     br = next(line for line in text.splitlines() if line.startswith("| BR | ex-f1"))
     assert br.split("|")[5].strip() == "-"  # BR has no paper cell
@@ -287,12 +342,19 @@ def test_tiny_experiment_reproduce_and_report(tmp_path, data_dir, capsys, monkey
 
 
 def test_report_on_an_experiment_never_imports_torch(tmp_path, data_dir):
-    code = ("import sys\nfrom mlbench.cli import main\n"
-            "try:\n    main(sys.argv[1:])\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-            "assert 'torch' not in sys.modules, 'imported torch'\nprint('NO-TORCH')\n")
+    code = (
+        "import sys\nfrom mlbench.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "assert 'torch' not in sys.modules, 'imported torch'\nprint('NO-TORCH')\n"
+    )
     env = dict(os.environ, MLBENCH_DATA=str(data_dir), MLBENCH_RUNS=str(tmp_path / "runs"))
-    done = subprocess.run([sys.executable, "-c", code, "report", "--experiment", "mulsupcon",
-                           "--out", str(tmp_path)], capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code, "report", "--experiment", "mulsupcon", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert "NO-TORCH" in done.stdout, done.stderr[-2000:]
     text = (tmp_path / "mulsupcon.md").read_text()
     assert "## Tables 2-3: MulSupCon" in text and "not fetched" in text  # scene, delicious

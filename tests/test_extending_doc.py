@@ -67,13 +67,20 @@ class Walkthrough:
     commands: list[Command] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "PYTHONPATH": str(self.package), "MLBENCH_DATA": str(self.work / "data"),
-                "MLBENCH_RUNS": str(self.work / "runs"), "MLBENCH_MIRROR": str(self.work.parent / "mirror"),
-                "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+        return {
+            **os.environ,
+            "PYTHONPATH": str(self.package),
+            "MLBENCH_DATA": str(self.work / "data"),
+            "MLBENCH_RUNS": str(self.work / "runs"),
+            "MLBENCH_MIRROR": str(self.work.parent / "mirror"),
+            "OMP_NUM_THREADS": "1",
+            "COLUMNS": "200",
+        }
 
     def python(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, *args], cwd=cwd or self.work, env=self.env(),
-                              capture_output=True, text=True, timeout=600)
+        return subprocess.run(
+            [sys.executable, *args], cwd=cwd or self.work, env=self.env(), capture_output=True, text=True, timeout=600
+        )
 
     def ran(self, section: str) -> list[Command]:
         return [c for c in self.commands if c.section == section]
@@ -99,8 +106,10 @@ def insert(path: Path, block: Block) -> None:
         return
     lines = path.read_text().splitlines(keepends=True)
     hits = [i for i, line in enumerate(lines) if anchor in line]
-    assert len(hits) == 1, (f"anchor {anchor!r} of docs/extending.md occurs {len(hits)} times in "
-                            f"{path.name}; update the page to the file's current layout")
+    assert len(hits) == 1, (
+        f"anchor {anchor!r} of docs/extending.md occurs {len(hits)} times in "
+        f"{path.name}; update the page to the file's current layout"
+    )
     at = hits[0] + (1 if "insert-after" in block.attrs else 0)
     lines[at:at] = [block.text]
     path.write_text("".join(lines))
@@ -134,10 +143,12 @@ def run_page(tmp: Path) -> Walkthrough:
     blocks = parse_blocks(DOC.read_text())
     walk = Walkthrough(tmp / "work", tmp / "package", blocks)
     walk.work.mkdir()
-    shutil.copytree(REPO / "mlbench", walk.package / "mlbench",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    files = {Path(b.attrs["title"]).name: b.text for b in blocks
-             if "title" in b.attrs and not b.attrs["title"].startswith("mlbench/")}
+    shutil.copytree(REPO / "mlbench", walk.package / "mlbench", ignore=shutil.ignore_patterns("__pycache__"))
+    files = {
+        Path(b.attrs["title"]).name: b.text
+        for b in blocks
+        if "title" in b.attrs and not b.attrs["title"].startswith("mlbench/")
+    }
     for block in blocks:  # the mirror: each URL the page names serves the page's file of that name
         for url in URL.findall(block.text) if "title" in block.attrs else ():
             name = url.rsplit("/", 1)[-1]
@@ -186,7 +197,8 @@ def assert_commands_ok(walk: Walkthrough, section: str, expected: int) -> list[C
     assert len(commands) >= expected, (section, [c.line for c in commands])
     for command in commands:
         assert command.returncode == 0 and "Traceback" not in command.output, (
-            f"{section}: `{command.line}` failed ({command.returncode}):\n{command.output[-3000:]}")
+            f"{section}: `{command.line}` failed ({command.returncode}):\n{command.output[-3000:]}"
+        )
     return commands
 
 
@@ -246,8 +258,9 @@ def check_metric(walk: Walkthrough) -> None:
     assert "Micro-precision" in commands[-1].output or "mi-precision" in commands[-1].output
     metrics_file = walk.work / "runs" / "mydata" / "br" / "default" / "iterative-seed0" / "metrics.json"
     assert "mi-precision" in json.loads(metrics_file.read_text())["fixed"]["metrics"]
-    function = re.search(r"^def (\w+)\(y_true", next(
-        b.text for b in walk.blocks if b.section == "A metric" and "def " in b.text), re.M).group(1)
+    function = re.search(
+        r"^def (\w+)\(y_true", next(b.text for b in walk.blocks if b.section == "A metric" and "def " in b.text), re.M
+    ).group(1)
     check = f"""
 import doctest, numpy as np
 from sklearn.metrics import precision_score
@@ -287,11 +300,22 @@ def check_project_tests(walk: Walkthrough) -> None:
     cells). The files are copied beside the package so that pytest imports the copy."""
     shutil.copy(REPO / "tests" / "test_method_contract.py", walk.package / "test_contract_copy.py")
     shutil.copy(REPO / "tests" / "test_papers.py", walk.package / "test_papers_copy.py")
-    selection = ("linear or csv_columns or ids_are_from or layout_cells_exist "
-                 "or reproducible_flag")
-    proc = walk.python("-m", "pytest", "test_contract_copy.py", "test_papers_copy.py", "-k",
-                       selection, "-rA", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-                       cwd=walk.package)
+    selection = "linear or csv_columns or ids_are_from or layout_cells_exist or reproducible_flag"
+    proc = walk.python(
+        "-m",
+        "pytest",
+        "test_contract_copy.py",
+        "test_papers_copy.py",
+        "-k",
+        selection,
+        "-rA",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "addopts=",
+        cwd=walk.package,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     passed = re.findall(r"^PASSED (test_\w+)\.py::(\S+)", proc.stdout, re.M)
     contract = [test for module, test in passed if module == "test_contract_copy"]

@@ -27,8 +27,20 @@ def test_predictions_go_into_the_store_and_the_tables(env, capsys, session_data_
     test, val = _outside_model(split)
     path = tmp_path / "mine.npz"
     np.savez(path, y_true=split.Y_test, scores=test, y_true_val=split.Y_val, scores_val=val)
-    code, out, err = run(capsys, "eval", "--predictions", path, "--dataset", "yeast", "--seed", "1",
-                         "--name", "outside-prior", "--notes", "frequency baseline")
+    code, out, err = run(
+        capsys,
+        "eval",
+        "--predictions",
+        path,
+        "--dataset",
+        "yeast",
+        "--seed",
+        "1",
+        "--name",
+        "outside-prior",
+        "--notes",
+        "frequency baseline",
+    )
     assert code == 0, err
     run_dir = env / "runs/yeast/outside-prior/default/iterative-seed1"
     config = json.loads((run_dir / "config.json").read_text())
@@ -62,8 +74,7 @@ def test_python_call_without_validation_scores(env, session_data_dir):
 
     split = load_split("yeast", "iterative", 0, data_dir=session_data_dir)
     test, _ = _outside_model(split)
-    run_dir = record_external_predictions("yeast", 0, test, name="notebook-model",
-                                          y_true=split.Y_test)
+    run_dir = record_external_predictions("yeast", 0, test, name="notebook-model", y_true=split.Y_test)
     store = read_store(env / "runs")
     mine = store[store["method"] == "notebook-model"]
     assert set(mine["protocol"]) == {"fixed", "paper"}  # no validation scores: no 'val' rows
@@ -76,10 +87,8 @@ def test_wrong_split_is_a_one_line_error_and_writes_nothing(env, capsys, session
     test, _ = _outside_model(split)
     path = tmp_path / "seed0.npz"
     np.savez(path, y_true=split.Y_test, scores=test)
-    code, _, err = run(capsys, "eval", "--predictions", path, "--dataset", "yeast", "--seed", "2",
-                       "--name", "mine")
-    assert_one_line_error(code, err, "y_true does not match the test part of yeast split "
-                          "'iterative' seed 2", "--seed")
+    code, _, err = run(capsys, "eval", "--predictions", path, "--dataset", "yeast", "--seed", "2", "--name", "mine")
+    assert_one_line_error(code, err, "y_true does not match the test part of yeast split 'iterative' seed 2", "--seed")
     assert not (env / "runs").exists() or not any((env / "runs").rglob("mine"))
 
 

@@ -28,14 +28,12 @@ MULAN_SHAPES = {
     "tmc2007-500": (21519, 7077, 500, 22, 2.16),
 }
 # MEKA copies of the same data (emotions: one row and one feature fewer, per the README).
-MEKA_SHAPES = {"yeast": (2417, 103, 14), "scene": (2407, 294, 6), "emotions": (592, 71, 6),
-               "enron": (1702, 1001, 53)}
+MEKA_SHAPES = {"yeast": (2417, 103, 14), "scene": (2407, 294, 6), "emotions": (592, 71, 6), "enron": (1702, 1001, 53)}
 
 
 def mirrored(spec_name: str, source: str) -> bool:
     spec = get_dataset(spec_name)
-    return all((MIRROR_DIR / rewrite(f.url, "x")[2:]).is_file()
-               for f in spec.source(source).files)
+    return all((MIRROR_DIR / rewrite(f.url, "x")[2:]).is_file() for f in spec.source(source).files)
 
 
 @pytest.mark.parametrize("name", list(MULAN_SHAPES))
@@ -139,7 +137,7 @@ def test_local_directory_mirror(tmp_path):
 def test_partial_file_left_by_a_killed_download_is_not_trusted(mirror_url, tmp_path):
     raw = tmp_path / "emotions" / "raw"
     raw.mkdir(parents=True)
-    full = (MIRROR_DIR / rewrite(get_dataset("emotions").source("mulan").files[0].url, "x")[2:])
+    full = MIRROR_DIR / rewrite(get_dataset("emotions").source("mulan").files[0].url, "x")[2:]
     (raw / "emotions-train.arff").write_bytes(full.read_bytes()[:1000])
     dataset = fetch_dataset("emotions", tmp_path, mirror=mirror_url, source="mulan")
     assert dataset.n_samples == 593
@@ -186,6 +184,7 @@ def test_every_registered_file_has_a_checksum_and_size():
 
 
 # -- MPVAE/C-GMVAE bundles ------------------------------------------------------------------------
+
 
 def _write_mirflickr_bundle(directory, *, spoil_index=False):
     """A synthetic bundle with mirflickr's real public split indices (25000 rows, 38 + 1000 cols)."""

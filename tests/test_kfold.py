@@ -75,9 +75,13 @@ def test_expand_strategy():
     assert expand_strategy(None, 3, [2, 0]) == ["kfold3-fold2", "kfold3-fold0"]
     assert expand_strategy("kfold5-fold4") == ["kfold5-fold4"]
     assert expand_strategy(None) == ["iterative"]
-    for args, match in ((("kfold",), "--folds K"), (("random", 3), "go with --split-strategy kfold"),
-                        (("kfold", 3, [3]), "outside 0..2"), (("kfold3-fold3",), "fold in 0..K-1"),
-                        (("kfold", 1), "K >= 2")):
+    for args, match in (
+        (("kfold",), "--folds K"),
+        (("random", 3), "go with --split-strategy kfold"),
+        (("kfold", 3, [3]), "outside 0..2"),
+        (("kfold3-fold3",), "fold in 0..K-1"),
+        (("kfold", 1), "K >= 2"),
+    ):
         with pytest.raises(MlbenchError, match=match):
             expand_strategy(*args)
 
@@ -92,10 +96,8 @@ def test_train_folds_and_config_file(tmp_path, capsys):
     assert invoke_cli("train", *common, "--folds", "3", "--fold", "1") == 0
     assert [p.name for p in (runs / "toy/br/default").iterdir()] == ["kfold3-fold1-seed0"]
     config = tmp_path / "exp.toml"
-    config.write_text('method = "br"\ndataset = "toy"\nseeds = [4]\n'
-                      'split_strategy = "kfold"\nfolds = 3\nfold = [2]\n')
-    assert invoke_cli("train", "--config", config, "--data-dir", tmp_path / "data",
-                      "--runs-dir", runs, "-q") == 0
+    config.write_text('method = "br"\ndataset = "toy"\nseeds = [4]\nsplit_strategy = "kfold"\nfolds = 3\nfold = [2]\n')
+    assert invoke_cli("train", "--config", config, "--data-dir", tmp_path / "data", "--runs-dir", runs, "-q") == 0
     assert (runs / "toy/br/default/kfold3-fold2-seed4/status.json").is_file()
     store = read_store(runs)
     assert set(store["split"]) == {"kfold3-fold1", "kfold3-fold2"}
@@ -105,27 +107,73 @@ def test_train_folds_and_config_file(tmp_path, capsys):
 
 
 def test_reproduce_plans_one_run_per_fold_and_seed(tmp_path):
-    plan = planning.plan_reproduction("cgmvae", tables=["1"], seeds=[0, 1], datasets=["yeast"],
-                                 methods=["br"], strategy="kfold", folds=3, data_dir=tmp_path,
-                                 available_methods={"br"})
+    plan = planning.plan_reproduction(
+        "cgmvae",
+        tables=["1"],
+        seeds=[0, 1],
+        datasets=["yeast"],
+        methods=["br"],
+        strategy="kfold",
+        folds=3,
+        data_dir=tmp_path,
+        available_methods={"br"},
+    )
     assert [s.run_id() for s in plan.specs] == [
-        f"yeast/br/default/kfold3-fold{k}-seed{s}" for s in (0, 1) for k in range(3)]
+        f"yeast/br/default/kfold3-fold{k}-seed{s}" for s in (0, 1) for k in range(3)
+    ]
 
 
 def test_table_is_mean_and_std_over_folds_and_seeds(tmp_path):
     values = {(k, s): 0.5 + 0.01 * k + 0.1 * s for k in range(3) for s in range(2)}
-    rows = [dict(zip(COLUMNS, ("d", "br", "default", s, f"kfold3-fold{k}", "x", 1.0, "fixed",
-                               "ex-f1", v, f"d/br/default/kfold3-fold{k}-seed{s}", "t")))
-            for (k, s), v in values.items()]
-    rows.append(dict(zip(COLUMNS, ("d", "br", "default", 0, "iterative", "y", 1.0, "fixed",
-                                   "ex-f1", 0.0, "d/br/default/iterative-seed0", "t"))))
+    rows = [
+        dict(
+            zip(
+                COLUMNS,
+                (
+                    "d",
+                    "br",
+                    "default",
+                    s,
+                    f"kfold3-fold{k}",
+                    "x",
+                    1.0,
+                    "fixed",
+                    "ex-f1",
+                    v,
+                    f"d/br/default/kfold3-fold{k}-seed{s}",
+                    "t",
+                ),
+            )
+        )
+        for (k, s), v in values.items()
+    ]
+    rows.append(
+        dict(
+            zip(
+                COLUMNS,
+                (
+                    "d",
+                    "br",
+                    "default",
+                    0,
+                    "iterative",
+                    "y",
+                    1.0,
+                    "fixed",
+                    "ex-f1",
+                    0.0,
+                    "d/br/default/iterative-seed0",
+                    "t",
+                ),
+            )
+        )
+    )
     add_rows(tmp_path, rows)
     store = read_store(tmp_path)
     out = render(store, "ex-f1", fmt="markdown", split="kfold3")
     expected = np.array(list(values.values()))
     record = pd.read_csv(pd.io.common.StringIO(render(store, "ex-f1", fmt="csv", split="kfold3"))).iloc[0]
-    assert (record["mean"], record["std"], record["n"]) == pytest.approx(
-        (expected.mean(), expected.std(ddof=1), 6))
+    assert (record["mean"], record["std"], record["n"]) == pytest.approx((expected.mean(), expected.std(ddof=1), 6))
     assert f"{expected.mean():.3f} ± {expected.std(ddof=1):.3f}" in out
     assert "over 6 run(s): 3 fold(s) of K-fold cross-validation × 2 seed(s)" in out
     assert "mix split strategies" not in out

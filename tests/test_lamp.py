@@ -16,8 +16,7 @@ from mlbench.methods.lamp import LaMPMethod, LaMPNet, MultiHeadAttention, attend
 from mlbench.methods.neural import MODEL
 from mlbench.metrics import compute_metrics
 
-TINY = {"d_model": 16, "d_inner": 16, "layers": 2, "heads": 2, "batch_size": 32, "epochs": 3,
-        "num_threads": 1}
+TINY = {"d_model": 16, "d_inner": 16, "layers": 2, "heads": 2, "batch_size": 32, "epochs": 3, "num_threads": 1}
 
 
 @pytest.fixture(autouse=True)
@@ -43,12 +42,12 @@ def fit(data, seed=0, run_dir=None, **params):
 
 # -- the label graph and the attention -------------------------------------------------------
 
+
 def test_label_graph_by_hand():
     # Labels 0 and 1 co-occur (row 0), 1 and 2 co-occur (row 1); 3 never appears.
     Y = torch.tensor([[1.0, 1, 0, 0], [0, 1, 1, 0], [1, 0, 0, 0]])
     T, F_ = True, False
-    assert label_graph(Y, "prior").tolist() == [[T, T, F_, F_], [T, T, T, F_], [F_, T, T, F_],
-                                                [F_, F_, F_, T]]
+    assert label_graph(Y, "prior").tolist() == [[T, T, F_, F_], [T, T, T, F_], [F_, T, T, F_], [F_, F_, F_, T]]
     assert label_graph(Y, "self").equal(torch.eye(4, dtype=torch.bool))
     assert label_graph(Y, "no-self").equal(~torch.eye(4, dtype=torch.bool))
     assert label_graph(Y, "none").all()
@@ -60,12 +59,16 @@ def test_label_graph_by_hand():
 
 def test_masked_attention_by_hand():
     # One head, d_k = 1: query 1 against keys (0, ln 2 * ...) chosen so the weights are simple.
-    q = torch.tensor([[[1.0], [1.0], [1.0]]])           # (1, 3 queries, d_k = 1)
+    q = torch.tensor([[[1.0], [1.0], [1.0]]])  # (1, 3 queries, d_k = 1)
     k = torch.tensor([[[0.0], [math.log(2.0)], [0.0]]])  # scores q.k / sqrt(1) = 0, ln 2, 0
     v = torch.tensor([[[10.0], [20.0], [40.0]]])
-    allowed = torch.tensor([[True, True, False],   # weights (1, 2) / 3 over keys 0, 1
-                            [True, True, True],    # weights (1, 2, 1) / 4
-                            [False, False, True]])  # key 2 alone
+    allowed = torch.tensor(
+        [
+            [True, True, False],  # weights (1, 2) / 3 over keys 0, 1
+            [True, True, True],  # weights (1, 2, 1) / 4
+            [False, False, True],
+        ]
+    )  # key 2 alone
     out = attend(q, k, v, allowed).squeeze(0).squeeze(-1)
     expected = [(10 + 2 * 20) / 3, (10 + 2 * 20 + 40) / 4, 40.0]
     assert out.tolist() == pytest.approx(expected, rel=1e-6)
@@ -102,12 +105,23 @@ def test_network_shapes_and_shared_readout():
 
 # -- the method ------------------------------------------------------------------------------
 
+
 def test_registry_defaults_are_the_official_command():
     assert get_method_class("lamp") is LaMPMethod and LaMPMethod.display_name == "LaMP"
     p = resolve_params("lamp")
-    official = {"batch_size": 32, "d_model": 512, "d_inner": 512, "layers": 2, "heads": 4,
-                "epochs": 50, "dropout": 0.2, "lr": 2e-4, "label_mask": "prior",
-                "standardize": False, "weight_decay": 0.0}
+    official = {
+        "batch_size": 32,
+        "d_model": 512,
+        "d_inner": 512,
+        "layers": 2,
+        "heads": 4,
+        "epochs": 50,
+        "dropout": 0.2,
+        "lr": 2e-4,
+        "label_mask": "prior",
+        "standardize": False,
+        "weight_decay": 0.0,
+    }
     assert {k: p[k] for k in official} == official
 
 
@@ -160,9 +174,22 @@ def test_cli_rejects_a_bad_label_mask_in_one_line(tmp_path, capsys):
     from .conftest import invoke_cli
 
     fetch_dataset("yeast", data_dir=tmp_path / "data")  # embedded: offline
-    code = invoke_cli("train", "--method", "lamp", "--dataset", "yeast", "--seed", "0",
-                      "--set", "label_mask=adjacency", "--data-dir", tmp_path / "data",
-                      "--runs-dir", tmp_path / "runs", "-q")
+    code = invoke_cli(
+        "train",
+        "--method",
+        "lamp",
+        "--dataset",
+        "yeast",
+        "--seed",
+        "0",
+        "--set",
+        "label_mask=adjacency",
+        "--data-dir",
+        tmp_path / "data",
+        "--runs-dir",
+        tmp_path / "runs",
+        "-q",
+    )
     err = capsys.readouterr().err
     assert code != 0 and "Traceback" not in err
     assert "label_mask must be one of prior, none, no-self, self" in " ".join(err.split())
@@ -170,6 +197,7 @@ def test_cli_rejects_a_bad_label_mask_in_one_line(tmp_path, capsys):
 
 
 # -- a short run on real data ----------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def yeast(tmp_path_factory):
@@ -184,8 +212,9 @@ def yeast(tmp_path_factory):
 @pytest.mark.slow
 def test_short_yeast_run_beats_a_constant_predictor(yeast):
     # Narrow and short, at a higher lr than the official 2e-4, to fit in a few seconds.
-    est = create_method("lamp", "yeast", {"d_model": 32, "d_inner": 32, "epochs": 3, "lr": 1e-3,
-                                          "batch_size": 64, "num_threads": 1})
+    est = create_method(
+        "lamp", "yeast", {"d_model": 32, "d_inner": 32, "epochs": 3, "lr": 1e-3, "batch_size": 64, "num_threads": 1}
+    )
     ctx = FitContext(seed=0, progress=False)
     est.fit(yeast.X_train, yeast.Y_train, yeast.X_val, yeast.Y_val, ctx)
     assert ctx.log[-1]["train_loss"] < ctx.log[0]["train_loss"]

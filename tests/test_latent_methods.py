@@ -16,10 +16,14 @@ IDS = ["cgmvae", "cgmvae-unigauss", "cgmvae-gm-only", "cgmvae-contrastive-only",
 #: (method id, overrides) covering both C-GMVAE presets and every ablation.
 CONFIGS = [(m, {}) for m in IDS] + [(m, {"preset": "paper"}) for m in IDS if m.startswith("cgm")]
 TINY = {
-    "cgmvae": {"emb_size": 16, "latent_dim": 4, "feature_hidden": [16], "label_hidden": [16],
-               "decoder_hidden": [16]},
-    "mpvae": {"latent_dim": 4, "feature_hidden": [16], "label_hidden": [16],
-              "decoder_hidden": [16], "train_samples": 7},
+    "cgmvae": {"emb_size": 16, "latent_dim": 4, "feature_hidden": [16], "label_hidden": [16], "decoder_hidden": [16]},
+    "mpvae": {
+        "latent_dim": 4,
+        "feature_hidden": [16],
+        "label_hidden": [16],
+        "decoder_hidden": [16],
+        "train_samples": 7,
+    },
     "c2ae": {"feature_hidden": [16], "label_hidden": [16], "decoder_hidden": [16]},
 }
 
@@ -82,8 +86,7 @@ def test_bad_preset_is_a_clear_error(degenerate):
 
 
 # -- gradients and NaN safety ------------------------------------------------------------------
-FULL = [("cgmvae", {}), ("cgmvae", {"preset": "paper"}), ("cgmvae-unigauss", {}),
-        ("mpvae", {}), ("c2ae", {})]
+FULL = [("cgmvae", {}), ("cgmvae", {"preset": "paper"}), ("cgmvae-unigauss", {}), ("mpvae", {}), ("c2ae", {})]
 
 
 def _built(method_id, overrides, X, Y):
@@ -172,11 +175,12 @@ def yeast(tmp_path_factory):
 # C-GMVAE's paper preset is not here: with a decoder that sees z only, its posterior
 # collapses on yeast and it stays at the constant predictor (docs/methods-latent.md, "Posterior
 # collapse"); the paper preset with x at the decoder, and the official preset, learn.
-LEARN = [("cgmvae", {"preset": "official", "emb_size": 128, "epochs": 8, "lr": 4e-3}),
-         ("cgmvae", {"preset": "paper", "decoder_input": "xz", "emb_size": 128, "epochs": 8,
-                     "lr": 4e-3}),
-         ("mpvae", {"epochs": 5, "lr": 2e-3, "train_samples": 20}),
-         ("c2ae", {"epochs": 10})]
+LEARN = [
+    ("cgmvae", {"preset": "official", "emb_size": 128, "epochs": 8, "lr": 4e-3}),
+    ("cgmvae", {"preset": "paper", "decoder_input": "xz", "emb_size": 128, "epochs": 8, "lr": 4e-3}),
+    ("mpvae", {"epochs": 5, "lr": 2e-3, "train_samples": 20}),
+    ("c2ae", {"epochs": 10}),
+]
 
 
 @pytest.mark.parametrize("method_id,overrides", LEARN, ids=_ids(LEARN))
@@ -209,9 +213,22 @@ def test_every_variant_selectable_from_the_cli(yeast, tmp_path, monkeypatch, cap
     calls = [(m, []) for m in IDS] + [("cgmvae", ["preset=paper"])]
     for method_id, extra in calls:
         sets = ["epochs=1", *CLI_SETS[method_id.split("-")[0]], *extra]
-        argv = ["train", "--method", method_id, "--dataset", "yeast", "--seed", "0",
-                "--train-fraction", "0.5", "--runs-dir", str(runs), "--data-dir", str(data_dir),
-                "-q"]
+        argv = [
+            "train",
+            "--method",
+            method_id,
+            "--dataset",
+            "yeast",
+            "--seed",
+            "0",
+            "--train-fraction",
+            "0.5",
+            "--runs-dir",
+            str(runs),
+            "--data-dir",
+            str(data_dir),
+            "-q",
+        ]
         for s in sets:
             argv += ["--set", s]
         try:

@@ -50,8 +50,10 @@ def test_fused_adam_takes_the_same_step_as_adam():
     torch.manual_seed(4)
     a, b = torch.nn.Linear(5, 3), torch.nn.Linear(5, 3)
     b.load_state_dict(a.state_dict())
-    opts = [adam(a.parameters(), lr=0.01, weight_decay=1e-4),
-            torch.optim.Adam(b.parameters(), lr=0.01, weight_decay=1e-4)]
+    opts = [
+        adam(a.parameters(), lr=0.01, weight_decay=1e-4),
+        torch.optim.Adam(b.parameters(), lr=0.01, weight_decay=1e-4),
+    ]
     x = torch.randn(16, 5)
     for _ in range(5):
         for module, opt in zip((a, b), opts):

@@ -63,7 +63,8 @@ def test_mixture_kl_uni_gaussian_prior():
     mu_p, logvar_p = t([[1.0]]), t([[math.log(4.0)]])
     expected = norm(0, 1).logpdf(0.5) - norm(1.0, 2.0).logpdf(0.5)
     assert losses.mixture_kl_estimate(z, mu_q, logvar_q, mu_p, logvar_p, None).item() == (
-        pytest.approx(expected, rel=1e-12))
+        pytest.approx(expected, rel=1e-12)
+    )
 
 
 def test_mixture_kl_no_nan_gradients_without_labels():
@@ -79,8 +80,7 @@ def test_mixture_kl_no_nan_gradients_without_labels():
     assert torch.all(z.grad[1:] == 0)  # label-less samples contribute nothing
     # A batch with no labels at all: 0, finite gradient.
     z.grad = None
-    losses.mixture_kl_estimate(z, torch.zeros(4, 3), torch.zeros(4, 3), mu_c, logvar_c,
-                               torch.zeros(4, 5)).backward()
+    losses.mixture_kl_estimate(z, torch.zeros(4, 3), torch.zeros(4, 3), mu_c, logvar_c, torch.zeros(4, 5)).backward()
     assert torch.all(z.grad == 0)
 
 
@@ -120,8 +120,7 @@ def test_contrastive_loss_without_positives_is_zero_with_finite_grad():
 def test_bce_sum_is_summed_over_labels_averaged_over_samples():
     logits, y = t([[0.0, 2.0], [-1.0, 0.5]]), t([[1, 0], [0, 1]])
     sig = lambda v: 1 / (1 + math.exp(-v))  # noqa: E731
-    expected = (-(math.log(0.5) + math.log(1 - sig(2.0)))
-                - (math.log(1 - sig(-1.0)) + math.log(sig(0.5)))) / 2
+    expected = (-(math.log(0.5) + math.log(1 - sig(2.0))) - (math.log(1 - sig(-1.0)) + math.log(sig(0.5)))) / 2
     assert losses.bce_sum(logits, y).item() == pytest.approx(expected, rel=1e-12)
 
 
@@ -160,8 +159,7 @@ def _brute_force_ranking(scores, y, scale):
         if not P or not N:
             out.append(0.0)
             continue
-        out.append(sum(math.exp(scale * (s[q] - s[p])) for p, q in itertools.product(P, N))
-                   / (len(P) * len(N)))
+        out.append(sum(math.exp(scale * (s[q] - s[p])) for p, q in itertools.product(P, N)) / (len(P) * len(N)))
     return np.array(out)
 
 
@@ -169,8 +167,7 @@ def _brute_force_ranking(scores, y, scale):
 def test_ranking_loss_matches_pairwise_definition(scale):
     g = torch.Generator().manual_seed(0)
     scores = torch.rand(6, 5, generator=g, dtype=torch.float64)
-    y = t([[1, 0, 0, 1, 0], [0, 0, 0, 0, 0], [1, 1, 1, 1, 1], [0, 1, 0, 0, 0], [1, 1, 0, 0, 1],
-           [0, 0, 0, 0, 1]])
+    y = t([[1, 0, 0, 1, 0], [0, 0, 0, 0, 0], [1, 1, 1, 1, 1], [0, 1, 0, 0, 0], [1, 1, 0, 0, 1], [0, 0, 0, 0, 1]])
     per = losses.c2ae_ranking_loss(scores, y, scale, reduction="none")
     np.testing.assert_allclose(per.numpy(), _brute_force_ranking(scores, y, scale), rtol=1e-12)
     # MPVAE's version divides by the scale and averages over draws and samples.

@@ -20,23 +20,40 @@ METRICS = ("ex-f1", "ma-f1", "ha")
 
 
 def _rows(method: str, name: str, dataset: str, seeds, base: float, z: float = 0.0) -> list[dict]:
-    return [{"dataset": dataset, "method": method, "variant": "default", "seed": seed,
-             "split": "iterative", "split_id": f"s{seed}", "train_fraction": 1.0,
-             "protocol": protocol, "metric": metric,
-             "value": round(base + 0.013 * seed + 0.05 * k + 0.002 * p, 6),
-             "run_id": f"{dataset}/{method}/default/iterative-seed{seed}",
-             "finished_at": "2026-01-01T00:00:00Z", "zero_division": z, "method_name": name,
-             "data_sha256": ""}
-            for seed in seeds for p, protocol in enumerate(("fixed", "val", "paper"))
-            for k, metric in enumerate(METRICS)]
+    return [
+        {
+            "dataset": dataset,
+            "method": method,
+            "variant": "default",
+            "seed": seed,
+            "split": "iterative",
+            "split_id": f"s{seed}",
+            "train_fraction": 1.0,
+            "protocol": protocol,
+            "metric": metric,
+            "value": round(base + 0.013 * seed + 0.05 * k + 0.002 * p, 6),
+            "run_id": f"{dataset}/{method}/default/iterative-seed{seed}",
+            "finished_at": "2026-01-01T00:00:00Z",
+            "zero_division": z,
+            "method_name": name,
+            "data_sha256": "",
+        }
+        for seed in seeds
+        for p, protocol in enumerate(("fixed", "val", "paper"))
+        for k, metric in enumerate(METRICS)
+    ]
 
 
 @pytest.fixture
 def runs(tmp_path, monkeypatch):
     runs = tmp_path / "runs"
     runs.mkdir()
-    add_rows(runs, _rows("br", "BR", "yeast", (0, 1, 2), 0.51) + _rows("mlknn", "MLkNN", "yeast", (0, 1), 0.55)
-             + _rows("br", "BR", "scene", (0, 1, 2), 0.60))
+    add_rows(
+        runs,
+        _rows("br", "BR", "yeast", (0, 1, 2), 0.51)
+        + _rows("mlknn", "MLkNN", "yeast", (0, 1), 0.55)
+        + _rows("br", "BR", "scene", (0, 1, 2), 0.60),
+    )
     monkeypatch.setenv("MLBENCH_RUNS", str(runs))
     monkeypatch.setenv("MLBENCH_DATA", str(tmp_path / "data"))
     return runs
@@ -99,8 +116,9 @@ def test_table_several_metrics_one_table_each(runs, capsys):
 
 
 def test_paper_table_records_have_paper_value_and_delta(runs, capsys):
-    code, out, err = cli(capsys, "table", "--paper", "cgmvae", "--metric", "ex-f1", "mi-f1",
-                         "--protocol", "paper", "--format", "csv")
+    code, out, err = cli(
+        capsys, "table", "--paper", "cgmvae", "--metric", "ex-f1", "mi-f1", "--protocol", "paper", "--format", "csv"
+    )
     assert code == 0, err
     frame = pd.read_csv(io.StringIO(out))
     assert frame.columns.tolist() == PAPER_RECORD_COLUMNS
@@ -152,8 +170,9 @@ def test_eval_json_names_protocol_and_thresholds(predictions, capsys):
     code, out, _ = cli(capsys, "eval", "--predictions", predictions, "--json", "--threshold", "0.3")
     fixed = json.loads(out)
     assert code == 0 and fixed["protocol"] == "fixed" and fixed["thresholds"] == 0.3
-    code, out, _ = cli(capsys, "eval", "--predictions", predictions, "--json", "--protocol", "val",
-                       "--selection-metric", "mi-f1")
+    code, out, _ = cli(
+        capsys, "eval", "--predictions", predictions, "--json", "--protocol", "val", "--selection-metric", "mi-f1"
+    )
     val = json.loads(out)
     assert val["protocol"] == "val" and val["selection_metric"] == "mi-f1" and val["thresholds"] in VAL_GRID
     assert "chosen on validation" in val["description"]
@@ -164,11 +183,14 @@ def test_eval_json_names_protocol_and_thresholds(predictions, capsys):
     assert "p@1" not in paper["thresholds"] and "p@1" in paper["metrics"]  # threshold-free
 
 
-@pytest.mark.parametrize("argv, fragment", [
-    (["table", "--json", "--format", "csv"], "--json is --format json"),
-    (["table", "--format", "pdf"], "rich, markdown, latex, csv, html, json"),
-    (["plot", "bars", "--out", "figure.png"], "--out is a directory"),
-])
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["table", "--json", "--format", "csv"], "--json is --format json"),
+        (["table", "--format", "pdf"], "rich, markdown, latex, csv, html, json"),
+        (["plot", "bars", "--out", "figure.png"], "--out is a directory"),
+    ],
+)
 def test_bad_format_or_out_is_one_line(runs, capsys, argv, fragment):
     code, out, err = cli(capsys, *argv)
     assert code != 0 and fragment in err and "Traceback" not in err

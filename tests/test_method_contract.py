@@ -33,8 +33,9 @@ N_TRAIN, N_VAL, N_TEST, N_FEATURES, N_LABELS = 48, 16, 16, 6, 4
 # Each known inability, keyed by (check, method id): the reason and the exception it raises.
 EXPECTED_FAILURES: dict[tuple[str, str], tuple[str, type[BaseException]]] = {
     ("single_label", "rbcc"): (
-        "RBCC learns a network over the labels; with one label it refuses (one-line error "
-        "pointing to br)", MlbenchError),
+        "RBCC learns a network over the labels; with one label it refuses (one-line error pointing to br)",
+        MlbenchError,
+    ),
 }
 
 
@@ -43,8 +44,11 @@ def _no_model_file(cls) -> tuple[str, type[BaseException]] | None:
     ``load``); a run keeps their scores in scores.npz. Declared, so adding persistence to one
     turns its case into an XPASS to remove."""
     if not hasattr(cls, "load"):
-        return ("classic methods persist no model: save() is a no-op and the class has no "
-                "load(); runs keep their scores (scores.npz)", AttributeError)
+        return (
+            "classic methods persist no model: save() is a no-op and the class has no "
+            "load(); runs keep their scores (scores.npz)",
+            AttributeError,
+        )
     return None
 
 
@@ -84,7 +88,7 @@ def make_data(n_labels: int = N_LABELS, seed: int = 0):
     rng = np.random.default_rng(seed)
     n = N_TRAIN + N_VAL + N_TEST
     X = rng.normal(size=(n, N_FEATURES))
-    Y = (X @ rng.normal(size=(N_FEATURES, n_labels)) + 0.5 * rng.normal(size=(n, n_labels)) > 0.3)
+    Y = X @ rng.normal(size=(N_FEATURES, n_labels)) + 0.5 * rng.normal(size=(n, n_labels)) > 0.3
     Y = Y.astype(np.int64)
     Y[0], Y[1] = 1, 0  # both values of every label in training
     a, b = N_TRAIN, N_TRAIN + N_VAL

@@ -242,9 +242,9 @@ def test_threshold_metrics_match_sklearn(seed, t, z):
     assert M.macro_f1(y, p, zero_division=z) == pytest.approx(skm.f1_score(y, p, average="macro", **sk))
     assert M.jaccard(y, p, zero_division=z) == pytest.approx(skm.jaccard_score(y, p, average="samples", **sk))
     assert M.example_precision(y, p, zero_division=z) == pytest.approx(
-        skm.precision_score(y, p, average="samples", **sk))
-    assert M.example_recall(y, p, zero_division=z) == pytest.approx(
-        skm.recall_score(y, p, average="samples", **sk))
+        skm.precision_score(y, p, average="samples", **sk)
+    )
+    assert M.example_recall(y, p, zero_division=z) == pytest.approx(skm.recall_score(y, p, average="samples", **sk))
     assert M.hamming_accuracy(y, p) == pytest.approx(1 - skm.hamming_loss(y, p))
     assert M.hamming_loss(y, p) == pytest.approx(skm.hamming_loss(y, p))
     assert M.subset_accuracy(y, p) == pytest.approx(skm.accuracy_score(y, p))
@@ -369,9 +369,23 @@ def test_binarize_float32_like_official_code():
 
 def test_registry_and_get_metric():
     assert set(M.METRICS) == {
-        "ha", "ex-f1", "mi-f1", "ma-f1", "p@1", "map", "p@3", "p@5", "subset-acc",
-        "ranking-loss", "coverage", "one-error", "macro-auc",
-        "hamming-loss", "jaccard", "ex-precision", "ex-recall",
+        "ha",
+        "ex-f1",
+        "mi-f1",
+        "ma-f1",
+        "p@1",
+        "map",
+        "p@3",
+        "p@5",
+        "subset-acc",
+        "ranking-loss",
+        "coverage",
+        "one-error",
+        "macro-auc",
+        "hamming-loss",
+        "jaccard",
+        "ex-precision",
+        "ex-recall",
     }
     assert set(M.PAPER_METRICS) == set(M.METRICS)
     assert M.get_metric("MAP").display_name == "mAP"

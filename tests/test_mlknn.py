@@ -50,8 +50,7 @@ def test_equals_ng_on_yeast(yeast, normalize):
     scaled = ours.scaling_.transform(X), ours.scaling_.transform(Xt)
     if normalize == "minmax":
         assert scaled[0].min() == 0.0 and scaled[0].max() == 1.0
-    np.testing.assert_allclose(ours.predict_proba(Xt), ng_probabilities(scaled[0], Y, scaled[1]),
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ours.predict_proba(Xt), ng_probabilities(scaled[0], Y, scaled[1]), rtol=0, atol=1e-12)
 
 
 def sparse_binary(n=600, d=300, L=12, seed=0):
@@ -101,8 +100,7 @@ def test_a_duplicate_of_a_training_point_is_its_neighbour_not_itself():
     Y = np.array([[1], [0], [1], [1]])
     est = MLkNN(k=1, s=1.0, normalize="none").fit(X, Y)
     np.testing.assert_allclose(est.posterior_[0], [12 / 17, 9 / 14], rtol=1e-12)
-    np.testing.assert_allclose(est.predict_proba(np.array([[5.9], [4.9]]))[:, 0], [9 / 14, 9 / 14],
-                               rtol=1e-12)
+    np.testing.assert_allclose(est.predict_proba(np.array([[5.9], [4.9]]))[:, 0], [9 / 14, 9 / 14], rtol=1e-12)
 
 
 @pytest.mark.parametrize("as_sparse", [False, True])
@@ -149,8 +147,7 @@ def test_cli_rejects_bad_normalize_before_writing_a_run(tmp_path, monkeypatch, c
     monkeypatch.setenv("MLBENCH_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("MLBENCH_RUNS", str(tmp_path / "runs"))
     assert invoke_cli("fetch", "yeast", "-q") == 0
-    code = invoke_cli("train", "--method", "mlknn", "--dataset", "yeast", "--set", "normalize=l2",
-                      "-q")
+    code = invoke_cli("train", "--method", "mlknn", "--dataset", "yeast", "--set", "normalize=l2", "-q")
     err = capsys.readouterr().err
     assert code != 0 and "Traceback" not in err
     assert err.count("error:") == 1 and "normalize=minmax or --set normalize=none" in " ".join(err.split())

@@ -18,8 +18,17 @@ from mlbench.methods.mulcon import MulConMethod, MulConNet
 from mlbench.metrics import compute_metrics
 
 # Small enough for a loaded 2-core machine; num_threads=1 avoids oversubscription there.
-TINY = {"hidden": [32], "n_tokens": 4, "dim": 16, "heads": 2, "proj_dim": 8, "batch_size": 32,
-        "epochs": 3, "finetune_epochs": 2, "num_threads": 1}
+TINY = {
+    "hidden": [32],
+    "n_tokens": 4,
+    "dim": 16,
+    "heads": 2,
+    "proj_dim": 8,
+    "batch_size": 32,
+    "epochs": 3,
+    "finetune_epochs": 2,
+    "num_threads": 1,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -39,15 +48,19 @@ def data():
 
 def fit(method_id, data, seed=0, **params):
     X, Y, Xv, Yv, *_ = data
-    est = create_method(method_id, overrides={**TINY, **params} if "mulcon" in method_id
-                        else {"hidden": [32], "epochs": 3, "batch_size": 32, "num_threads": 1,
-                              **params})
+    est = create_method(
+        method_id,
+        overrides={**TINY, **params}
+        if "mulcon" in method_id
+        else {"hidden": [32], "epochs": 3, "batch_size": 32, "num_threads": 1, **params},
+    )
     ctx = FitContext(seed=seed, progress=False)
     est.fit(X, Y, Xv, Yv, ctx)
     return est, ctx
 
 
 # -- LLCL ------------------------------------------------------------------------------------
+
 
 def test_llcl_hand_computed():
     # Batch y = [[1, 1, 0], [1, 0, 0], [0, 0, 0]]: sample 2 has no label, label 1 a single
@@ -100,6 +113,7 @@ def test_llcl_is_scale_free_in_batch_and_pulls_same_label_together():
 
 # -- ASL -------------------------------------------------------------------------------------
 
+
 def _sig(x):
     return 1.0 / (1.0 + math.exp(-x))
 
@@ -139,13 +153,13 @@ def test_asl_eps_clamp_gamma_pos_and_bce_limit():
     logits = torch.randn(6, 4, dtype=torch.float64)
     y = (torch.rand(6, 4) < 0.4).double()
     plain = asymmetric_loss(logits, y, gamma_pos=0.0, gamma_neg=0.0, clip=0.0)
-    assert plain.item() == pytest.approx(F.binary_cross_entropy_with_logits(logits, y).item(),
-                                         rel=1e-9)
+    assert plain.item() == pytest.approx(F.binary_cross_entropy_with_logits(logits, y).item(), rel=1e-9)
     with pytest.raises(ValueError):
         asymmetric_loss(logits, y, reduction="bogus")
 
 
 # -- methods ---------------------------------------------------------------------------------
+
 
 def test_registry_ids_variants_and_params():
     assert get_method_class("mulcon") is MulConMethod
@@ -171,8 +185,19 @@ def test_bad_schedule_is_a_clear_error():
 
 def test_network_shapes_and_zero_label_batch():
     torch.manual_seed(0)
-    net = MulConNet(7, 5, hidden=[16], dropout=0.0, n_tokens=3, dim=8, heads=2, token_blocks=1,
-                    label_attention="induced", n_inducing=4, proj_dim=6)
+    net = MulConNet(
+        7,
+        5,
+        hidden=[16],
+        dropout=0.0,
+        n_tokens=3,
+        dim=8,
+        heads=2,
+        token_blocks=1,
+        label_attention="induced",
+        n_inducing=4,
+        proj_dim=6,
+    )
     x = torch.randn(4, 7)
     g = net.embed(x)
     assert g.shape == (4, 5, 8) and net(x).shape == (4, 5)
@@ -218,12 +243,12 @@ def test_two_stage_logs_and_resume(data, tmp_path):
     broken.on_epoch_end = stop
     with pytest.raises(KeyboardInterrupt):
         broken.fit(X, Y, Xv, Yv, FitContext(seed=0, progress=False, run_dir=run_dir))
-    resumed = MulConMethod(**TINY).fit(
-        X, Y, Xv, Yv, FitContext(seed=0, progress=False, run_dir=run_dir, resume=True))
+    resumed = MulConMethod(**TINY).fit(X, Y, Xv, Yv, FitContext(seed=0, progress=False, run_dir=run_dir, resume=True))
     assert np.array_equal(resumed.predict_proba(Xt), est.predict_proba(Xt))
 
 
 # -- a short run on real data ----------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def yeast(tmp_path_factory):
@@ -235,11 +260,26 @@ def yeast(tmp_path_factory):
     return load_split("yeast", "iterative", 0, data_dir=data_dir)
 
 
-@pytest.mark.parametrize("method_id,params", [
-    ("mulcon", {"hidden": [64], "n_tokens": 8, "dim": 32, "heads": 4, "proj_dim": 32,
-                "batch_size": 64, "epochs": 4, "finetune_epochs": 1, "num_threads": 1}),
-    ("asl", {"hidden": [128], "batch_size": 64, "epochs": 6, "num_threads": 1}),
-])
+@pytest.mark.parametrize(
+    "method_id,params",
+    [
+        (
+            "mulcon",
+            {
+                "hidden": [64],
+                "n_tokens": 8,
+                "dim": 32,
+                "heads": 4,
+                "proj_dim": 32,
+                "batch_size": 64,
+                "epochs": 4,
+                "finetune_epochs": 1,
+                "num_threads": 1,
+            },
+        ),
+        ("asl", {"hidden": [128], "batch_size": 64, "epochs": 6, "num_threads": 1}),
+    ],
+)
 def test_short_yeast_run_learns(yeast, method_id, params):
     est = create_method(method_id, "yeast", params)
     ctx = FitContext(seed=0, progress=False)

@@ -24,8 +24,15 @@ from mlbench.methods.mlp import feature_encoder
 from mlbench.methods.mulsupcon import MoCoPretrainer, mask_features, projection_head
 
 ln = math.log
-TINY = {"hidden": [16, 16], "proj_dim": 8, "pretrain_epochs": 2, "epochs": 2,
-        "paper_batch_size": 16, "queue_size": 32, "num_threads": 1}
+TINY = {
+    "hidden": [16, 16],
+    "proj_dim": 8,
+    "pretrain_epochs": 2,
+    "epochs": 2,
+    "paper_batch_size": 16,
+    "queue_size": 32,
+    "num_threads": 1,
+}
 
 # -- a tiny batch computed by hand ---------------------------------------------------------------
 # Three samples whose references are their own keys (N = B = 3), labels A, B, C:
@@ -59,8 +66,7 @@ def test_all_and_any_patterns_by_hand():
     any0 = -0.5 * (ln(1 / 2) + ln(1 / 4))
     any1 = -0.5 * (ln(1 / 5) + ln(3 / 5))
     assert loss_any.item() == pytest.approx((any0 + any1) / 2, rel=1e-6)
-    assert positive_mask(Y, Y, "all").tolist() == [[True, False, False], [False, True, False],
-                                                  [False, False, False]]
+    assert positive_mask(Y, Y, "all").tolist() == [[True, False, False], [False, True, False], [False, False, False]]
     with pytest.raises(ValueError):
         multilabel_contrastive_loss(SIM, Y, Y, TAU, "some")
 
@@ -85,8 +91,7 @@ def test_distribution_weighted_loss_by_hand():
     assert loss.item() == pytest.approx(expected, rel=1e-6)
     # Uniform weights give the unweighted loss back.
     plain, _ = mulsupcon_loss(SIM, Y, Y, TAU)
-    ones, _ = mulsupcon_loss(SIM, Y, Y, TAU, anchor_weight=torch.ones(3, 3),
-                             ref_weight=torch.ones(3, 3))
+    ones, _ = mulsupcon_loss(SIM, Y, Y, TAU, anchor_weight=torch.ones(3, 3), ref_weight=torch.ones(3, 3))
     assert ones.item() == pytest.approx(plain.item(), rel=1e-6)
 
 
@@ -129,8 +134,9 @@ def test_losses_have_finite_gradients_with_unlabeled_rows():
 def _pretrainer(queue_size=4, momentum=0.9):
     torch.manual_seed(0)
     backbone = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU())
-    return MoCoPretrainer(backbone, projection_head(4, 2), n_labels=2, queue_size=queue_size,
-                          momentum=momentum, store_distributions=True)
+    return MoCoPretrainer(
+        backbone, projection_head(4, 2), n_labels=2, queue_size=queue_size, momentum=momentum, store_distributions=True
+    )
 
 
 def test_queue_is_a_ring_buffer_of_keys_labels_and_distributions():
@@ -171,8 +177,9 @@ def test_momentum_update_is_an_ema_of_the_query_parameters():
 def test_pretrain_loss_updates_state_only_in_training():
     est = create_method("mulsupcon", overrides=TINY)
     torch.manual_seed(0)
-    pre = MoCoPretrainer(feature_encoder(3, [16, 16], 0.2), projection_head(16, 8), n_labels=2,
-                         queue_size=8, momentum=0.999)
+    pre = MoCoPretrainer(
+        feature_encoder(3, [16, 16], 0.2), projection_head(16, 8), n_labels=2, queue_size=8, momentum=0.999
+    )
     xb, yb = torch.randn(6, 3), torch.tensor([[1.0, 0], [0, 1], [1, 1], [0, 0], [1, 0], [0, 1]])
     with torch.no_grad():
         for p in pre._query_params():
@@ -208,8 +215,7 @@ def test_masking_statistics():
 # -- presets, registry ---------------------------------------------------------------------------
 def test_registered_ids_and_presets():
     ids = method_ids()
-    assert {"mulsupcon", "mulsupcon-all", "mulsupcon-any", "mulsupconld-rld",
-            "mulsupconld-cld"} <= set(ids)
+    assert {"mulsupcon", "mulsupcon-all", "mulsupcon-any", "mulsupconld-rld", "mulsupconld-cld"} <= set(ids)
     paper = create_method("mulsupcon", "yeast").hparams
     assert (paper["pretrain_batch_size"], paper["batch_size"]) == (32, 32)
     assert paper["pretrain_iters"] == 0
@@ -243,9 +249,11 @@ def _fit(toy, method="mulsupcon", seed=0, run_dir=None, resume=False, interrupt=
     X, Y_, Xv, Yv, _ = toy
     est = create_method(method, overrides={**TINY, **params})
     if interrupt is not None:
+
         def hook(stage, record):
             if (stage, record["epoch"]) == interrupt:
                 raise KeyboardInterrupt
+
         est.on_epoch_end = hook
     est.fit(X, Y_, Xv, Yv, FitContext(seed=seed, progress=False, run_dir=run_dir, resume=resume))
     return est
@@ -272,8 +280,7 @@ def test_resume_after_interrupt_matches_uninterrupted(toy, tmp_path):
 def test_linear_probe_keeps_the_pretrained_backbone(toy):
     est = _fit(toy, probe="linear", pretrain_epochs=2, epochs=3)
     # The pretrainer shares the backbone; after fine-tuning it must equal the pretrained weights.
-    pre_state = {k[len("backbone."):]: v for k, v in est.pretrainer_.state_dict().items()
-                 if k.startswith("backbone.")}
+    pre_state = {k[len("backbone.") :]: v for k, v in est.pretrainer_.state_dict().items() if k.startswith("backbone.")}
     for key, value in est.module_.backbone.state_dict().items():
         assert torch.equal(value, pre_state[key])
     est_ft = _fit(toy, pretrain_epochs=0, epochs=2)  # 0 = no pretraining: a plain BCE MLP
@@ -298,8 +305,7 @@ def test_short_run_on_yeast_learns(tmp_path):
     fetch_dataset("yeast", tmp_path)  # embedded: offline
     data = load_split("yeast", "official", 0, data_dir=tmp_path)
     # A short schedule: a larger head lr than the paper's 4e-4 so that 6 epochs suffice.
-    est = create_method("mulsupcon", "yeast", {"pretrain_epochs": 4, "epochs": 6, "lr": 2e-3,
-                                               "num_threads": 1})
+    est = create_method("mulsupcon", "yeast", {"pretrain_epochs": 4, "epochs": 6, "lr": 2e-3, "num_threads": 1})
     ctx = FitContext(seed=0, progress=False)
     est.fit(data.X_train, data.Y_train, data.X_val, data.Y_val, ctx)
     pre = [r["train_loss"] for r in ctx.log if r["stage"] == "pretrain"]

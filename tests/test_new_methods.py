@@ -29,7 +29,10 @@ from tests.test_cli import assert_one_line_error
 
 # Small settings keep the neural method to a second on the synthetic data.
 FAST = {
-    "cc": {}, "ecc": {}, "rf": {"n_estimators": 30}, "sleec": {},
+    "cc": {},
+    "ecc": {},
+    "rf": {"n_estimators": 30},
+    "sleec": {},
     "rbcc": {"epochs": 8, "lr": 3e-3, "dropout": 0.1, "hidden": [64], "rnn_size": 32, "position_dim": 8},
 }
 
@@ -76,11 +79,9 @@ def test_learns_shapes_ranges_and_is_deterministic(data, method):
 def test_other_seed_changes_the_randomised_parts(data, method):
     X, Y, Xt, _ = data
     if method == "sleec":  # one cluster for 250 points: nothing random, seeds agree
-        np.testing.assert_array_equal(_fit(method, X, Y, 0).predict_proba(Xt),
-                                      _fit(method, X, Y, 1).predict_proba(Xt))
+        np.testing.assert_array_equal(_fit(method, X, Y, 0).predict_proba(Xt), _fit(method, X, Y, 1).predict_proba(Xt))
         return
-    assert not np.array_equal(_fit(method, X, Y, 0).predict_proba(Xt),
-                              _fit(method, X, Y, 1).predict_proba(Xt))
+    assert not np.array_equal(_fit(method, X, Y, 0).predict_proba(Xt), _fit(method, X, Y, 1).predict_proba(Xt))
 
 
 @pytest.mark.parametrize("method", ["cc", "ecc", "rf", "sleec"] + (["boomer"] if _boomer_installed() else []))
@@ -101,14 +102,18 @@ def test_cc_orders_are_random_and_ecc_has_ten_chains(data):
 
 
 def test_forest_positive_proba_single_class_columns():
-    per_label = [np.array([[0.2, 0.8], [0.6, 0.4]]), np.array([[1.0], [1.0]]),
-                 np.array([[1.0], [1.0]]), np.array([[0.3, 0.7], [0.9, 0.1]])]
+    per_label = [
+        np.array([[0.2, 0.8], [0.6, 0.4]]),
+        np.array([[1.0], [1.0]]),
+        np.array([[1.0], [1.0]]),
+        np.array([[0.3, 0.7], [0.9, 0.1]]),
+    ]
     classes = [np.array([0, 1]), np.array([0]), np.array([1]), np.array([1, 0])]
-    np.testing.assert_allclose(forest_positive_proba(per_label, classes),
-                               [[0.8, 0.0, 1.0, 0.3], [0.4, 0.0, 1.0, 0.9]])
+    np.testing.assert_allclose(forest_positive_proba(per_label, classes), [[0.8, 0.0, 1.0, 0.3], [0.4, 0.0, 1.0, 0.9]])
 
 
 # -- SLEEC ------------------------------------------------------------------------------------------
+
 
 def test_sleec_full_graph_embedding_reproduces_label_gram():
     # With Ω = every pair and as many dimensions as labels, P_Ω(Ŷ Ŷᵀ) = Ŷ Ŷᵀ has rank <= L and
@@ -164,14 +169,25 @@ def test_sleec_more_dimensions_than_labels(data):
 def test_sleec_too_many_dimensions_from_the_cli(tmp_path, capsys):
     assert invoke_cli("fetch", "yeast", "--data-dir", tmp_path / "data") == 0
     capsys.readouterr()
-    code = invoke_cli("train", "--method", "sleec", "--dataset", "yeast", "--set",
-                      "embedding_dim=20", "--runs-dir", tmp_path / "runs", "--data-dir",
-                      tmp_path / "data", "-q")
-    assert_one_line_error(code, capsys.readouterr().err, "embedding_dim=20", "14 labels",
-                          "--set embedding_dim=14")
+    code = invoke_cli(
+        "train",
+        "--method",
+        "sleec",
+        "--dataset",
+        "yeast",
+        "--set",
+        "embedding_dim=20",
+        "--runs-dir",
+        tmp_path / "runs",
+        "--data-dir",
+        tmp_path / "data",
+        "-q",
+    )
+    assert_one_line_error(code, capsys.readouterr().err, "embedding_dim=20", "14 labels", "--set embedding_dim=14")
 
 
 # -- RBCC -------------------------------------------------------------------------------------------
+
 
 def _random_tree(n_labels, rng):
     parents = np.array([-1] + [int(rng.integers(0, i)) for i in range(1, n_labels)])
@@ -255,7 +271,8 @@ def test_rbcc_map_and_save_load(data, tmp_path):
 
     X, Y, Xt, Yt = data
     est = create_method("rbcc", overrides=FAST["rbcc"]).fit(
-        X, Y, Xt, Yt, context=FitContext(seed=0, progress=False, run_dir=tmp_path))
+        X, Y, Xt, Yt, context=FitContext(seed=0, progress=False, run_dir=tmp_path)
+    )
     y_map = est.predict_map(Xt)
     assert y_map.shape == Yt.shape and set(np.unique(y_map)) <= {0, 1}
     extras = est.extras()
@@ -266,6 +283,7 @@ def test_rbcc_map_and_save_load(data, tmp_path):
 
 
 # -- BOOMER -----------------------------------------------------------------------------------------
+
 
 def test_boomer_missing_package(monkeypatch, tmp_path, capsys):
     real_import = builtins.__import__
@@ -281,13 +299,24 @@ def test_boomer_missing_package(monkeypatch, tmp_path, capsys):
     assert str(info.value) == "boomer needs mlrl-boomer: pip install 'mlbench[boomer]'"
     assert invoke_cli("fetch", "yeast", "--data-dir", tmp_path / "data") == 0
     capsys.readouterr()
-    code = invoke_cli("train", "--method", "boomer", "--dataset", "yeast", "--runs-dir",
-                      tmp_path / "runs", "--data-dir", tmp_path / "data", "-q")
+    code = invoke_cli(
+        "train",
+        "--method",
+        "boomer",
+        "--dataset",
+        "yeast",
+        "--runs-dir",
+        tmp_path / "runs",
+        "--data-dir",
+        tmp_path / "data",
+        "-q",
+    )
     assert_one_line_error(code, capsys.readouterr().err, "pip install 'mlbench[boomer]'")
     assert not list((tmp_path / "runs").rglob("scores.npz"))
 
 
 # -- yeast: each beats the constant predictor ---------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def yeast(tmp_path_factory):
@@ -299,8 +328,14 @@ def yeast(tmp_path_factory):
     return load_split("yeast", seed=0, data_dir=data_dir)
 
 
-YEAST = {"cc": {}, "ecc": {"n_chains": 3}, "rf": {"n_estimators": 50}, "sleec": {},
-         "rbcc": {"epochs": 10, "lr": 4e-3, "dropout": 0.2, "hidden": [128]}, "boomer": {"max_rules": 100}}
+YEAST = {
+    "cc": {},
+    "ecc": {"n_chains": 3},
+    "rf": {"n_estimators": 50},
+    "sleec": {},
+    "rbcc": {"epochs": 10, "lr": 4e-3, "dropout": 0.2, "hidden": [128]},
+    "boomer": {"max_rules": 100},
+}
 
 
 @pytest.mark.slow
@@ -319,6 +354,7 @@ def test_yeast_beats_the_label_frequency_baseline(yeast, method):
 
 
 # -- paper tables -----------------------------------------------------------------------------------
+
 
 def test_sleec_and_rbcc_rows_fill_in(tmp_path):
     from mlbench.papers.plan import cell_reason
@@ -339,9 +375,22 @@ def test_cli_train_records_a_complete_run(tmp_path, capsys):
     from mlbench.runs.runner import load_scores
 
     assert invoke_cli("fetch", "yeast", "--data-dir", tmp_path / "data") == 0
-    code = invoke_cli("train", "--method", "cc", "--dataset", "yeast", "--seed", "0",
-                      "--train-fraction", "0.5", "--runs-dir", tmp_path / "runs", "--data-dir",
-                      tmp_path / "data", "-q")
+    code = invoke_cli(
+        "train",
+        "--method",
+        "cc",
+        "--dataset",
+        "yeast",
+        "--seed",
+        "0",
+        "--train-fraction",
+        "0.5",
+        "--runs-dir",
+        tmp_path / "runs",
+        "--data-dir",
+        tmp_path / "data",
+        "-q",
+    )
     assert code == 0, capsys.readouterr().err
     (run_dir,) = [p.parent for p in (tmp_path / "runs").rglob("status.json")]
     assert read_json(run_dir / "status.json")["state"] == "complete"

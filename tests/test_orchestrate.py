@@ -39,13 +39,23 @@ def status(runs_dir, spec) -> dict:
 
 # -- planning --------------------------------------------------------------------------------------
 
+
 def test_plan_covers_runnable_cells_times_seeds(tmp_path):
-    plan = planning.plan_reproduction("cgmvae", tables=["1"], seeds=[0, 1], data_dir=tmp_path,
-                                 datasets=["yeast", "ebird"], methods=["br", "mlknn", "lamp"],
-                                 available_methods={"br", "mlknn"})
+    plan = planning.plan_reproduction(
+        "cgmvae",
+        tables=["1"],
+        seeds=[0, 1],
+        data_dir=tmp_path,
+        datasets=["yeast", "ebird"],
+        methods=["br", "mlknn", "lamp"],
+        available_methods={"br", "mlknn"},
+    )
     assert [s.run_id() for s in plan.specs] == [
-        "yeast/br/default/iterative-seed0", "yeast/br/default/iterative-seed1",
-        "yeast/mlknn/default/iterative-seed0", "yeast/mlknn/default/iterative-seed1"]
+        "yeast/br/default/iterative-seed0",
+        "yeast/br/default/iterative-seed1",
+        "yeast/mlknn/default/iterative-seed0",
+        "yeast/mlknn/default/iterative-seed1",
+    ]
     reasons = {(c.method, c.dataset): r for c, r in plan.blocked}
     assert reasons[("br", "ebird")] == "data not public"
     assert reasons[("lamp", "yeast")] == "not implemented in mlbench"  # not available here
@@ -55,18 +65,37 @@ def test_plan_covers_runnable_cells_times_seeds(tmp_path):
 def test_plan_fractions_quick_and_unmatched(tmp_path):
     plan = planning.plan_reproduction("cgmvae", tables=["5"], seeds=[0], data_dir=tmp_path)
     assert plan.specs == []  # Table 5 needs the non-public bundles
-    plan = planning.plan_reproduction("cgmvae", tables=["1"], seeds=[0], quick=True, datasets=["yeast"],
-                                 methods=["br", "bce"], data_dir=tmp_path, data_efficiency=True,
-                                 available_methods={"br", "bce", "c2ae", "cgmvae"})
+    plan = planning.plan_reproduction(
+        "cgmvae",
+        tables=["1"],
+        seeds=[0],
+        quick=True,
+        datasets=["yeast"],
+        methods=["br", "bce"],
+        data_dir=tmp_path,
+        data_efficiency=True,
+        available_methods={"br", "bce", "c2ae", "cgmvae"},
+    )
     by_id = {s.run_id() for s in plan.specs}
     assert "yeast/br/default/iterative-seed0" in by_id  # classic: no epochs to shorten
     assert plan.unmatched == ["bce"]  # bce is in no C-GMVAE table or figure
-    plan = planning.plan_reproduction("cgmvae", tables=["1"], seeds=[0], datasets=["yeast"], quick=True,
-                                 data_dir=tmp_path, data_efficiency=True,
-                                 available_methods={"c2ae", "cgmvae"})
+    plan = planning.plan_reproduction(
+        "cgmvae",
+        tables=["1"],
+        seeds=[0],
+        datasets=["yeast"],
+        quick=True,
+        data_dir=tmp_path,
+        data_efficiency=True,
+        available_methods={"c2ae", "cgmvae"},
+    )
     # Fig. 2: every method at 10%, 50% and 100% of the training data
     assert {(s.method, s.train_fraction) for s in plan.specs} >= {
-        ("c2ae", 0.1), ("c2ae", 0.5), ("c2ae", 1.0), ("cgmvae", 0.1)}
+        ("c2ae", 0.1),
+        ("c2ae", 0.5),
+        ("c2ae", 1.0),
+        ("cgmvae", 0.1),
+    }
 
 
 def test_plan_rejects_bad_input(tmp_path):
@@ -85,8 +114,14 @@ def test_quick_overrides(monkeypatch):
     assert planning.quick_overrides("br") == {}
 
     class Fake:
-        params = {"epochs": 100, "pretrain_epochs": 500, "warmup_epochs": 0, "short_epochs": 2,
-                  "flag_epochs": True, "lr": 1e-3}
+        params = {
+            "epochs": 100,
+            "pretrain_epochs": 500,
+            "warmup_epochs": 0,
+            "short_epochs": 2,
+            "flag_epochs": True,
+            "lr": 1e-3,
+        }
         fixed_params = {}
 
     import mlbench.methods
@@ -96,6 +131,7 @@ def test_quick_overrides(monkeypatch):
 
 
 # -- resume: a run killed midway is redone, finished ones are not ----------------------------------
+
 
 def test_interrupted_run_is_redone_finished_ones_are_not(tmp_path, data_dir, monkeypatch):
     from mlbench.methods.classic import MLkNN
@@ -173,12 +209,12 @@ def test_failed_run_is_reported_and_others_go_on(tmp_path, data_dir):
 
 # -- parallel and Ray --------------------------------------------------------------------------------
 
+
 def test_jobs_run_in_worker_processes(tmp_path, data_dir):
     runs = tmp_path / "runs"
     specs = [RunSpec("br", "emotions", 0), RunSpec("mlknn", "emotions", 0)]
     seen = []
-    results = orc.execute([(s, False) for s in specs], runs_dir=runs, data_dir=data_dir, jobs=2,
-                          on_result=seen.append)
+    results = orc.execute([(s, False) for s in specs], runs_dir=runs, data_dir=data_dir, jobs=2, on_result=seen.append)
     assert sorted(r.status for r in results) == ["done", "done"] and len(seen) == 2
     assert set(read_store(runs)["run_id"]) == {s.run_id() for s in specs}
     with pytest.raises(MlbenchError, match="--jobs"):
@@ -225,15 +261,36 @@ def test_ray_missing_is_a_clear_error(monkeypatch):
 
 # -- the reproduce command ---------------------------------------------------------------------------
 
+
 def test_reproduce_cli_trains_renders_and_resumes(tmp_path, data_dir, capsys):
-    args = ["reproduce", "--paper", "cgmvae", "--table", "3", "--datasets", "yeast", "--methods", "mlknn",
-            "--seeds", "0", "--runs-dir", tmp_path / "runs", "--data-dir", data_dir, "--format", "csv", "-q"]
+    args = [
+        "reproduce",
+        "--paper",
+        "cgmvae",
+        "--table",
+        "3",
+        "--datasets",
+        "yeast",
+        "--methods",
+        "mlknn",
+        "--seeds",
+        "0",
+        "--runs-dir",
+        tmp_path / "runs",
+        "--data-dir",
+        data_dir,
+        "--format",
+        "csv",
+        "-q",
+    ]
     assert run_cli(args) == 0
     out = capsys.readouterr().out
     assert "1 runs needed, 0 already in the store, 1 to run" in out
     assert "yeast/mlknn/default/iterative-seed0" in out
     row = next(line for line in out.splitlines() if line.startswith("yeast,mlknn,MLKNN,"))
-    assert ",fixed,p@1," in row and ",0.73," in row and row.endswith(",3,")  # MLkNN on yeast, precision@1 in C-GMVAE Table 3, beside ours
+    assert (
+        ",fixed,p@1," in row and ",0.73," in row and row.endswith(",3,")
+    )  # MLkNN on yeast, precision@1 in C-GMVAE Table 3, beside ours
     assert run_cli(args) == 0
     assert "1 already in the store, 0 to run" in capsys.readouterr().out
     assert run_cli([*args[:-3], "--dry-run"]) == 0
@@ -241,12 +298,27 @@ def test_reproduce_cli_trains_renders_and_resumes(tmp_path, data_dir, capsys):
 
 # -- the check regression gate --------------------------------------------------------------------
 
+
 @pytest.fixture
 def gate_store(tmp_path):
-    rows = [{"dataset": "yeast", "method": "br", "variant": "default", "seed": seed, "split": "iterative",
-             "split_id": "x", "train_fraction": 1.0, "protocol": "fixed", "metric": metric, "value": value,
-             "run_id": f"yeast/br/default/iterative-seed{seed}", "finished_at": "t"}
-            for seed in (0, 1) for metric, value in (("ex-f1", 0.60 + 0.02 * seed), ("coverage", 6.0))]
+    rows = [
+        {
+            "dataset": "yeast",
+            "method": "br",
+            "variant": "default",
+            "seed": seed,
+            "split": "iterative",
+            "split_id": "x",
+            "train_fraction": 1.0,
+            "protocol": "fixed",
+            "metric": metric,
+            "value": value,
+            "run_id": f"yeast/br/default/iterative-seed{seed}",
+            "finished_at": "t",
+        }
+        for seed in (0, 1)
+        for metric, value in (("ex-f1", 0.60 + 0.02 * seed), ("coverage", 6.0))
+    ]
     runs = tmp_path / "runs"
     runs.mkdir()
     (runs / STORE_NAME).write_text(pd.DataFrame(rows, columns=COLUMNS).to_csv(index=False))
@@ -263,14 +335,22 @@ def write_expected(path, rows):
 
 @pytest.mark.parametrize("suffix", [".csv", ".json"])
 def test_check_exit_codes(gate_store, tmp_path, capsys, suffix):
-    ok = write_expected(tmp_path / f"ok{suffix}", [
-        {"dataset": "yeast", "method": "br", "metric": "ex-f1", "value": 0.615},
-        {"dataset": "yeast", "method": "br", "metric": "coverage", "value": 6.005}])
+    ok = write_expected(
+        tmp_path / f"ok{suffix}",
+        [
+            {"dataset": "yeast", "method": "br", "metric": "ex-f1", "value": 0.615},
+            {"dataset": "yeast", "method": "br", "metric": "coverage", "value": 6.005},
+        ],
+    )
     assert run_cli(["check", ok, "--runs-dir", gate_store]) == 0  # mean 0.61: within 0.01
-    regressed = write_expected(tmp_path / f"bad{suffix}", [
-        {"dataset": "yeast", "method": "br", "metric": "ex-f1", "value": 0.65},
-        {"dataset": "yeast", "method": "br", "metric": "coverage", "value": 5.9},  # lower is better
-        {"dataset": "yeast", "method": "mlknn", "metric": "ex-f1", "value": 0.5}])
+    regressed = write_expected(
+        tmp_path / f"bad{suffix}",
+        [
+            {"dataset": "yeast", "method": "br", "metric": "ex-f1", "value": 0.65},
+            {"dataset": "yeast", "method": "br", "metric": "coverage", "value": 5.9},  # lower is better
+            {"dataset": "yeast", "method": "mlknn", "metric": "ex-f1", "value": 0.5},
+        ],
+    )
     capsys.readouterr()
     assert run_cli(["check", regressed, "--runs-dir", gate_store]) == 1
     err = capsys.readouterr().err
@@ -282,9 +362,19 @@ def test_check_exit_codes(gate_store, tmp_path, capsys, suffix):
 
 
 def test_check_per_row_tolerance_and_snapshot(gate_store, tmp_path):
-    loose = write_expected(tmp_path / "loose.csv", [
-        {"dataset": "yeast", "method": "br", "metric": "ex-f1", "value": 0.65, "tolerance": 0.05,
-         "protocol": "fixed"}])
+    loose = write_expected(
+        tmp_path / "loose.csv",
+        [
+            {
+                "dataset": "yeast",
+                "method": "br",
+                "metric": "ex-f1",
+                "value": 0.65,
+                "tolerance": 0.05,
+                "protocol": "fixed",
+            }
+        ],
+    )
     assert run_cli(["check", loose, "--runs-dir", gate_store]) == 0
     baseline = tmp_path / "baseline.csv"
     assert run_cli(["check", baseline, "--write", "--runs-dir", gate_store]) == 0

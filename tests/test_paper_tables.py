@@ -58,17 +58,28 @@ def synthetic_rows(runs, protocols=("fixed", "val", "paper")) -> list[dict]:
     rows = []
     for method, dataset, variant, fraction, seeds in runs:
         for seed in seeds:
-            run_id = f"{dataset}/{method}/{variant}/iterative-seed{seed}" + ("" if fraction == 1 else f"-frac{fraction:g}")
+            run_id = f"{dataset}/{method}/{variant}/iterative-seed{seed}" + (
+                "" if fraction == 1 else f"-frac{fraction:g}"
+            )
             for pi, protocol in enumerate(protocols):
                 for xi, metric in enumerate(METRICS):
-                    rows.append({
-                        "dataset": dataset, "method": method, "variant": variant, "seed": seed,
-                        "split": "iterative", "split_id": f"s{seed}", "train_fraction": fraction,
-                        "protocol": protocol, "metric": metric,
-                        "value": _value(method, dataset, seed, xi) + 0.002 * pi,
-                        "run_id": run_id, "finished_at": "2026-01-01T00:00:00Z",
-                        "method_name": _display_name(method),  # as the runner records it
-                    })
+                    rows.append(
+                        {
+                            "dataset": dataset,
+                            "method": method,
+                            "variant": variant,
+                            "seed": seed,
+                            "split": "iterative",
+                            "split_id": f"s{seed}",
+                            "train_fraction": fraction,
+                            "protocol": protocol,
+                            "metric": metric,
+                            "value": _value(method, dataset, seed, xi) + 0.002 * pi,
+                            "run_id": run_id,
+                            "finished_at": "2026-01-01T00:00:00Z",
+                            "method_name": _display_name(method),  # as the runner records it
+                        }
+                    )
     return rows
 
 
@@ -100,7 +111,8 @@ def assert_golden(name: str, text: str) -> None:
     if name.endswith(".html"):
         assert text.startswith("<table>"), (
             "not HTML: mlbench.results.tables.render_grid must ask tabulate for 'unsafehtml' "
-            "(tabulate 0.10 has no 'unsafe_html' and falls back to plain text)")
+            "(tabulate 0.10 has no 'unsafe_html' and falls back to plain text)"
+        )
     path = GOLDEN / name
     if os.environ.get("MLBENCH_UPDATE_GOLDEN"):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,10 +123,10 @@ def assert_golden(name: str, text: str) -> None:
 
 # -- golden outputs --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_paper_table_golden(store, tmp_path, fmt):
-    out = render_paper_table(store, "cgmvae", "ex-f1", "fixed", fmt, data_dir=tmp_path,
-                             available_methods=AVAILABLE)
+    out = render_paper_table(store, "cgmvae", "ex-f1", "fixed", fmt, data_dir=tmp_path, available_methods=AVAILABLE)
     assert_golden(f"paper-cgmvae-t1-ex-f1.{EXTENSIONS[fmt]}", as_text(out, fmt))
 
 
@@ -128,38 +140,56 @@ def test_rows_by_metrics_layout_golden(tmp_path):
     # C-GMVAE Table 4: rows are (dataset, method), columns the table's metrics.
     runs = [("cgmvae", "ebird", "default", 1.0, (0, 1)), ("cgmvae-gm-only", "ebird", "default", 1.0, (0, 1))]
     store = pd.DataFrame(synthetic_rows(runs), columns=COLUMNS)
-    out = render_paper_table(store, "cgmvae", "mi-f1", "fixed", "markdown", table="4", data_dir=tmp_path,
-                             available_methods=AVAILABLE | {"cgmvae", "cgmvae-gm-only"})
+    out = render_paper_table(
+        store,
+        "cgmvae",
+        "mi-f1",
+        "fixed",
+        "markdown",
+        table="4",
+        data_dir=tmp_path,
+        available_methods=AVAILABLE | {"cgmvae", "cgmvae-gm-only"},
+    )
     assert_golden("paper-cgmvae-t4.md", out)
 
 
 # -- content ---------------------------------------------------------------------------------------
 
+
 def test_cells_hold_ours_paper_and_difference(store, tmp_path):
-    out = render_paper_table(store, "cgmvae", "ex-f1", "fixed", "markdown", data_dir=tmp_path,
-                             available_methods=AVAILABLE)
+    out = render_paper_table(
+        store, "cgmvae", "ex-f1", "fixed", "markdown", data_dir=tmp_path, available_methods=AVAILABLE
+    )
     ours = pd.DataFrame(synthetic_rows(STANDARD_RUNS))
-    mean = ours[(ours.method == "br") & (ours.dataset == "yeast") & (ours.metric == "ex-f1")
-                & (ours.protocol == "fixed")]["value"].mean()
+    mean = ours[
+        (ours.method == "br") & (ours.dataset == "yeast") & (ours.metric == "ex-f1") & (ours.protocol == "fixed")
+    ]["value"].mean()
     row = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
     delta = round(mean - 0.630, 3) + 0.0
     # C-GMVAE Table 1: BR on yeast, ex-F1 0.630
     assert f"{mean:.3f} ± " in row["BR"] and f"\\| 0.630 \\| {delta:+.3f}" in row["BR"]
     assert "**" in row["MLKNN"] and "**" not in row["BR"]  # best of ours marked
     assert list(row)[:2] == ["Method", "BR"] and "eBird (data not public)" in row["Method"]
-    assert list(row)[1:] == ["BR", "MLKNN", "HARAM", "SLEEC (not implemented in mlbench)",
-                             "C2AE (not implemented in mlbench)", "LaMP (not implemented in mlbench)",
-                             "MPVAE (not implemented in mlbench)", "C-GMVAE (not implemented in mlbench)"]
+    assert list(row)[1:] == [
+        "BR",
+        "MLKNN",
+        "HARAM",
+        "SLEEC (not implemented in mlbench)",
+        "C2AE (not implemented in mlbench)",
+        "LaMP (not implemented in mlbench)",
+        "MPVAE (not implemented in mlbench)",
+        "C-GMVAE (not implemented in mlbench)",
+    ]
     assert "– \\| 0.216 \\| not run" in row["HARAM"]
 
 
 def test_paper_records_are_plain_numbers(store, tmp_path):
-    out = render_paper_table(store, "cgmvae", "ex-f1", "fixed", "csv", data_dir=tmp_path,
-                             available_methods=AVAILABLE)
+    out = render_paper_table(store, "cgmvae", "ex-f1", "fixed", "csv", data_dir=tmp_path, available_methods=AVAILABLE)
     frame = pd.read_csv(io.StringIO(out)).set_index(["method", "dataset"])
     ours = pd.DataFrame(synthetic_rows(STANDARD_RUNS))
-    cell = ours[(ours.method == "br") & (ours.dataset == "yeast") & (ours.metric == "ex-f1")
-                & (ours.protocol == "fixed")]["value"]
+    cell = ours[
+        (ours.method == "br") & (ours.dataset == "yeast") & (ours.metric == "ex-f1") & (ours.protocol == "fixed")
+    ]["value"]
     br = frame.loc[("br", "yeast")]
     assert (br["mean"], br["std"], br["n"]) == pytest.approx((cell.mean(), cell.std(ddof=1), 3))
     assert br["paper"] == 0.630 and br["delta"] == pytest.approx(cell.mean() - 0.630)
@@ -171,10 +201,12 @@ def test_paper_records_are_plain_numbers(store, tmp_path):
     assert set(frame["metric"]) == {"ex-f1"} and set(frame["protocol"]) == {"fixed"}
     assert not out.startswith("#") and "±" not in out and "*" not in out
 
+
 def test_caption_states_protocol_seeds_and_oracle(store, tmp_path):
     for protocol in ("fixed", "val", "paper"):
-        out = render_paper_table(store, "cgmvae", "p@1", protocol, "markdown", data_dir=tmp_path,
-                                 available_methods=AVAILABLE)
+        out = render_paper_table(
+            store, "cgmvae", "p@1", protocol, "markdown", data_dir=tmp_path, available_methods=AVAILABLE
+        )
         assert f"protocol '{protocol}'" in out and "over 3 seeds" in out and "oracle threshold" in out
     assert "TEST part" in render_paper_table(store, "cgmvae", "p@1", "paper", "markdown", data_dir=tmp_path)
 
@@ -193,15 +225,19 @@ def test_separator_is_escaped_per_format(store, tmp_path):
 
 def test_train_fraction_per_method(tmp_path):
     # Table 5: MPVAE on 100% of the data, C-GMVAE on 50%; a C-GMVAE run on 100% must not be used.
-    runs = [("mpvae", "ebird", "default", 1.0, (0,)), ("cgmvae", "ebird", "default", 0.5, (0,)),
-            ("cgmvae", "ebird", "default", 1.0, (0,))]
+    runs = [
+        ("mpvae", "ebird", "default", 1.0, (0,)),
+        ("cgmvae", "ebird", "default", 0.5, (0,)),
+        ("cgmvae", "ebird", "default", 1.0, (0,)),
+    ]
     rows = synthetic_rows(runs)
     for row in rows:
         if row["method"] == "cgmvae" and row["train_fraction"] == 1.0:
             row["value"] = 0.999
     store = pd.DataFrame(rows, columns=COLUMNS)
-    out = render_paper_table(store, "cgmvae", "ha", "fixed", "markdown", table=5, data_dir=tmp_path,
-                             available_methods={"mpvae", "cgmvae"})
+    out = render_paper_table(
+        store, "cgmvae", "ha", "fixed", "markdown", table=5, data_dir=tmp_path, available_methods={"mpvae", "cgmvae"}
+    )
     assert "0.999" not in out
     assert "ebird: C-GMVAE (50%)" in out and "Training fractions" in out
 
@@ -218,19 +254,37 @@ def test_non_default_variant_is_used_and_named(tmp_path):
 
 def test_paper_dash_cells(tmp_path):
     # MulSupCon Table 2 prints "-" for RBCC on mediamill: no paper value, no difference.
-    out = render_paper_table(pd.DataFrame(columns=COLUMNS), "mulsupcon", "ex-f1", "fixed", "markdown",
-                             data_dir=tmp_path, available_methods=AVAILABLE)
+    out = render_paper_table(
+        pd.DataFrame(columns=COLUMNS),
+        "mulsupcon",
+        "ex-f1",
+        "fixed",
+        "markdown",
+        data_dir=tmp_path,
+        available_methods=AVAILABLE,
+    )
     row = next(line for line in out.splitlines() if line.startswith("| RBCC"))
     assert row.split("|")[1].strip() == "RBCC (not implemented in mlbench)"
     assert "no runs yet" in out
-    records = pd.read_csv(io.StringIO(render_paper_table(
-        pd.DataFrame(columns=COLUMNS), "mulsupcon", "ex-f1", "fixed", "csv", data_dir=tmp_path,
-        available_methods=AVAILABLE))).set_index(["method", "dataset"])
+    records = pd.read_csv(
+        io.StringIO(
+            render_paper_table(
+                pd.DataFrame(columns=COLUMNS),
+                "mulsupcon",
+                "ex-f1",
+                "fixed",
+                "csv",
+                data_dir=tmp_path,
+                available_methods=AVAILABLE,
+            )
+        )
+    ).set_index(["method", "dataset"])
     assert pd.isna(records.loc[("rbcc", "mediamill"), "paper"])  # "-" in the paper: no value
     assert records.loc[("mulsupcon", "mediamill"), "paper"] == 0.627
 
 
 # -- lookups ---------------------------------------------------------------------------------------
+
 
 def test_choose_table():
     assert choose_table("cgmvae", "ex-f1") == "1"
@@ -279,19 +333,20 @@ def test_table_and_runnable_cells(tmp_path):
     assert Cell("cgmvae", "ebird", 0.5) in cells and Cell("mpvae", "ebird", 1.0) in cells
     runnable = runnable_cells("cgmvae", "1", data_dir=tmp_path, available_methods={"br", "mlknn"})
     assert {(c.method, c.dataset) for c in runnable} == {
-        (m, d) for m in ("br", "mlknn") for d in ("yeast", "scene", "bookmarks", "delicious")}
+        (m, d) for m in ("br", "mlknn") for d in ("yeast", "scene", "bookmarks", "delicious")
+    }
     assert runnable_cells("mulsupcon", "6", data_dir=tmp_path) == []  # image data only
 
 
 # -- the CLI ---------------------------------------------------------------------------------------
+
 
 def test_cli_table_paper(store, tmp_path, capsys):
     from mlbench.cli import main
 
     (tmp_path / STORE_NAME).write_text(store.to_csv(index=False))
     with pytest.raises(SystemExit) as exit_info:
-        main(["table", "--paper", "cgmvae", "--metric", "ma-f1", "--format", "markdown",
-              "--runs-dir", str(tmp_path)])
+        main(["table", "--paper", "cgmvae", "--metric", "ma-f1", "--format", "markdown", "--runs-dir", str(tmp_path)])
     assert exit_info.value.code in (0, None)
     out = capsys.readouterr().out
     assert "cgmvae Table 2" in out and "\\| 0.373 \\|" in out  # BR on yeast, ma-F1, C-GMVAE Table 2
@@ -306,8 +361,13 @@ def test_unimplemented_lists_match_the_registry():
 
     registered, missing = set(method_ids()), unimplemented_methods()
     assert not set(missing) & registered, "registered methods still listed as unimplemented"
-    unknown = {(paper, table, method) for paper in PAPERS for table in paper_tables(paper)
-               for method in paper_layout(paper, table)["methods"]
-               if not set(paper_layout(paper, table)["datasets"]) <= IMAGE_DATASETS
-               and method not in registered and method not in missing}
+    unknown = {
+        (paper, table, method)
+        for paper in PAPERS
+        for table in paper_tables(paper)
+        for method in paper_layout(paper, table)["methods"]
+        if not set(paper_layout(paper, table)["datasets"]) <= IMAGE_DATASETS
+        and method not in registered
+        and method not in missing
+    }
     assert not unknown, f"methods on vector data neither registered nor listed unimplemented: {unknown}"

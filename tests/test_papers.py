@@ -35,13 +35,57 @@ PAPER_FILES = {
 }
 
 # The project-wide ids the brief fixes; everything else must be documented in the module docstring.
-PROJECT_METRICS = {"ha", "ex-f1", "mi-f1", "ma-f1", "p@1", "map", "p@3", "p@5", "subset-acc",
-                   "ranking-loss", "coverage", "one-error", "macro-auc"}
-PROJECT_METHODS = {"br", "mlknn", "haram", "sleec", "c2ae", "lamp", "mpvae", "cgmvae", "asl", "rbcc",
-                   "mulsupcon", "mulsupcon-all", "mulsupcon-any", "mulsupconld-rld", "mulsupconld-cld",
-                   "mulcon", "bce", "cgmvae-unigauss", "cgmvae-gm-only", "cgmvae-contrastive-only"}
-VECTOR_DATASETS = {"mirflickr", "yeast", "scene", "bibtex", "delicious", "ebird", "nus-vec", "sider",
-                   "reuters", "fish", "mediamill", "bookmarks"}
+PROJECT_METRICS = {
+    "ha",
+    "ex-f1",
+    "mi-f1",
+    "ma-f1",
+    "p@1",
+    "map",
+    "p@3",
+    "p@5",
+    "subset-acc",
+    "ranking-loss",
+    "coverage",
+    "one-error",
+    "macro-auc",
+}
+PROJECT_METHODS = {
+    "br",
+    "mlknn",
+    "haram",
+    "sleec",
+    "c2ae",
+    "lamp",
+    "mpvae",
+    "cgmvae",
+    "asl",
+    "rbcc",
+    "mulsupcon",
+    "mulsupcon-all",
+    "mulsupcon-any",
+    "mulsupconld-rld",
+    "mulsupconld-cld",
+    "mulcon",
+    "bce",
+    "cgmvae-unigauss",
+    "cgmvae-gm-only",
+    "cgmvae-contrastive-only",
+}
+VECTOR_DATASETS = {
+    "mirflickr",
+    "yeast",
+    "scene",
+    "bibtex",
+    "delicious",
+    "ebird",
+    "nus-vec",
+    "sider",
+    "reuters",
+    "fish",
+    "mediamill",
+    "bookmarks",
+}
 COLUMNS = ["paper", "table", "metric", "method", "dataset", "value", "std", "reproducible", "note"]
 DECOR = '-~^"'
 
@@ -114,24 +158,23 @@ def _row_cells(paper: str, table: str, row: tuple[str, ...], group: str | None =
     lines, sep = _region(paper, table)
     k = 0
     if group is not None:
-        k = next(n for n, line in enumerate(lines)
-                 if line.strip() == group or line.startswith(group + sep))
+        k = next(n for n, line in enumerate(lines) if line.strip() == group or line.startswith(group + sep))
     for n, line in enumerate(lines[k:]):
         if group is not None and n > 0 and sep == "\t" and line.split("\t")[0] not in ("", group):
             break  # left the group
         if sep == " ":
             body = line.strip()
             if group is not None and body.startswith(group + " "):
-                body = body[len(group) + 1:]
+                body = body[len(group) + 1 :]
             label = row[0]
-            if body.startswith(label + " ") and re.fullmatch(r"[\d. ]+", body[len(label):].strip()):
-                return body[len(label):].split()
+            if body.startswith(label + " ") and re.fullmatch(r"[\d. ]+", body[len(label) :].strip()):
+                return body[len(label) :].split()
         else:
             cells = line.split("\t")
             if group is not None:
                 cells = cells[1:]
-            if tuple(c.strip() for c in cells[:len(row)]) == row:
-                rest = [_clean(c) for c in cells[len(row):]]
+            if tuple(c.strip() for c in cells[: len(row)]) == row:
+                rest = [_clean(c) for c in cells[len(row) :]]
                 while rest and rest[-1] == "":
                     rest.pop()
                 return rest
@@ -178,8 +221,11 @@ SAMPLES = [
 ]
 
 
-@pytest.mark.parametrize("paper,table,metric,method,dataset,row,group,col,printed", SAMPLES,
-                         ids=[f"{s[0]}-T{s[1]}-{s[2]}-{s[3]}-{s[4]}" for s in SAMPLES])
+@pytest.mark.parametrize(
+    "paper,table,metric,method,dataset,row,group,col,printed",
+    SAMPLES,
+    ids=[f"{s[0]}-T{s[1]}-{s[2]}-{s[3]}-{s[4]}" for s in SAMPLES],
+)
 def test_sampled_cell_matches_paper_text(paper, table, metric, method, dataset, row, group, col, printed):
     cells = _row_cells(paper, table, row, group)
     assert cells[col].strip(DECOR) == printed, cells
@@ -304,8 +350,17 @@ def test_layout_shapes_of_main_tables():
     t1 = paper_layout("cgmvae", "1")
     assert t1["metrics"] == ["ex-f1", "mi-f1"]
     assert t1["methods"] == ["br", "mlknn", "haram", "sleec", "c2ae", "lamp", "mpvae", "cgmvae"]
-    assert t1["datasets"] == ["ebird", "mirflickr", "nus-vec", "yeast", "scene", "sider", "reuters",
-                              "bookmarks", "delicious"]
+    assert t1["datasets"] == [
+        "ebird",
+        "mirflickr",
+        "nus-vec",
+        "yeast",
+        "scene",
+        "sider",
+        "reuters",
+        "bookmarks",
+        "delicious",
+    ]
     assert paper_layout("cgmvae", "2")["metrics"] == ["ma-f1", "ha"]
     assert paper_layout("cgmvae", "3")["metrics"] == ["p@1"]
     t5 = paper_layout("cgmvae", "5")

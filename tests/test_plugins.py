@@ -50,8 +50,9 @@ def plugin_file(tmp_path, monkeypatch):
 
 
 def test_file_plugin_trains_and_records_its_source(env, capsys, plugin_file):
-    code, out, err = run(capsys, "train", "--method", "./my_methods.py:Prior", "-d", "yeast",
-                         "--set", "smoothing=2", "-q")
+    code, out, err = run(
+        capsys, "train", "--method", "./my_methods.py:Prior", "-d", "yeast", "--set", "smoothing=2", "-q"
+    )
     assert code == 0, err
     run_dir = env / "runs/yeast/my_methods.py:Prior/smoothing=2.0/iterative-seed0"
     config = json.loads((run_dir / "config.json").read_text())
@@ -65,8 +66,18 @@ def test_file_plugin_trains_and_records_its_source(env, capsys, plugin_file):
 
 
 def test_random_forest_as_is(env, capsys):
-    code, out, err = run(capsys, "train", "--method", "sklearn.ensemble:RandomForestClassifier",
-                         "-d", "yeast", "--set", "n_estimators=20", "max_depth=6", "-q")
+    code, out, err = run(
+        capsys,
+        "train",
+        "--method",
+        "sklearn.ensemble:RandomForestClassifier",
+        "-d",
+        "yeast",
+        "--set",
+        "n_estimators=20",
+        "max_depth=6",
+        "-q",
+    )
     assert code == 0, err
     run_dir = env / "runs/yeast/sklearn.ensemble:RandomForestClassifier/max_depth=6,n_estimators=20/iterative-seed0"
     config = json.loads((run_dir / "config.json").read_text())
@@ -80,19 +91,30 @@ def test_random_forest_as_is(env, capsys):
         assert 0 <= npz["scores_test"].min() and npz["scores_test"].max() <= 1
     metrics = json.loads((run_dir / "metrics.json").read_text())["fixed"]["metrics"]
     assert metrics["mi-f1"] > 0.5
-    code, _, err = run(capsys, "train", "--method", "sklearn.ensemble:RandomForestClassifier",
-                       "-d", "yeast", "--set", "n_estimators=many")
+    code, _, err = run(
+        capsys,
+        "train",
+        "--method",
+        "sklearn.ensemble:RandomForestClassifier",
+        "-d",
+        "yeast",
+        "--set",
+        "n_estimators=many",
+    )
     assert_one_line_error(code, err, "n_estimators", "expects a int")
 
 
-@pytest.mark.parametrize("reference, fragment", [
-    ("./my_methods.py:Skl", "predict_proba returned shape"),
-    ("./my_methods.py:NotAClass", "not a class"),
-    ("./my_methods.py:Missing", "has no attribute 'Missing'"),
-    ("./missing.py:X", "not found"),
-    ("json:JSONDecoder", "neither a mlbench MultiLabelMethod nor an estimator"),
-    ("no_such_pkg_xyz.mod:X", "cannot import no_such_pkg_xyz.mod: ModuleNotFoundError"),
-])
+@pytest.mark.parametrize(
+    "reference, fragment",
+    [
+        ("./my_methods.py:Skl", "predict_proba returned shape"),
+        ("./my_methods.py:NotAClass", "not a class"),
+        ("./my_methods.py:Missing", "has no attribute 'Missing'"),
+        ("./missing.py:X", "not found"),
+        ("json:JSONDecoder", "neither a mlbench MultiLabelMethod nor an estimator"),
+        ("no_such_pkg_xyz.mod:X", "cannot import no_such_pkg_xyz.mod: ModuleNotFoundError"),
+    ],
+)
 def test_bad_plugins_are_one_line_errors(env, capsys, plugin_file, reference, fragment):
     code, _, err = run(capsys, "train", "--method", reference, "-d", "yeast", "-q")
     assert_one_line_error(code, err, fragment)
@@ -114,8 +136,7 @@ def test_entry_point_method_is_listed_and_trains(env, capsys, tmp_path, monkeypa
     dist = site / "prior_pkg-1.2.3.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: prior-pkg\nVersion: 1.2.3\n")
-    (dist / "entry_points.txt").write_text("[mlbench.methods]\nprior = prior_pkg:Prior\n"
-                                           "br = prior_pkg:Prior\n")
+    (dist / "entry_points.txt").write_text("[mlbench.methods]\nprior = prior_pkg:Prior\nbr = prior_pkg:Prior\n")
     monkeypatch.syspath_prepend(str(site))
     try:
         with warnings.catch_warnings(record=True) as caught:

@@ -15,8 +15,10 @@ from mlbench.runs.spec import RunSpec
 
 from .conftest import invoke_cli
 
-LINE = re.compile(r"^✓ run (\d+)/(\d+) done  (\S+) · yeast · seed (\d+)(?: · \S+)?  ha 0\.\d{3}  "
-                  r"ex-f1 (0\.\d{3})  .*  (?:\d+\.\d s|\d+ min \d\d s|\d+ h \d\d min)  (?:ETA .*  )?(\S+)$")
+LINE = re.compile(
+    r"^✓ run (\d+)/(\d+) done  (\S+) · yeast · seed (\d+)(?: · \S+)?  ha 0\.\d{3}  "
+    r"ex-f1 (0\.\d{3})  .*  (?:\d+\.\d s|\d+ min \d\d s|\d+ h \d\d min)  (?:ETA .*  )?(\S+)$"
+)
 
 
 def run(capsys, *argv):
@@ -35,6 +37,7 @@ def env(tmp_path, monkeypatch, session_data_dir):
 
 # -- text ------------------------------------------------------------------------------------------
 
+
 def test_run_label_names_the_run_and_what_sets_it_apart():
     assert run_label(RunSpec("bce", "yeast", 1)) == "bce · yeast · seed 1"
     assert run_label(RunSpec("br", "scene", 0, "kfold5-fold2")) == "br · scene · seed 0 · fold 2 of 5"
@@ -45,7 +48,13 @@ def test_run_label_names_the_run_and_what_sets_it_apart():
 
 def test_durations_read_as_seconds_minutes_hours():
     assert [format_seconds(s) for s in (0.04, 12.14, 59.9, 65, 3599, 7380)] == [
-        "0.0 s", "12.1 s", "59.9 s", "1 min 05 s", "59 min 59 s", "2 h 03 min"]
+        "0.0 s",
+        "12.1 s",
+        "59.9 s",
+        "1 min 05 s",
+        "59 min 59 s",
+        "2 h 03 min",
+    ]
     assert [format_eta(s) for s in (4.4, 40.6, 125)] == ["5 s", "41 s", "2 min 05 s"]
 
 
@@ -86,12 +95,14 @@ def test_auto_jobs_uses_the_cores_only_where_workers_pay_off(monkeypatch):
     assert schedule.auto_jobs(br, is_neural=neural, estimate=lambda spec: 60.0) == 4
     monkeypatch.setattr(schedule, "usable_cores", lambda: 1)
     assert schedule.auto_jobs(bce, is_neural=neural) == 1
-    order = schedule.longest_first(br[:2] + bce[:1], key=lambda spec: spec, is_neural=neural,
-                                   estimate=lambda spec: 5.0 if spec.seed == 1 else None)
+    order = schedule.longest_first(
+        br[:2] + bce[:1], key=lambda spec: spec, is_neural=neural, estimate=lambda spec: 5.0 if spec.seed == 1 else None
+    )
     assert order == [bce[0], br[1], br[0]]
 
 
 # -- the command line, off a terminal --------------------------------------------------------------
+
 
 def test_train_prints_one_plain_line_per_run_and_says_what_it_will_do(env, capsys):
     code, out, err = run(capsys, "train", "-m", "br", "mlknn", "-d", "yeast", "--seed", "0", "1")
@@ -112,8 +123,11 @@ def test_train_prints_one_plain_line_per_run_and_says_what_it_will_do(env, capsy
     assert code == 0, err
     assert out.count("already complete") == 2 and out.count("done  br · yeast · seed 2") == 1
     assert "run 1/1 done" in out
-    assert re.search(r"1 run to train \(2 more already complete: skipped; --force redoes them\); "
-                     r"about \d[\d a-z]* s by the recorded fit times", " ".join(err.split())), err
+    assert re.search(
+        r"1 run to train \(2 more already complete: skipped; --force redoes them\); "
+        r"about \d[\d a-z]* s by the recorded fit times",
+        " ".join(err.split()),
+    ), err
 
 
 def test_train_jobs_is_checked(env, capsys):
@@ -144,16 +158,28 @@ class LabelPrior:
 def test_jobs_2_gives_the_numbers_of_jobs_1_plugins_included(env, capsys, monkeypatch):
     (env / "prior.py").write_text(PLUGIN)
     monkeypatch.chdir(env)  # ./prior.py is found by the worker processes too
-    common = ["train", "-m", "bce", "./prior.py:LabelPrior", "-d", "yeast", "--seed", "0", "1",
-              "--set", "bce.epochs=2", "--set", "bce.hidden=[16]"]
+    common = [
+        "train",
+        "-m",
+        "bce",
+        "./prior.py:LabelPrior",
+        "-d",
+        "yeast",
+        "--seed",
+        "0",
+        "1",
+        "--set",
+        "bce.epochs=2",
+        "--set",
+        "bce.hidden=[16]",
+    ]
     code, out, err = run(capsys, *common, "--jobs", "2", "--runs-dir", env / "parallel")
     assert code == 0, err
     assert "4 runs to train, 2 at a time in worker processes." in err
     assert sorted(int(m[1]) for m in map(LINE.match, out.strip().splitlines())) == [1, 2, 3, 4], out
     code, _, err = run(capsys, *common, "--jobs", "1", "--runs-dir", env / "sequential")
     assert code == 0, err
-    run_ids = [p.parent.relative_to(env / "sequential")
-               for p in sorted((env / "sequential").rglob("metrics.json"))]
+    run_ids = [p.parent.relative_to(env / "sequential") for p in sorted((env / "sequential").rglob("metrics.json"))]
     assert len(run_ids) == 4 and any("prior.py:LabelPrior" in str(r) for r in run_ids)
     for run_id in run_ids:
         parallel, sequential = env / "parallel" / run_id, env / "sequential" / run_id
@@ -188,6 +214,10 @@ def test_reproduce_prints_the_same_plain_lines(env, capsys):
     assert code == 0, err
     assert "\x1b" not in out + err
     lines = [m for m in map(LINE.match, out.splitlines()) if m]
-    assert [(m[1], m[2], m[4]) for m in lines] == [("1", "4", "0"), ("2", "4", "1"),
-                                                   ("3", "4", "0"), ("4", "4", "1")], out
+    assert [(m[1], m[2], m[4]) for m in lines] == [
+        ("1", "4", "0"),
+        ("2", "4", "1"),
+        ("3", "4", "0"),
+        ("4", "4", "1"),
+    ], out
     assert {m[3] for m in lines} == {"br", "mlknn"}

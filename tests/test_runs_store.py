@@ -100,10 +100,23 @@ def test_interrupted_neural_run_resumes_to_the_uninterrupted_result(session_data
 
 def _write_rows(runs_dir, worker, n_runs):
     for i in range(n_runs):
-        rows = [{"dataset": "d", "method": f"m{worker}", "variant": "default", "seed": i,
-                 "split": "iterative", "split_id": "x", "train_fraction": 1.0, "protocol": "fixed",
-                 "metric": metric, "value": 0.5, "run_id": f"w{worker}-{i}", "finished_at": "t"}
-                for metric in ("ha", "ex-f1")]
+        rows = [
+            {
+                "dataset": "d",
+                "method": f"m{worker}",
+                "variant": "default",
+                "seed": i,
+                "split": "iterative",
+                "split_id": "x",
+                "train_fraction": 1.0,
+                "protocol": "fixed",
+                "metric": metric,
+                "value": 0.5,
+                "run_id": f"w{worker}-{i}",
+                "finished_at": "t",
+            }
+            for metric in ("ha", "ex-f1")
+        ]
         add_rows(runs_dir, rows)
 
 

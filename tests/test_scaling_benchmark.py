@@ -24,7 +24,7 @@ def test_exponent_and_extrapolation_of_a_power_law(scaling):
     sizes = [100, 200, 400, 800]
     seconds = [0.5 * (s / 100) ** 1.5 for s in sizes]
     assert scaling.exponent(sizes, seconds, fit_points=3) == pytest.approx(1.5)
-    assert scaling.extrapolate(sizes, seconds, 1.5, 8000) == pytest.approx(0.5 * 80 ** 1.5)
+    assert scaling.extrapolate(sizes, seconds, 1.5, 8000) == pytest.approx(0.5 * 80**1.5)
     # values at or under the floor (allocator noise) are left out; fewer than two points: nan
     assert scaling.exponent(sizes, [0.0, 0.2, 2.0, 20.0], 4, floor=1.0) == pytest.approx(math.log(10) / math.log(2))
     assert math.isnan(scaling.exponent(sizes, [0.0, 0.0, 0.5, 2.0], 4, floor=1.0))

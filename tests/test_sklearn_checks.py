@@ -20,42 +20,53 @@ from mlbench.methods.mulsupcon import MulSupConMethod
 # The checks build their targets for single-output classifiers: 1-D class vectors, or (n, 1)
 # columns of multi-class integers for estimators tagged multi-output only. Our methods take an
 # (n, L) 0/1 indicator matrix and reject anything else with a ValueError naming the fix.
-MULTICLASS_TARGET = ("fits a multi-class integer target; a multi-label method takes a 0/1 "
-                     "indicator matrix and rejects it (ValueError 'Unknown label type')")
+MULTICLASS_TARGET = (
+    "fits a multi-class integer target; a multi-label method takes a 0/1 "
+    "indicator matrix and rejects it (ValueError 'Unknown label type')"
+)
 EXPECTED_FAILED = {
-    "check_do_not_raise_errors_in_init_or_set_params":
-        "mlbench validates hyperparameters when they are set (one-line error naming the fix, as "
-        "for --set), so nonsense values raise in __init__/set_params, not at fit",
+    "check_do_not_raise_errors_in_init_or_set_params": "mlbench validates hyperparameters when they are set (one-line error naming the fix, as "
+    "for --set), so nonsense values raise in __init__/set_params, not at fit",
     "check_estimators_dtypes": MULTICLASS_TARGET,
     "check_estimator_sparse_array": MULTICLASS_TARGET + "; sparse X itself is supported",
     "check_estimator_sparse_matrix": MULTICLASS_TARGET + "; sparse X itself is supported",
     "check_classifier_data_not_an_array": MULTICLASS_TARGET,
     "check_classifiers_classes": "fits 1-D binary and multi-class class vectors",
-    "check_classifiers_train": "asserts a 1-D prediction of shape (n,); multi-label methods "
-                               "predict (n, L) matrices",
-    "check_classifier_not_supporting_multiclass":
-        "wants the binary-only wording 'Only binary classification is supported.'; the message "
-        "names the multi-label indicator matrix instead",
+    "check_classifiers_train": "asserts a 1-D prediction of shape (n,); multi-label methods predict (n, L) matrices",
+    "check_classifier_not_supporting_multiclass": "wants the binary-only wording 'Only binary classification is supported.'; the message "
+    "names the multi-label indicator matrix instead",
     "check_fit2d_1feature": MULTICLASS_TARGET + " (before the 1-feature case is reached)",
 }
 PER_CLASS = [
     (MLkNN, {"check_fit2d_1sample": "ML-kNN needs more training samples than neighbours k"}),
-    (HARAM, {"check_classifiers_multilabel_output_format_predict_proba":
-             "HARAM's scores are prototype label fractions, exactly 0 or 1 where all activated "
-             "prototypes agree; the check wants every probability strictly inside (0, 1)"}),
-    (MulConMethod, {"check_dont_overwrite_parameters":
-                    "fit sizes eval_batch_size by L*d, shadowing the class attribute of the "
-                    "training loop on the instance (not a hyperparameter)"}),
-    (MulSupConMethod, {"check_fit2d_1sample":
-                       "the MoCo projection head has BatchNorm, which cannot train on one "
-                       "sample (torch's own ValueError)"}),
+    (
+        HARAM,
+        {
+            "check_classifiers_multilabel_output_format_predict_proba": "HARAM's scores are prototype label fractions, exactly 0 or 1 where all activated "
+            "prototypes agree; the check wants every probability strictly inside (0, 1)"
+        },
+    ),
+    (
+        MulConMethod,
+        {
+            "check_dont_overwrite_parameters": "fit sizes eval_batch_size by L*d, shadowing the class attribute of the "
+            "training loop on the instance (not a hyperparameter)"
+        },
+    ),
+    (
+        MulSupConMethod,
+        {
+            "check_fit2d_1sample": "the MoCo projection head has BatchNorm, which cannot train on one "
+            "sample (torch's own ValueError)"
+        },
+    ),
 ]
 # Neural methods compute in float32: reordering or subsetting the rows of a batch changes
 # the matmul's summation order, so scores agree to ~1e-7 relative, at the checks' tolerance;
 # whether they fail depends on the BLAS blocking, so they may also pass (XPASS).
 NEURAL = {
     check: "float32 networks: scores of reordered/subset rows agree to ~1e-7 relative (BLAS "
-           "summation order), the check's rtol is 1e-7"
+    "summation order), the check's rtol is 1e-7"
     for check in ("check_methods_sample_order_invariance", "check_methods_subset_invariance")
 }
 # Classic methods and the neural baseline run by default; the other neural methods share the

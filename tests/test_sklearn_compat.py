@@ -18,8 +18,7 @@ from mlbench.methods.base import ParameterError
 
 @pytest.fixture(scope="module")
 def data():
-    X, Y = make_multilabel_classification(n_samples=90, n_features=8, n_classes=4,
-                                          random_state=0)
+    X, Y = make_multilabel_classification(n_samples=90, n_features=8, n_classes=4, random_state=0)
     return X, Y
 
 
@@ -89,7 +88,8 @@ def test_neural_fit_without_validation_carves_a_seeded_stratified_part(data):
     assert a.selected_threshold_ is not None  # model selection ran on the carved part
     # The same result as giving that part explicitly.
     c = create_method("bce", overrides=params).fit(
-        X[train], Y[train], X[val], Y[val], context=FitContext(seed=3, progress=False))
+        X[train], Y[train], X[val], Y[val], context=FitContext(seed=3, progress=False)
+    )
     np.testing.assert_array_equal(a.predict_proba(X), c.predict_proba(X))
 
 

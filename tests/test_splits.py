@@ -18,9 +18,15 @@ def _synthetic(n=1000, n_labels=30, seed=0, upstream=None) -> Dataset:
     rates = rng.uniform(0.005, 0.3, size=n_labels)  # several rare labels
     Y = (rng.random((n, n_labels)) < rates).astype(np.uint8)
     upstream = np.zeros(n, np.int8) if upstream is None else upstream
-    return Dataset("synthetic", rng.random((n, 5)).astype(np.float32), Y,
-                   [f"f{i}" for i in range(5)], [f"l{j}" for j in range(n_labels)], upstream,
-                   {"content_sha256": f"synthetic-{seed}"})
+    return Dataset(
+        "synthetic",
+        rng.random((n, 5)).astype(np.float32),
+        Y,
+        [f"f{i}" for i in range(5)],
+        [f"l{j}" for j in range(n_labels)],
+        upstream,
+        {"content_sha256": f"synthetic-{seed}"},
+    )
 
 
 @pytest.mark.parametrize("strategy", ["iterative", "random"])
@@ -94,12 +100,15 @@ def test_official_without_upstream_split_is_a_clear_error():
         make_split(dataset, "official", 0)
 
 
-@pytest.mark.parametrize("ratios, message", [
-    ((0.8, 0.1), "three ratios"),
-    ((0.8, 0.3, 0.1), "sum to 1"),
-    ((1.0, 0.0, 0.0), "positive"),
-    ((0.998, 0.001, 0.001), "leave a part empty"),
-])
+@pytest.mark.parametrize(
+    "ratios, message",
+    [
+        ((0.8, 0.1), "three ratios"),
+        ((0.8, 0.3, 0.1), "sum to 1"),
+        ((1.0, 0.0, 0.0), "positive"),
+        ((0.998, 0.001, 0.001), "leave a part empty"),
+    ],
+)
 def test_bad_ratios(ratios, message):
     with pytest.raises(MlbenchError, match=message):
         make_split(_synthetic(n=100), "random", 0, ratios)

@@ -22,21 +22,34 @@ def store_of(values: dict, metric: str = "ex-f1", protocol: str = "fixed", fract
     rows = []
     for (method, dataset), seeds in values.items():
         for seed, value in enumerate(seeds):
-            rows.append({"dataset": dataset, "method": method, "variant": "default", "seed": seed,
-                         "split": "iterative", "split_id": "x", "train_fraction": fraction,
-                         "protocol": protocol, "metric": metric, "value": value,
-                         "run_id": f"{dataset}/{method}/default/iterative-seed{seed}"
-                                   + ("" if fraction == 1 else f"-frac{fraction:g}"),
-                         "finished_at": "t"})
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "method": method,
+                    "variant": "default",
+                    "seed": seed,
+                    "split": "iterative",
+                    "split_id": "x",
+                    "train_fraction": fraction,
+                    "protocol": protocol,
+                    "metric": metric,
+                    "value": value,
+                    "run_id": f"{dataset}/{method}/default/iterative-seed{seed}"
+                    + ("" if fraction == 1 else f"-frac{fraction:g}"),
+                    "finished_at": "t",
+                }
+            )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 # Three methods on four datasets, always in the order a > b > c.
-ORDERED = pd.DataFrame({"a": [0.9, 0.8, 0.7, 0.6], "b": [0.8, 0.7, 0.6, 0.5], "c": [0.7, 0.6, 0.5, 0.4]},
-                       index=["d1", "d2", "d3", "d4"])
+ORDERED = pd.DataFrame(
+    {"a": [0.9, 0.8, 0.7, 0.6], "b": [0.8, 0.7, 0.6, 0.5], "c": [0.7, 0.6, 0.5, 0.4]}, index=["d1", "d2", "d3", "d4"]
+)
 
 
 # -- statistics ------------------------------------------------------------------------------------
+
 
 def test_friedman_known_answer():
     # Ranks 1, 2, 3 on each of N = 4 datasets: chi2 = 12N/(k(k+1)) * sum(R^2) - 3N(k+1) = 8, and
@@ -75,8 +88,16 @@ def test_friedman_needs_three_methods_and_two_datasets():
 
 
 def test_performance_matrix_is_made_complete():
-    store = store_of({("a", "d1"): [0.9, 0.8], ("b", "d1"): [0.5], ("a", "d2"): [0.4], ("b", "d2"): [0.3],
-                      ("a", "d3"): [0.2], ("c", "d1"): [0.1]})
+    store = store_of(
+        {
+            ("a", "d1"): [0.9, 0.8],
+            ("b", "d1"): [0.5],
+            ("a", "d2"): [0.4],
+            ("b", "d2"): [0.3],
+            ("a", "d3"): [0.2],
+            ("c", "d1"): [0.1],
+        }
+    )
     matrix, datasets, methods = stats.performance_matrix(store, "ex-f1")
     assert (datasets, methods) == (["d3"], ["c"])  # c ran on 1 of 3 datasets, d3 has 1 of 2 methods
     assert matrix.loc["d1", "a"] == pytest.approx(0.85) and matrix.shape == (2, 2)
@@ -87,8 +108,14 @@ def test_performance_matrix_is_made_complete():
 def test_paired_wilcoxon_known_answer():
     # a beats b on all 6 (dataset, seed) pairs by distinct margins: W = 0 and the exact two-sided
     # p-value is 2 / 2^6 = 0.03125.
-    store = store_of({("a", "d1"): [0.61, 0.62, 0.63], ("b", "d1"): [0.60, 0.60, 0.60],
-                      ("a", "d2"): [0.74, 0.75, 0.76], ("b", "d2"): [0.70, 0.70, 0.70]})
+    store = store_of(
+        {
+            ("a", "d1"): [0.61, 0.62, 0.63],
+            ("b", "d1"): [0.60, 0.60, 0.60],
+            ("a", "d2"): [0.74, 0.75, 0.76],
+            ("b", "d2"): [0.70, 0.70, 0.70],
+        }
+    )
     result = stats.paired_test(store, "ex-f1", "a", "b")
     assert (result.n_pairs, result.wins, result.ties, result.losses) == (6, 6, 0, 0)
     assert result.statistic == 0 and result.pvalue == pytest.approx(0.03125)
@@ -105,6 +132,7 @@ def test_paired_test_direction_and_errors():
 
 # -- plots -----------------------------------------------------------------------------------------
 
+
 def assert_images(paths):
     from matplotlib.image import imread
 
@@ -116,8 +144,12 @@ def assert_images(paths):
     assert svg.stat().st_size > 1000 and "<svg" in svg.read_text()[:500]
 
 
-BARS = {("br", "yeast"): [0.60, 0.62, 0.61], ("mlknn", "yeast"): [0.55, 0.56, 0.58],
-        ("br", "scene"): [0.70, 0.71, 0.69], ("mlknn", "scene"): [0.75, 0.74, 0.76]}
+BARS = {
+    ("br", "yeast"): [0.60, 0.62, 0.61],
+    ("mlknn", "yeast"): [0.55, 0.56, 0.58],
+    ("br", "scene"): [0.70, 0.71, 0.69],
+    ("mlknn", "scene"): [0.75, 0.74, 0.76],
+}
 
 
 def test_grouped_bars(tmp_path):
@@ -129,9 +161,17 @@ def test_grouped_bars(tmp_path):
 def efficiency_store() -> pd.DataFrame:
     frames = []
     for fraction, scale in ((0.1, 0.8), (0.5, 0.9), (1.0, 1.0)):
-        frames.append(store_of({("c2ae", "mirflickr"): [0.40 * scale] * 2,
-                                ("cgmvae", "mirflickr"): [0.40 * scale * (1.3 - 0.2 * fraction)] * 2,
-                                ("mpvae", "mirflickr"): [0.42 * scale] * 2}, metric="ma-f1", fraction=fraction))
+        frames.append(
+            store_of(
+                {
+                    ("c2ae", "mirflickr"): [0.40 * scale] * 2,
+                    ("cgmvae", "mirflickr"): [0.40 * scale * (1.3 - 0.2 * fraction)] * 2,
+                    ("mpvae", "mirflickr"): [0.42 * scale] * 2,
+                },
+                metric="ma-f1",
+                fraction=fraction,
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -164,8 +204,11 @@ def test_label_heatmap(tmp_path):
     run_dir = embedding_run(tmp_path / "runs")
     names = [f"bird {i}" for i in range(10)]
     assert_images(plots.label_heatmap(run_dir, tmp_path / "heat", label_names=names))
-    assert_images(plots.label_heatmap(run_dir, tmp_path / "some", label_names=names,
-                                      labels=["bird 0", "bird 5", "7"], order="given"))
+    assert_images(
+        plots.label_heatmap(
+            run_dir, tmp_path / "some", label_names=names, labels=["bird 0", "bird 5", "7"], order="given"
+        )
+    )
     with pytest.raises(MlbenchError, match="unknown label"):
         plots.label_heatmap(run_dir, tmp_path / "x", label_names=names, labels=["dodo"])
     plain = embedding_run(tmp_path / "plain", with_embeddings=False)
@@ -179,16 +222,27 @@ def test_cd_diagram(tmp_path):
 
 # -- CLI and report --------------------------------------------------------------------------------
 
+
 def run_cli(args) -> int:
     return invoke_cli(*args)
 
 
 @pytest.fixture
 def runs_dir(tmp_path):
-    values = {(m, d): [v - 0.01 * s for s in range(3)] for (m, d), v in {
-        ("br", "yeast"): 0.62, ("mlknn", "yeast"): 0.60, ("haram", "yeast"): 0.58,
-        ("br", "scene"): 0.65, ("mlknn", "scene"): 0.70, ("haram", "scene"): 0.60,
-        ("br", "delicious"): 0.20, ("mlknn", "delicious"): 0.25, ("haram", "delicious"): 0.15}.items()}
+    values = {
+        (m, d): [v - 0.01 * s for s in range(3)]
+        for (m, d), v in {
+            ("br", "yeast"): 0.62,
+            ("mlknn", "yeast"): 0.60,
+            ("haram", "yeast"): 0.58,
+            ("br", "scene"): 0.65,
+            ("mlknn", "scene"): 0.70,
+            ("haram", "scene"): 0.60,
+            ("br", "delicious"): 0.20,
+            ("mlknn", "delicious"): 0.25,
+            ("haram", "delicious"): 0.15,
+        }.items()
+    }
     runs = tmp_path / "runs"
     runs.mkdir()
     (runs / STORE_NAME).write_text(store_of(values).to_csv(index=False))

@@ -93,10 +93,7 @@ def test_bce_learns(data):
     got = compute_metrics(Yt, est.predict_proba(Xt), est.selected_threshold_, ["ma-f1", "map"])
     # the best constant predictor, even with its threshold tuned on the test set
     prior = np.tile(Y.mean(axis=0), (len(Yt), 1))
-    base = {
-        m: max(compute_metrics(Yt, prior, t, [m])[m] for t in (0.0, 0.5, 1.0))
-        for m in ("ma-f1", "map")
-    }
+    base = {m: max(compute_metrics(Yt, prior, t, [m])[m] for t in (0.0, 0.5, 1.0)) for m in ("ma-f1", "map")}
     assert got["ma-f1"] > base["ma-f1"] + 0.1
     assert got["map"] > base["map"] + 0.3
 

@@ -55,6 +55,7 @@ class Marker:
 
 # -- a workspace: yeast cached and split, a complete br run, an interrupted bce run ---------------
 
+
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory):
     from mlbench.data.fetch import fetch_dataset
@@ -75,8 +76,12 @@ def pristine(tmp_path_factory):
     BCEMethod.on_epoch_end = interrupt
     try:
         with pytest.raises(KeyboardInterrupt):
-            train_run(RunSpec("bce", "yeast", 0, overrides=(("epochs", 3), ("hidden", [16]))),
-                      runs_dir=runs, data_dir=data, progress=False)
+            train_run(
+                RunSpec("bce", "yeast", 0, overrides=(("epochs", 3), ("hidden", [16]))),
+                runs_dir=runs,
+                data_dir=data,
+                progress=False,
+            )
     finally:
         BCEMethod.on_epoch_end = original
     assert (runs / BCE_RUN / "checkpoint.pt").is_file()
@@ -100,6 +105,7 @@ def ws(pristine, tmp_path, monkeypatch):
 
 # -- 1. checkpoints and model files never run code ------------------------------------------------
 
+
 def _plant(path: Path, payload: Marker, kind: str) -> None:
     import torch
 
@@ -114,10 +120,8 @@ def test_1_planted_pickle_in_checkpoint_never_runs_on_resume(ws, capsys, kind):
     marker = ws / "PWNED"
     checkpoint = ws / "runs" / BCE_RUN / "checkpoint.pt"
     _plant(checkpoint, Marker(marker), kind)
-    code, _, err = run(capsys, "train", "-m", "bce", "-d", "yeast", *BCE_SETS, "--resume",
-                       "--device", "cpu", "-q")
-    assert_one_line_error(code, err, str(checkpoint), "refuse" if kind == "bare pickle" else "refused",
-                          "--resume")
+    code, _, err = run(capsys, "train", "-m", "bce", "-d", "yeast", *BCE_SETS, "--resume", "--device", "cpu", "-q")
+    assert_one_line_error(code, err, str(checkpoint), "refuse" if kind == "bare pickle" else "refused", "--resume")
     assert not marker.exists()
     assert not (ws / "runs" / BCE_RUN / "scores.npz").exists()  # nothing trusted it
     status = json.loads((ws / "runs" / BCE_RUN / "status.json").read_text())
@@ -141,8 +145,7 @@ def test_1_checkpoint_and_model_hold_the_run_config_hash(ws, capsys):
 
     checkpoint = torch.load(ws / "runs" / BCE_RUN / "checkpoint.pt", weights_only=True)
     assert checkpoint["version"] == 2 and len(checkpoint["config_sha256"]) == 64
-    code, _, err = run(capsys, "train", "-m", "bce", "-d", "yeast", *BCE_SETS, "--resume",
-                       "--device", "cpu", "-q")
+    code, _, err = run(capsys, "train", "-m", "bce", "-d", "yeast", *BCE_SETS, "--resume", "--device", "cpu", "-q")
     assert code == 0, err
     model = torch.load(ws / "runs" / BCE_RUN / "model.pt", weights_only=True)
     assert model["config_sha256"] == checkpoint["config_sha256"]
@@ -159,12 +162,12 @@ def test_1_checkpoint_of_other_data_is_refused(ws, capsys):
     path = ws / "runs" / BCE_RUN / "checkpoint.pt"
     blob = torch.load(path, weights_only=True)
     torch.save({**blob, "config_sha256": "0" * 64}, path)
-    code, _, err = run(capsys, "train", "-m", "bce", "-d", "yeast", *BCE_SETS, "--resume",
-                       "--device", "cpu", "-q")
+    code, _, err = run(capsys, "train", "-m", "bce", "-d", "yeast", *BCE_SETS, "--resume", "--device", "cpu", "-q")
     assert_one_line_error(code, err, "different config_sha256", "delete it")
 
 
 # -- 2. tampered or bit-rotted caches are refused -------------------------------------------------
+
 
 def _tamper(npz_path: Path, keep_mtime: bool = False) -> None:
     stat = npz_path.stat()
@@ -180,8 +183,7 @@ def _tamper(npz_path: Path, keep_mtime: bool = False) -> None:
 def test_2_tampered_dataset_is_refused_before_training(ws, capsys, mirror_url):
     _tamper(ws / "data/yeast/dataset.npz")
     code, _, err = run(capsys, "train", "-m", "br", "-d", "yeast", "--seed", "1", "-q")
-    assert_one_line_error(code, err, "the cached dataset yeast was modified",
-                          "mlbench fetch yeast --force")
+    assert_one_line_error(code, err, "the cached dataset yeast was modified", "mlbench fetch yeast --force")
     assert not (ws / "runs/yeast/br/default/iterative-seed1").exists()
     code, _, err = run(capsys, "verify")
     assert code == 1 and "Traceback" not in err and "dataset yeast was modified" in err
@@ -193,8 +195,7 @@ def test_2_tampered_dataset_is_refused_before_training(ws, capsys, mirror_url):
 def test_2_tamper_that_keeps_size_and_mtime_is_caught_by_verify(ws, capsys):
     _tamper(ws / "data/yeast/dataset.npz", keep_mtime=True)
     code, _, err = run(capsys, "fetch", "yeast", "--verify", "-q")
-    assert_one_line_error(code, err, "the cached dataset yeast was modified",
-                          "mlbench fetch yeast --force")
+    assert_one_line_error(code, err, "the cached dataset yeast was modified", "mlbench fetch yeast --force")
 
 
 def test_2_tampered_split_is_refused(ws, capsys):
@@ -205,8 +206,7 @@ def test_2_tampered_split_is_refused(ws, capsys):
     parts["train"][0], parts["test"][0] = parts["test"][0], parts["train"][0]  # swap two rows
     np.savez(path, **parts)
     code, _, err = run(capsys, "train", "-m", "br", "-d", "yeast", "--seed", "0", "--force", "-q")
-    assert_one_line_error(code, err, "was modified", "mlbench split yeast --strategy iterative "
-                          "--seeds 0 --force")
+    assert_one_line_error(code, err, "was modified", "mlbench split yeast --strategy iterative --seeds 0 --force")
     assert (ws / "runs" / BR_RUN / "scores.npz").is_file()  # the old run was left as it was
     assert BR_RUN in (ws / "runs/results.csv").read_text()
 
@@ -239,6 +239,7 @@ def test_2_old_store_without_hash_column_still_loads(ws, capsys):
 
 
 # -- 3. every file kind mlbench writes: corrupted -> one line naming it and the repair -------------
+
 
 def _wrong_types(obj):
     swap = {dict: "x", list: "x", str: [1], int: "x", float: "x", bool: "x", type(None): "x"}
@@ -289,10 +290,12 @@ VERIFIED_KINDS = {  # read back only by `mlbench verify` (and reports)
     f"runs/{BR_RUN}/config.json": "--force",
     f"runs/{BR_RUN}/metrics.json": "--force",
 }
-CORRUPTIONS = {".json": ["truncate", "zero", "random", "wrong types", "missing keys"],
-               ".npz": ["truncate", "zero", "random", "missing keys", "npy for npz"],
-               ".csv": ["truncate", "zero", "random", "missing keys"],
-               ".pt": ["truncate", "zero", "random"]}
+CORRUPTIONS = {
+    ".json": ["truncate", "zero", "random", "wrong types", "missing keys"],
+    ".npz": ["truncate", "zero", "random", "missing keys", "npy for npz"],
+    ".csv": ["truncate", "zero", "random", "missing keys"],
+    ".pt": ["truncate", "zero", "random"],
+}
 CASES = [(f, how) for f in FILE_KINDS for how in CORRUPTIONS[Path(f).suffix]]
 
 
@@ -329,13 +332,17 @@ def test_3_corrupted_run_files_are_named_by_verify(ws, capsys, relative, how):
 
 # -- 4. values are validated before anything is written -------------------------------------------
 
-@pytest.mark.parametrize("argv, fragment", [
-    (("-m", "bce", "--set", "epochs=0"), "'epochs' of method 'bce' must be >= 1"),
-    (("-m", "mlknn", "--set", "k=0"), "'k' of method 'mlknn' must be >= 1"),
-    (("-m", "br", "--set", "C=-1"), "'C' of method 'br' must be > 0"),
-    (("-m", "bce", "--set", "dropout=1.5"), "must be in [0, 1)"),
-    (("-m", "br", "--seed", "-1"), "seeds must be integers >= 0"),
-])
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (("-m", "bce", "--set", "epochs=0"), "'epochs' of method 'bce' must be >= 1"),
+        (("-m", "mlknn", "--set", "k=0"), "'k' of method 'mlknn' must be >= 1"),
+        (("-m", "br", "--set", "C=-1"), "'C' of method 'br' must be > 0"),
+        (("-m", "bce", "--set", "dropout=1.5"), "must be in [0, 1)"),
+        (("-m", "br", "--seed", "-1"), "seeds must be integers >= 0"),
+    ],
+)
 def test_4_out_of_range_values_leave_no_run_directory(ws, capsys, argv, fragment):
     shutil.rmtree(ws / "runs")
     code, _, err = run(capsys, "train", "-d", "yeast", *argv, "-q")
@@ -375,6 +382,7 @@ def test_4_ranges_are_declared_with_the_parameters(capsys):
 
 
 # -- 5. nothing is accepted silently --------------------------------------------------------------
+
 
 def test_5_unknown_config_key_is_an_error_with_a_suggestion(ws, capsys):
     shutil.rmtree(ws / "runs")
@@ -432,6 +440,7 @@ def test_5_every_store_write_keeps_the_previous_store(ws, capsys):
 
 # -- 6. permissions and debris --------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664)])
 def test_6_written_files_honour_the_umask(tmp_path, capsys, monkeypatch, umask, mode):
     monkeypatch.setenv("MLBENCH_DATA", str(tmp_path / "data"))
@@ -444,17 +453,22 @@ def test_6_written_files_honour_the_umask(tmp_path, capsys, monkeypatch, umask, 
     finally:
         os.umask(old)
     run_dir = tmp_path / "runs/emotions/mlknn/default/iterative-seed0"
-    files = [tmp_path / "data/emotions/dataset.npz", tmp_path / "data/emotions/meta.json",
-             *(tmp_path / "data/emotions/raw").glob("*.arff"),
-             run_dir / "config.json", run_dir / "scores.npz", run_dir / "status.json",
-             tmp_path / "runs/results.csv", tmp_path / "runs/results.csv.bak"]
+    files = [
+        tmp_path / "data/emotions/dataset.npz",
+        tmp_path / "data/emotions/meta.json",
+        *(tmp_path / "data/emotions/raw").glob("*.arff"),
+        run_dir / "config.json",
+        run_dir / "scores.npz",
+        run_dir / "status.json",
+        tmp_path / "runs/results.csv",
+        tmp_path / "runs/results.csv.bak",
+    ]
     assert len(files) == 9
     for path in files:
         assert oct(path.stat().st_mode & 0o777) == oct(mode), path
 
 
-def test_6_downloads_honour_the_umask_and_killed_downloads_leave_no_debris(tmp_path, capsys,
-                                                                          mirror_url, dead_mirror):
+def test_6_downloads_honour_the_umask_and_killed_downloads_leave_no_debris(tmp_path, capsys, mirror_url, dead_mirror):
     raw = tmp_path / "data/emotions/raw"
     raw.mkdir(parents=True)
     debris = [raw / "tmpab12cd_3", raw / ".emotions.xml.k2j3h4.tmp"]  # pooch's, mlbench's
@@ -462,8 +476,9 @@ def test_6_downloads_honour_the_umask_and_killed_downloads_leave_no_debris(tmp_p
         path.write_bytes(b"half a download")
     old = os.umask(0o022)
     try:
-        code, _, err = run(capsys, "fetch", "emotions", "--force", "--mirror", mirror_url,
-                           "--data-dir", tmp_path / "data", "-q")
+        code, _, err = run(
+            capsys, "fetch", "emotions", "--force", "--mirror", mirror_url, "--data-dir", tmp_path / "data", "-q"
+        )
     finally:
         os.umask(old)
     assert code == 0, err
@@ -471,8 +486,7 @@ def test_6_downloads_honour_the_umask_and_killed_downloads_leave_no_debris(tmp_p
     downloaded = sorted(raw.glob("emotions*"))
     assert downloaded and all(p.stat().st_mode & 0o777 == 0o644 for p in downloaded)
     # A failed download removes its temporary file at once.
-    code, _, err = run(capsys, "fetch", "enron", "--mirror", dead_mirror, "--data-dir",
-                       tmp_path / "data", "-q")
+    code, _, err = run(capsys, "fetch", "enron", "--mirror", dead_mirror, "--data-dir", tmp_path / "data", "-q")
     assert_one_line_error(code, err, "could not fetch enron")
     leftovers = [p.name for p in (tmp_path / "data/enron/raw").iterdir() if not p.name.startswith(".download")]
     assert leftovers == []

@@ -37,8 +37,7 @@ def _arff_header(relation: str, labels_first: bool = False, nominal: bool = Fals
     if nominal:
         features.append("@attribute color {red,green,blue}")
     labels = [f"@attribute lab{j} {{0,1}}" for j in range(L)]
-    return [f"@relation '{relation}'", *(labels + features if labels_first else features + labels),
-            "@data"]
+    return [f"@relation '{relation}'", *(labels + features if labels_first else features + labels), "@data"]
 
 
 def _dense_row(x, y, labels_first=False, color=None) -> str:
@@ -63,23 +62,22 @@ def write_mulan(root, X, Y):
     """toy.xml + toy-train.arff (dense rows) + toy-test.arff (sparse rows), with a nominal."""
     root.mkdir()
     color = np.arange(N) % 3
-    train = _arff_header("toy", nominal=True) + [
-        _dense_row(X[i], Y[i], color=COLORS[color[i]]) for i in range(N_TRAIN)]
-    test = _arff_header("toy", nominal=True) + [
-        _sparse_row(X[i], Y[i], color[i]) for i in range(N_TRAIN, N)]
+    train = _arff_header("toy", nominal=True) + [_dense_row(X[i], Y[i], color=COLORS[color[i]]) for i in range(N_TRAIN)]
+    test = _arff_header("toy", nominal=True) + [_sparse_row(X[i], Y[i], color[i]) for i in range(N_TRAIN, N)]
     (root / "toy-train.arff").write_text("\n".join(train) + "\n")
     (root / "toy-test.arff").write_text("\n".join(test) + "\n")
     (root / "toy.xml").write_text(
         '<?xml version="1.0" encoding="utf-8"?>\n<labels xmlns="http://mulan.sourceforge.net/labels">'
-        + "".join(f'<label name="lab{j}"></label>' for j in range(L)) + "</labels>\n")
+        + "".join(f'<label name="lab{j}"></label>' for j in range(L))
+        + "</labels>\n"
+    )
     onehot = np.eye(3)[color]
     return root, np.hstack([X, onehot]), True
 
 
 def write_meka(root, X, Y):
     root.mkdir()
-    lines = _arff_header("toy: -C 3", labels_first=True) + [
-        _dense_row(X[i], Y[i], labels_first=True) for i in range(N)]
+    lines = _arff_header("toy: -C 3", labels_first=True) + [_dense_row(X[i], Y[i], labels_first=True) for i in range(N)]
     (root / "toy.arff").write_text("\n".join(lines) + "\n")
     return root / "toy.arff", X, False
 
@@ -110,9 +108,15 @@ def write_libsvm_plain(root, X, Y):
 
 def write_npz(root, X, Y):
     root.mkdir()
-    np.savez(root / "toy.npz", X=X, Y=Y, feature_names=np.array([f"g{j}" for j in range(D)]),
-             label_names=np.array(["a", "b", "c"]), train_idx=np.arange(N_TRAIN),
-             test_idx=np.arange(N_TRAIN, N))
+    np.savez(
+        root / "toy.npz",
+        X=X,
+        Y=Y,
+        feature_names=np.array([f"g{j}" for j in range(D)]),
+        label_names=np.array(["a", "b", "c"]),
+        train_idx=np.arange(N_TRAIN),
+        test_idx=np.arange(N_TRAIN, N),
+    )
     return root / "toy.npz", X, True
 
 
@@ -156,8 +160,9 @@ def test_each_format_through_fetch_split_train_table(kind, toy, tmp_path, capsys
     source, X_expected, has_upstream = writer(tmp_path / "in", X, Y)
     data, runs = tmp_path / "data", tmp_path / "runs"
     dirs = ["--data-dir", data]
-    code, out, err = run(capsys, "fetch", "mine", "--from", source, *(["--format", fmt] if fmt else []),
-                         *options, *dirs)
+    code, out, err = run(
+        capsys, "fetch", "mine", "--from", source, *(["--format", fmt] if fmt else []), *options, *dirs
+    )
     assert code == 0, err
     cached = load_cached(data, "mine")
     dense = cached.X.toarray() if sp.issparse(cached.X) else cached.X
@@ -178,20 +183,19 @@ def test_each_format_through_fetch_split_train_table(kind, toy, tmp_path, capsys
     assert [r["strategy"] for r in json.loads(out)] == ["kfold3-fold0", "kfold3-fold1", "kfold3-fold2"]
     assert (data / "mine" / "splits" / "kfold3-fold0-seed0.npz").is_file()
 
-    code, _, err = run(capsys, "train", "-m", "br", "-d", "mine", "--folds", "3", "-q", *dirs,
-                       "--runs-dir", runs)
+    code, _, err = run(capsys, "train", "-m", "br", "-d", "mine", "--folds", "3", "-q", *dirs, "--runs-dir", runs)
     assert code == 0, err
     config = json.loads((runs / "mine/br/default/kfold3-fold1-seed0/config.json").read_text())
     assert {f["sha256"] for f in config["split"]["files"]} == {f["sha256"] for f in files}
     if has_upstream:
-        code, _, err = run(capsys, "train", "-m", "br", "-d", "mine", "--split-strategy", "official",
-                           "-q", *dirs, "--runs-dir", runs)
+        code, _, err = run(
+            capsys, "train", "-m", "br", "-d", "mine", "--split-strategy", "official", "-q", *dirs, "--runs-dir", runs
+        )
         assert code == 0, err
         config = json.loads((runs / "mine/br/default/official-seed0/config.json").read_text())
         assert config["split"]["sizes"]["test"] == N - N_TRAIN
 
-    code, out, err = run(capsys, "table", "--split-strategy", "kfold3", "--format", "markdown",
-                         "--runs-dir", runs)
+    code, out, err = run(capsys, "table", "--split-strategy", "kfold3", "--format", "markdown", "--runs-dir", runs)
     assert code == 0, err
     assert out.splitlines()[0].split() == ["|", "Method", "|", "mine", "|"]
     assert "over 3 run(s): 3 fold(s) of K-fold cross-validation × 1 seed(s)" in out
@@ -203,8 +207,12 @@ def test_changed_input_file_is_detected_by_every_command(toy, tmp_path, capsys):
     assert invoke_cli("fetch", "mine", "--from", source, *dirs) == 0
     source.write_text(source.read_text().replace("0.", "1.", 1))
     capsys.readouterr()
-    for argv in (["split", "mine"], ["train", "-m", "br", "-d", "mine", "--runs-dir", tmp_path / "runs"],
-                 ["fetch", "mine"], ["fetch", "mine", "--from", source]):
+    for argv in (
+        ["split", "mine"],
+        ["train", "-m", "br", "-d", "mine", "--runs-dir", tmp_path / "runs"],
+        ["fetch", "mine"],
+        ["fetch", "mine", "--from", source],
+    ):
         code, _, err = run(capsys, *argv, *dirs)
         assert_one_line_error(code, err, str(source), "mlbench fetch mine --from", "--force")
     assert not (tmp_path / "runs" / "mine").exists()
@@ -252,8 +260,12 @@ def test_bad_input_is_one_line_and_writes_nothing(toy, tmp_path, capsys):
     cases.append((["fetch", "mine", "--from", bad], ["line 3", f"feature id {D}", "--n-features"]))
     plain = tmp_path / "plain.svm"
     plain.write_text("0 1:1.0\n")
-    cases.append((["fetch", "mine", "--from", plain], ["no 'n_samples n_features n_labels' header",
-                                                        "--n-features D --n-labels L"]))
+    cases.append(
+        (
+            ["fetch", "mine", "--from", plain],
+            ["no 'n_samples n_features n_labels' header", "--n-features D --n-labels L"],
+        )
+    )
     # a bundle without its label count; an npz with an object array
     bundle, _, _ = write_bundle(tmp_path / "bundle", X, Y)
     cases.append((["fetch", "mine", "--from", bundle], ["--n-labels L"]))
@@ -276,11 +288,25 @@ def test_user_registry_with_urls_downloads_through_the_mirror(toy, tmp_path, cap
     served.mkdir(parents=True)
     source, _, _ = write_meka(tmp_path / "in", X, Y)
     (served / "toy.arff").write_bytes(source.read_bytes())
-    entry = {"name": "labtoy", "domain": "text", "n_labels": L, "sources": [{
-        "name": "lab", "format": "meka",
-        "files": [{"url": "https://lab.example.org/sets/toy.arff", "role": "all",
-                   "sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
-                   "size": source.stat().st_size}]}]}
+    entry = {
+        "name": "labtoy",
+        "domain": "text",
+        "n_labels": L,
+        "sources": [
+            {
+                "name": "lab",
+                "format": "meka",
+                "files": [
+                    {
+                        "url": "https://lab.example.org/sets/toy.arff",
+                        "role": "all",
+                        "sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
+                        "size": source.stat().st_size,
+                    }
+                ],
+            }
+        ],
+    }
     shared = tmp_path / "lab-datasets.json"
     shared.write_text(json.dumps({"datasets": [entry]}))
     data, runs = tmp_path / "data", tmp_path / "runs"
@@ -310,9 +336,23 @@ def test_user_registry_with_urls_downloads_through_the_mirror(toy, tmp_path, cap
 def test_registry_file_in_the_data_dir_cannot_shadow_a_registered_name(tmp_path, capsys):
     data = tmp_path / "data"
     data.mkdir()
-    (data / "user-datasets.json").write_text(json.dumps({"datasets": [{
-        "name": "scene", "sources": [{"format": "meka", "files": [
-            {"url": "https://x.org/a.arff", "role": "all", "sha256": "a" * 64}]}]}]}))
+    (data / "user-datasets.json").write_text(
+        json.dumps(
+            {
+                "datasets": [
+                    {
+                        "name": "scene",
+                        "sources": [
+                            {
+                                "format": "meka",
+                                "files": [{"url": "https://x.org/a.arff", "role": "all", "sha256": "a" * 64}],
+                            }
+                        ],
+                    }
+                ]
+            }
+        )
+    )
     code, _, err = run(capsys, "datasets", "--data-dir", data)
     assert_one_line_error(code, err, "user-datasets.json", "'scene' is a registered dataset")
 

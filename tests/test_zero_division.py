@@ -52,7 +52,8 @@ def test_zero_division_moves_only_the_honest_degenerate_cases():
         assert paper0[m] == paper1[m], m
     assert paper0["ex-f1"] == pytest.approx((1 + 1 + 2 / 3) / 3)  # the 0/0 sample is deleted
     assert evaluate(y, s, "paper", zero_division=1).metrics["ma-f1"] == pytest.approx(
-        evaluate(y, s, "paper").metrics["ma-f1"])
+        evaluate(y, s, "paper").metrics["ma-f1"]
+    )
 
 
 @pytest.mark.parametrize("bad", [0.5, 2, "one", True])
@@ -73,8 +74,7 @@ def test_cli_eval_zero_division(tmp_path, capsys):
         assert invoke_cli("eval", "--predictions", path, "--json", *flag) == 0
         got = json.loads(capsys.readouterr().out)["metrics"]
         assert got["ma-f1"] == pytest.approx(skm.f1_score(y, p, average="macro", zero_division=z))
-        assert got["ex-precision"] == pytest.approx(
-            skm.precision_score(y, p, average="samples", zero_division=z))
+        assert got["ex-precision"] == pytest.approx(skm.precision_score(y, p, average="samples", zero_division=z))
     assert invoke_cli("eval", "--predictions", path) == 0
     assert "0/0 scores 0" in capsys.readouterr().out
     assert invoke_cli("eval", "--predictions", path, "--zero-division", "0.5") != 0
@@ -95,7 +95,8 @@ def test_train_records_zero_division(tmp_path, monkeypatch, capsys):
     scores = np.load(run_dir / "scores.npz")
     p = (scores["scores_test"] >= 0.5).astype(int)
     assert metrics["fixed"]["metrics"]["jaccard"] == pytest.approx(
-        skm.jaccard_score(scores["y_test"], p, average="samples", zero_division=1))
+        skm.jaccard_score(scores["y_test"], p, average="samples", zero_division=1)
+    )
     store = pd.read_csv(runs / "results.csv")
     assert set(store["zero_division"]) == {1.0} and {"jaccard", "hamming-loss"} <= set(store["metric"])
     # eval recomputes from the scores, with its own choice (default 0)
@@ -107,9 +108,20 @@ def test_train_records_zero_division(tmp_path, monkeypatch, capsys):
 def test_store_written_before_the_column_reads_back_as_1(tmp_path):
     from mlbench.runs.store import COLUMNS, read_store
 
-    row = dict(dataset="yeast", method="br", variant="default", seed=0, split="iterative", split_id="s",
-               train_fraction=1.0, protocol="fixed", metric="ma-f1", value=0.5,
-               run_id="yeast/br/default/iterative-seed0", finished_at="t")
+    row = dict(
+        dataset="yeast",
+        method="br",
+        variant="default",
+        seed=0,
+        split="iterative",
+        split_id="s",
+        train_fraction=1.0,
+        protocol="fixed",
+        metric="ma-f1",
+        value=0.5,
+        run_id="yeast/br/default/iterative-seed0",
+        finished_at="t",
+    )
     old = pd.DataFrame([row], columns=COLUMNS)  # the columns of a store before zero_division
     old.to_csv(tmp_path / "results.csv", index=False)
     assert read_store(tmp_path)["zero_division"].tolist() == [1.0]
@@ -118,11 +130,24 @@ def test_store_written_before_the_column_reads_back_as_1(tmp_path):
 def test_table_selects_or_warns_on_mixed_zero_division(tmp_path, monkeypatch, capsys):
     from mlbench.runs.store import COLUMNS, HASH_COLUMNS
 
-    rows = [dict(dataset="yeast", method="br", variant="default", seed=seed, split="iterative",
-                 split_id="s", train_fraction=1.0, protocol="fixed", metric="ma-f1",
-                 value=value, run_id=f"yeast/br/default/iterative-seed{seed}", finished_at="t",
-                 zero_division=z)
-            for seed, value, z in ((0, 0.25, 0.0), (1, 0.75, 1.0))]
+    rows = [
+        dict(
+            dataset="yeast",
+            method="br",
+            variant="default",
+            seed=seed,
+            split="iterative",
+            split_id="s",
+            train_fraction=1.0,
+            protocol="fixed",
+            metric="ma-f1",
+            value=value,
+            run_id=f"yeast/br/default/iterative-seed{seed}",
+            finished_at="t",
+            zero_division=z,
+        )
+        for seed, value, z in ((0, 0.25, 0.0), (1, 0.75, 1.0))
+    ]
     pd.DataFrame(rows, columns=COLUMNS + HASH_COLUMNS).to_csv(tmp_path / "results.csv", index=False)
     args = ["table", "--metric", "ma-f1", "--format", "csv", "--runs-dir", tmp_path]
     assert invoke_cli(*args, "--zero-division", "0") == 0

@@ -47,24 +47,56 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     """Benchmark multi-label classification methods on the standard datasets."""
 
+
 # Options that take several values after one flag (`--seeds 0 1 2`); click wants the flag
 # repeated, so `expand_argv` rewrites the former into the latter.
-MULTI_VALUE_OPTIONS = {"--seeds", "--seed", "--ratios", "--datasets", "--methods", "--metrics", "--metric",
-                       "--set", "--protocols", "--method", "-m", "--dataset", "-d", "--fold", "--groups"}
+MULTI_VALUE_OPTIONS = {
+    "--seeds",
+    "--seed",
+    "--ratios",
+    "--datasets",
+    "--methods",
+    "--metrics",
+    "--metric",
+    "--set",
+    "--protocols",
+    "--method",
+    "-m",
+    "--dataset",
+    "-d",
+    "--fold",
+    "--groups",
+}
 
 # One convention for every command: each spelling of a pair means the same option, whichever of
 # the two a command declares (`mlbench table --method br` and `mlbench train --methods br`).
-SPELLINGS = [("--method", "--methods"), ("--dataset", "--datasets"), ("--seed", "--seeds"),
-             ("--metric", "--metrics"), ("--split-strategy", "--strategy")]
+SPELLINGS = [
+    ("--method", "--methods"),
+    ("--dataset", "--datasets"),
+    ("--seed", "--seeds"),
+    ("--metric", "--metrics"),
+    ("--split-strategy", "--strategy"),
+]
 
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (env MLBENCH_DATA, default ./data).")]
-Mirror = Annotated[Optional[str], typer.Option("--mirror", help="Fetch https://<host>/<path> from BASE/<host>/<path> (env MLBENCH_MIRROR); BASE is a URL or a directory.")]
-RunsDir = Annotated[Optional[Path], typer.Option("--runs-dir", help="Runs directory (env MLBENCH_RUNS, default ./runs).")]
+DataDir = Annotated[
+    Optional[Path], typer.Option("--data-dir", help="Data directory (env MLBENCH_DATA, default ./data).")
+]
+Mirror = Annotated[
+    Optional[str],
+    typer.Option(
+        "--mirror",
+        help="Fetch https://<host>/<path> from BASE/<host>/<path> (env MLBENCH_MIRROR); BASE is a URL or a directory.",
+    ),
+]
+RunsDir = Annotated[
+    Optional[Path], typer.Option("--runs-dir", help="Runs directory (env MLBENCH_RUNS, default ./runs).")
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
@@ -107,8 +139,13 @@ def _declared_options(argv: list[str], command=None) -> set[str]:
 
 def _multiple_options(command) -> set[str]:
     """The options of :data:`MULTI_VALUE_OPTIONS` that ``command`` declares as taking several values."""
-    return {opt for param in command.params if getattr(param, "multiple", False)
-            for opt in getattr(param, "opts", []) if opt in MULTI_VALUE_OPTIONS}
+    return {
+        opt
+        for param in command.params
+        if getattr(param, "multiple", False)
+        for opt in getattr(param, "opts", [])
+        if opt in MULTI_VALUE_OPTIONS
+    }
 
 
 def normalize_spellings(argv: list[str], command=None) -> list[str]:
@@ -145,14 +182,30 @@ def print_json(obj) -> None:
 
 
 Paper = Annotated[str, typer.Option("--paper", help="Paper id: cgmvae, mulsupcon (see mlbench.papers).")]
-Protocol = Annotated[str, typer.Option("--protocol", help="fixed | val | paper (paper = oracle threshold, as the papers computed it).")]
-SplitStrategy = Annotated[Optional[str], typer.Option("--split-strategy", help="Only runs of this split strategy (iterative | random | official | kfold5: every fold of 5-fold runs).")]
+Protocol = Annotated[
+    str, typer.Option("--protocol", help="fixed | val | paper (paper = oracle threshold, as the papers computed it).")
+]
+SplitStrategy = Annotated[
+    Optional[str],
+    typer.Option(
+        "--split-strategy",
+        help="Only runs of this split strategy (iterative | random | official | kfold5: every fold of 5-fold runs).",
+    ),
+]
 Methods = Annotated[Optional[list[str]], typer.Option("--methods", help="Methods, in order (`--methods br mlknn`).")]
 Datasets = Annotated[Optional[list[str]], typer.Option("--datasets", help="Datasets, in order.")]
 # One --format for every command that renders result tables (table, reproduce): the set is
 # mlbench.results.tables.FORMATS (not imported here: it would load pandas for --help).
-OutputFormat = Annotated[str, typer.Option("--format", help="rich | markdown | latex | html (laid out to read) | csv | json (records: one row per cell, plain numbers).")]
-TrainFraction = Annotated[float, typer.Option("--train-fraction", help="Runs trained on this fraction of the training part.")]
+OutputFormat = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="rich | markdown | latex | html (laid out to read) | csv | json (records: one row per cell, plain numbers).",
+    ),
+]
+TrainFraction = Annotated[
+    float, typer.Option("--train-fraction", help="Runs trained on this fraction of the training part.")
+]
 
 
 def check_protocol(protocol: str) -> None:
@@ -186,5 +239,3 @@ def print_rendered(out, fmt: str) -> None:
         console.print(out)
     else:
         print(out, end="")
-
-

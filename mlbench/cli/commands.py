@@ -32,9 +32,16 @@ from mlbench.cli._app import (  # noqa: F401
 )
 from mlbench.errors import MlbenchError
 
-ZeroDivision = Annotated[float, typer.Option("--zero-division", help="Score of a sample or label with no true and no predicted positive (0/0) in ex-f1, ma-f1, mi-f1, jaccard, ex-precision, ex-recall: 0 (scikit-learn's default) or 1. The official-code (paper) definitions keep their own.")]
+ZeroDivision = Annotated[
+    float,
+    typer.Option(
+        "--zero-division",
+        help="Score of a sample or label with no true and no predicted positive (0/0) in ex-f1, ma-f1, mi-f1, jaccard, ex-precision, ex-recall: 0 (scikit-learn's default) or 1. The official-code (paper) definitions keep their own.",
+    ),
+]
 
 # -- datasets ------------------------------------------------------------------------------------
+
 
 @app.command()
 def datasets(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
@@ -48,30 +55,36 @@ def datasets(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     records = []
     for spec in DATASETS.values():
         meta = read_meta(root, spec.name)
-        records.append({
-            "name": spec.name,
-            "domain": spec.domain,
-            "n_samples": meta["n_samples"] if meta else spec.n_samples,
-            "n_features": meta["n_features"] if meta else spec.n_features,
-            "n_labels": meta["n_labels"] if meta else spec.n_labels,
-            "cardinality": round(meta["cardinality"], 3) if meta else spec.cardinality,
-            "source": meta["source"] if meta else "/".join(s.name for s in spec.sources),
-            "cached": meta is not None,
-            "embedded": spec.name in embedded,
-        })
+        records.append(
+            {
+                "name": spec.name,
+                "domain": spec.domain,
+                "n_samples": meta["n_samples"] if meta else spec.n_samples,
+                "n_features": meta["n_features"] if meta else spec.n_features,
+                "n_labels": meta["n_labels"] if meta else spec.n_labels,
+                "cardinality": round(meta["cardinality"], 3) if meta else spec.cardinality,
+                "source": meta["source"] if meta else "/".join(s.name for s in spec.sources),
+                "cached": meta is not None,
+                "embedded": spec.name in embedded,
+            }
+        )
     from mlbench.data.user_registry import user_specs
 
     for spec in user_specs(root).values():  # datasets of your own (user-datasets.json)
         meta = read_meta(root, spec.name)
-        records.append({
-            "name": spec.name, "domain": spec.domain,
-            "n_samples": meta["n_samples"] if meta else spec.n_samples,
-            "n_features": meta["n_features"] if meta else spec.n_features,
-            "n_labels": meta["n_labels"] if meta else spec.n_labels,
-            "cardinality": round(meta["cardinality"], 3) if meta else spec.cardinality,
-            "source": "local" if spec.origin == "local" else "/".join(s.name for s in spec.sources),
-            "cached": meta is not None, "embedded": False,
-        })
+        records.append(
+            {
+                "name": spec.name,
+                "domain": spec.domain,
+                "n_samples": meta["n_samples"] if meta else spec.n_samples,
+                "n_features": meta["n_features"] if meta else spec.n_features,
+                "n_labels": meta["n_labels"] if meta else spec.n_labels,
+                "cardinality": round(meta["cardinality"], 3) if meta else spec.cardinality,
+                "source": "local" if spec.origin == "local" else "/".join(s.name for s in spec.sources),
+                "cached": meta is not None,
+                "embedded": False,
+            }
+        )
     if as_json:
         print_json(records)
         return
@@ -80,8 +93,16 @@ def datasets(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
         table.add_column(column, justify="right" if column in ("samples", "features", "labels", "card.") else "left")
     for r in records:
         cached = "[green]yes[/]" if r["cached"] else ("embedded" if r["embedded"] else "-")
-        table.add_row(r["name"], r["domain"], _fmt(r["n_samples"]), _fmt(r["n_features"]),
-                      _fmt(r["n_labels"]), _fmt(r["cardinality"]), r["source"], cached)
+        table.add_row(
+            r["name"],
+            r["domain"],
+            _fmt(r["n_samples"]),
+            _fmt(r["n_features"]),
+            _fmt(r["n_labels"]),
+            _fmt(r["cardinality"]),
+            r["source"],
+            cached,
+        )
     console.print(table)
 
 
@@ -91,21 +112,40 @@ def _fmt(value) -> str:
 
 # -- fetch ---------------------------------------------------------------------------------------
 
+
 @app.command()
 def fetch(
     names: Annotated[Optional[list[str]], typer.Argument(help="Datasets to fetch.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Fetch every downloadable dataset.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Download and parse again.")] = False,
     source: Annotated[Optional[str], typer.Option("--source", help="Use only this source (e.g. mulan, meka).")] = None,
-    from_dir: Annotated[Optional[Path], typer.Option("--from", help="Import local files: an MPVAE/C-GMVAE bundle of a registered dataset, or a dataset of your own under a new NAME.")] = None,
-    fmt: Annotated[Optional[str], typer.Option("--format", help="Format of --from: mulan | meka | libsvm | npz | bundle (default: detected).")] = None,
-    n_features: Annotated[Optional[int], typer.Option("--n-features", help="Feature count of headerless libsvm files (or of a bundle).")] = None,
-    n_labels: Annotated[Optional[int], typer.Option("--n-labels", help="Label count of headerless libsvm files or of a bundle.")] = None,
-    registry: Annotated[Optional[Path], typer.Option("--registry", help="A shared user registry JSON file listing the datasets named (URL + sha256).")] = None,
+    from_dir: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--from",
+            help="Import local files: an MPVAE/C-GMVAE bundle of a registered dataset, or a dataset of your own under a new NAME.",
+        ),
+    ] = None,
+    fmt: Annotated[
+        Optional[str],
+        typer.Option("--format", help="Format of --from: mulan | meka | libsvm | npz | bundle (default: detected)."),
+    ] = None,
+    n_features: Annotated[
+        Optional[int], typer.Option("--n-features", help="Feature count of headerless libsvm files (or of a bundle).")
+    ] = None,
+    n_labels: Annotated[
+        Optional[int], typer.Option("--n-labels", help="Label count of headerless libsvm files or of a bundle.")
+    ] = None,
+    registry: Annotated[
+        Optional[Path],
+        typer.Option("--registry", help="A shared user registry JSON file listing the datasets named (URL + sha256)."),
+    ] = None,
     data_dir: DataDir = None,
     mirror: Mirror = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-    verify: Annotated[bool, typer.Option("--verify", help="Re-hash the cached copy, its raw files and splits in full.")] = False,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Re-hash the cached copy, its raw files and splits in full.")
+    ] = False,
 ) -> None:
     """Download, verify (sha256), parse and cache datasets; import your own with --from."""
     from mlbench.data.fetch import fetch_dataset
@@ -121,10 +161,18 @@ def fetch(
         names = [get_dataset(name, data_dir).name for name in names]
     for name in names:
         dataset = fetch_dataset(
-            name, data_dir, mirror=mirror, force=force, source=source, from_dir=from_dir,
+            name,
+            data_dir,
+            mirror=mirror,
+            force=force,
+            source=source,
+            from_dir=from_dir,
             progress=not quiet and sys.stderr.isatty(),
             notify=lambda message: err_console.print(f"[yellow]warning:[/] {message}"),
-            fmt=fmt, n_features=n_features, n_labels=n_labels, registry=registry,
+            fmt=fmt,
+            n_features=n_features,
+            n_labels=n_labels,
+            registry=registry,
             verify=verify,
         )
         if verify:
@@ -144,13 +192,20 @@ def fetch(
 
 # -- split ---------------------------------------------------------------------------------------
 
+
 @app.command()
 def split(
     name: Annotated[str, typer.Argument(help="Dataset.")],
     seeds: Annotated[list[int], typer.Option("--seeds", help="Seeds (`--seeds 0 1 2`).")] = [0],
-    strategy: Annotated[Optional[str], typer.Option("--strategy", help="iterative | random | official | kfold (with --folds K).")] = None,
-    folds: Annotated[Optional[int], typer.Option("--folds", help="K-fold cross-validation: make all K iteratively stratified folds.")] = None,
-    ratios: Annotated[list[float], typer.Option("--ratios", help="Train val test fractions (K-fold: only val is used).")] = [0.8, 0.1, 0.1],
+    strategy: Annotated[
+        Optional[str], typer.Option("--strategy", help="iterative | random | official | kfold (with --folds K).")
+    ] = None,
+    folds: Annotated[
+        Optional[int], typer.Option("--folds", help="K-fold cross-validation: make all K iteratively stratified folds.")
+    ] = None,
+    ratios: Annotated[
+        list[float], typer.Option("--ratios", help="Train val test fractions (K-fold: only val is used).")
+    ] = [0.8, 0.1, 0.1],
     force: Annotated[bool, typer.Option("--force", help="Recompute saved splits.")] = False,
     data_dir: DataDir = None,
     as_json: JsonFlag = False,
@@ -170,13 +225,14 @@ def split(
     for seed in seeds:
         for strategy in strategies:
             s = get_split(resolve_data_dir(data_dir), dataset, strategy, seed, tuple(ratios), force=force)
-            results.append({"dataset": dataset.name, "strategy": strategy, "seed": seed,
-                            "split_id": s.id, **s.summary})
+            results.append({"dataset": dataset.name, "strategy": strategy, "seed": seed, "split_id": s.id, **s.summary})
     if as_json:
         print_json(results)
         return
     for result in results:
-        table = Table(title=f"{dataset.name} · {result['strategy']} · seed {result['seed']} · split {result['split_id']}")
+        table = Table(
+            title=f"{dataset.name} · {result['strategy']} · seed {result['seed']} · split {result['split_id']}"
+        )
         for column in ("part", "size", "cardinality", "labels with no positive example"):
             table.add_column(column)
         for part in ("train", "val", "test"):
@@ -190,7 +246,6 @@ def split(
 # -- methods -------------------------------------------------------------------------------------
 
 
-
 @app.command()
 def methods(as_json: JsonFlag = False) -> None:
     """List the registered methods and their hyperparameters."""
@@ -202,12 +257,19 @@ def methods(as_json: JsonFlag = False) -> None:
     for method_id in method_ids():
         cls = get_method_class(method_id)
         source = method_source(cls)
-        records.append({"id": method_id, "name": cls.display_name, "neural": cls.is_neural,
-                        "params": {**cls.params, **cls.fixed_params},
-                        "param_ranges": all_param_ranges(cls),
-                        "datasets_with_paper_settings": sorted(cls.dataset_params),
-                        "source": "mlbench" if source is None else
-                        f"{source.get('package') or source['module']} {source.get('version') or ''}".strip()})
+        records.append(
+            {
+                "id": method_id,
+                "name": cls.display_name,
+                "neural": cls.is_neural,
+                "params": {**cls.params, **cls.fixed_params},
+                "param_ranges": all_param_ranges(cls),
+                "datasets_with_paper_settings": sorted(cls.dataset_params),
+                "source": "mlbench"
+                if source is None
+                else f"{source.get('package') or source['module']} {source.get('version') or ''}".strip(),
+            }
+        )
     if as_json:
         print_json(records)
         return
@@ -222,6 +284,7 @@ def methods(as_json: JsonFlag = False) -> None:
 
 # -- train ---------------------------------------------------------------------------------------
 
+
 def parse_sets(items: list[str]) -> dict[str, str]:
     out = {}
     for item in items:
@@ -233,9 +296,17 @@ def parse_sets(items: list[str]) -> dict[str, str]:
 
 
 # The keys of a --config file, with the types their values may have.
-CONFIG_KEYS = {"method": (str, list), "dataset": (str, list), "seeds": (int, list),
-               "seed": (int, list), "split_strategy": str, "device": str, "params": dict,
-               "folds": int, "fold": (int, list)}
+CONFIG_KEYS = {
+    "method": (str, list),
+    "dataset": (str, list),
+    "seeds": (int, list),
+    "seed": (int, list),
+    "split_strategy": str,
+    "device": str,
+    "params": dict,
+    "folds": int,
+    "fold": (int, list),
+}
 
 
 def load_config_file(path: Path) -> dict:
@@ -257,30 +328,59 @@ def load_config_file(path: Path) -> dict:
             raise MlbenchError(f"config file {path}: " + suggest(key, CONFIG_KEYS, "key"))
         kinds = CONFIG_KEYS[key] if isinstance(CONFIG_KEYS[key], tuple) else (CONFIG_KEYS[key],)
         if isinstance(value, bool) or not isinstance(value, kinds):
-            raise MlbenchError(f"config file {path}: {key} must be a "
-                               f"{' or '.join(k.__name__ for k in kinds)}, got {value!r}.")
+            raise MlbenchError(
+                f"config file {path}: {key} must be a {' or '.join(k.__name__ for k in kinds)}, got {value!r}."
+            )
     return cfg
 
 
 @app.command()
 def train(
-    method: Annotated[Optional[list[str]], typer.Option("--method", "-m", help="Method id(s) (see `mlbench methods`).")] = None,
+    method: Annotated[
+        Optional[list[str]], typer.Option("--method", "-m", help="Method id(s) (see `mlbench methods`).")
+    ] = None,
     dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Dataset(s).")] = None,
     seed: Annotated[Optional[list[int]], typer.Option("--seed", help="Seed(s): `--seed 0 1 2`.")] = None,
-    split_strategy: Annotated[Optional[str], typer.Option("--split-strategy", help="iterative | random | official | kfold (with --folds K) | kfold<K>-fold<k>.")] = None,
-    folds: Annotated[Optional[int], typer.Option("--folds", help="K-fold cross-validation: one run per fold (with --split-strategy kfold, the default then).")] = None,
-    fold: Annotated[Optional[list[int]], typer.Option("--fold", help="Only these folds of --folds K (`--fold 0 1`).")] = None,
+    split_strategy: Annotated[
+        Optional[str],
+        typer.Option(
+            "--split-strategy", help="iterative | random | official | kfold (with --folds K) | kfold<K>-fold<k>."
+        ),
+    ] = None,
+    folds: Annotated[
+        Optional[int],
+        typer.Option(
+            "--folds", help="K-fold cross-validation: one run per fold (with --split-strategy kfold, the default then)."
+        ),
+    ] = None,
+    fold: Annotated[
+        Optional[list[int]], typer.Option("--fold", help="Only these folds of --folds K (`--fold 0 1`).")
+    ] = None,
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda.")] = "auto",
-    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file: method, dataset, seeds, split_strategy, folds, fold, device, [params].")] = None,
+    config: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--config", help="TOML file: method, dataset, seeds, split_strategy, folds, fold, device, [params]."
+        ),
+    ] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Hyperparameter key=value (repeatable).")] = None,
-    train_fraction: Annotated[float, typer.Option("--train-fraction", help="Train on this seeded fraction of the training part.")] = 1.0,
+    train_fraction: Annotated[
+        float, typer.Option("--train-fraction", help="Train on this seeded fraction of the training part.")
+    ] = 1.0,
     force: Annotated[bool, typer.Option("--force", help="Redo runs that already exist.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue interrupted runs from their checkpoint.")] = False,
     runs_dir: RunsDir = None,
     data_dir: DataDir = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     zero_division: ZeroDivision = 0.0,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Runs at a time, in worker processes (default: the usable cores, capped by the runs, when a neural or slow run is among them; 1: one after the other in this process).")] = None,
+    jobs: Annotated[
+        Optional[int],
+        typer.Option(
+            "--jobs",
+            "-j",
+            help="Runs at a time, in worker processes (default: the usable cores, capped by the runs, when a neural or slow run is among them; 1: one after the other in this process).",
+        ),
+    ] = None,
 ) -> None:
     """Train methods on datasets (one run per method x dataset x seed) and store the results."""
     from mlbench.methods.neural import resolve_device
@@ -294,8 +394,9 @@ def train(
     seeds = seed or _as_list(cfg.get("seeds", cfg.get("seed"))) or [0]
     from mlbench.data.splits import expand_strategy
 
-    strategies = expand_strategy(split_strategy or cfg.get("split_strategy"),
-                                 folds or cfg.get("folds"), fold or _as_list(cfg.get("fold")))
+    strategies = expand_strategy(
+        split_strategy or cfg.get("split_strategy"), folds or cfg.get("folds"), fold or _as_list(cfg.get("fold"))
+    )
     device = resolve_device(cfg.get("device", device) if device == "auto" else device)
     if not methods_:
         raise MlbenchError("give --method (or a --config file naming it); see `mlbench methods`.")
@@ -303,8 +404,7 @@ def train(
         datasets_ = _fetched_datasets(data_dir)
         if not datasets_:
             raise MlbenchError("no dataset is fetched yet; give --dataset or run `mlbench fetch yeast` first.")
-        err_console.print(f"no --dataset: training on every fetched dataset ({', '.join(datasets_)})",
-                          highlight=False)
+        err_console.print(f"no --dataset: training on every fetched dataset ({', '.join(datasets_)})", highlight=False)
     overrides = {**cfg.get("params", {}), **parse_sets(set_ or [])}
     from mlbench.data import get_dataset
     from mlbench.methods import get_method_class, resolve_params
@@ -318,14 +418,34 @@ def train(
     for m in methods_:  # validate everything before the first (possibly long) run
         for d in datasets_:
             resolve_params(m, get_dataset(d, data_dir).name, per_method[m])
-    specs = [RunSpec(m, get_dataset(d, data_dir).name, int(s), strategy,
-                     tuple(sorted(_typed_overrides(m, per_method[m]).items())), train_fraction)
-             for d in datasets_ for m in methods_ for s in seeds for strategy in strategies]
+    specs = [
+        RunSpec(
+            m,
+            get_dataset(d, data_dir).name,
+            int(s),
+            strategy,
+            tuple(sorted(_typed_overrides(m, per_method[m]).items())),
+            train_fraction,
+        )
+        for d in datasets_
+        for m in methods_
+        for s in seeds
+        for strategy in strategies
+    ]
     from mlbench.cli.training import train_specs
 
-    train_specs(specs, references=[m for m in (method or _as_list(cfg.get("method"))) if ":" in m],
-                jobs=jobs, runs_dir=runs_dir, data_dir=data_dir, device=device, force=force,
-                resume=resume, quiet=quiet, zero_division=zero_division)
+    train_specs(
+        specs,
+        references=[m for m in (method or _as_list(cfg.get("method"))) if ":" in m],
+        jobs=jobs,
+        runs_dir=runs_dir,
+        data_dir=data_dir,
+        device=device,
+        force=force,
+        resume=resume,
+        quiet=quiet,
+        zero_division=zero_division,
+    )
 
 
 def _fetched_datasets(data_dir) -> list[str]:
@@ -349,8 +469,10 @@ def overrides_per_method(methods: list[str], overrides: dict) -> dict[str, dict]
             out[method][name] = value
             continue
         if dot:
-            raise MlbenchError(f"--set {key}: {method!r} is not among the methods trained "
-                               f"({', '.join(methods)}); use METHOD.{name}=VALUE with one of them.")
+            raise MlbenchError(
+                f"--set {key}: {method!r} is not among the methods trained "
+                f"({', '.join(methods)}); use METHOD.{name}=VALUE with one of them."
+            )
         takers = [m for m in methods if key in get_method_class(m).params] or methods[:1]
         for m in takers:  # with no taker, the first method reports the unknown parameter
             out[m][key] = value
@@ -383,21 +505,42 @@ def _report_run(run_dir: Path, what: str) -> None:
 
 # -- eval ----------------------------------------------------------------------------------------
 
+
 @app.command("eval")
 def eval_(
     run_dir: Annotated[Optional[Path], typer.Argument(help="A run directory.")] = None,
-    predictions: Annotated[Optional[Path], typer.Option("--predictions", help="An .npz with y_true, scores (and y_true_val, scores_val for --protocol val).")] = None,
+    predictions: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--predictions", help="An .npz with y_true, scores (and y_true_val, scores_val for --protocol val)."
+        ),
+    ] = None,
     protocol: Annotated[str, typer.Option("--protocol", help="fixed | val | paper.")] = "fixed",
     threshold: Annotated[float, typer.Option("--threshold", help="Threshold of the fixed protocol.")] = 0.5,
-    selection_metric: Annotated[str, typer.Option("--selection-metric", help="Metric the val protocol maximizes.")] = "ma-f1",
-    expect: Annotated[Optional[Path], typer.Option("--expect", help="JSON {metric: expected value}: exit 1 on a regression.")] = None,
+    selection_metric: Annotated[
+        str, typer.Option("--selection-metric", help="Metric the val protocol maximizes.")
+    ] = "ma-f1",
+    expect: Annotated[
+        Optional[Path], typer.Option("--expect", help="JSON {metric: expected value}: exit 1 on a regression.")
+    ] = None,
     tolerance: Annotated[float, typer.Option("--tolerance", help="Allowed shortfall for --expect.")] = 0.01,
-    name: Annotated[Optional[str], typer.Option("--name", help="Record --predictions in the results store as method NAME (needs --dataset, --seed).")] = None,
-    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="With --name: the dataset the predictions are for.")] = None,
-    split_strategy: Annotated[str, typer.Option("--split-strategy", help="With --name: iterative | random | official.")] = "iterative",
+    name: Annotated[
+        Optional[str],
+        typer.Option(
+            "--name", help="Record --predictions in the results store as method NAME (needs --dataset, --seed)."
+        ),
+    ] = None,
+    dataset: Annotated[
+        Optional[str], typer.Option("--dataset", "-d", help="With --name: the dataset the predictions are for.")
+    ] = None,
+    split_strategy: Annotated[
+        str, typer.Option("--split-strategy", help="With --name: iterative | random | official.")
+    ] = "iterative",
     seed: Annotated[Optional[int], typer.Option("--seed", help="With --name: the split seed.")] = None,
     notes: Annotated[Optional[str], typer.Option("--notes", help="With --name: free text kept in config.json.")] = None,
-    runs_dir: Annotated[Optional[Path], typer.Option("--runs-dir", help="Runs directory (env MLBENCH_RUNS, default ./runs).")] = None,
+    runs_dir: Annotated[
+        Optional[Path], typer.Option("--runs-dir", help="Runs directory (env MLBENCH_RUNS, default ./runs).")
+    ] = None,
     data_dir: DataDir = None,
     as_json: JsonFlag = False,
     zero_division: ZeroDivision = 0.0,
@@ -411,15 +554,27 @@ def eval_(
         raise MlbenchError("give either a RUN_DIR or --predictions FILE.npz.")
     if name is not None:
         if predictions is None or dataset is None or seed is None:
-            raise MlbenchError("--name records --predictions FILE.npz; give it with --dataset D "
-                               "and --seed K (and --split-strategy if not iterative).")
+            raise MlbenchError(
+                "--name records --predictions FILE.npz; give it with --dataset D "
+                "and --seed K (and --split-strategy if not iterative)."
+            )
         from mlbench.runs.runner import record_external_predictions
 
         y_true, scores, y_val, scores_val = _read_predictions(predictions)
         recorded = record_external_predictions(
-            dataset, seed, scores, scores_val, name=name, strategy=split_strategy, y_true=y_true,
-            y_true_val=y_val, notes=notes, runs_dir=runs_dir, data_dir=data_dir,
-            source=str(Path(predictions).resolve()))
+            dataset,
+            seed,
+            scores,
+            scores_val,
+            name=name,
+            strategy=split_strategy,
+            y_true=y_true,
+            y_true_val=y_val,
+            notes=notes,
+            runs_dir=runs_dir,
+            data_dir=data_dir,
+            source=str(Path(predictions).resolve()),
+        )
         _report_run(recorded, "done")
         return
     if run_dir is not None:
@@ -428,9 +583,16 @@ def eval_(
         y_val, scores_val = arrays.get("y_val"), arrays.get("scores_val")
     else:
         y_true, scores, y_val, scores_val = _read_predictions(predictions)
-    result = evaluate(y_true, scores, protocol, y_true_val=y_val, scores_val=scores_val,
-                      threshold=threshold, selection_metric=selection_metric,
-                      zero_division=zero_division)
+    result = evaluate(
+        y_true,
+        scores,
+        protocol,
+        y_true_val=y_val,
+        scores_val=scores_val,
+        threshold=threshold,
+        selection_metric=selection_metric,
+        zero_division=zero_division,
+    )
     if as_json:  # as metrics.json keeps each protocol, plus which protocol this is
         print_json(result.to_dict())
     else:
@@ -442,9 +604,7 @@ def eval_(
 
             cost = recorded_cost(run_dir)
             caption += f"\ncost recorded at training: {describe(cost)}" if cost else ""
-        table = Table(caption=caption,
-                      caption_justify="left",
-                      title=str(run_dir or predictions))
+        table = Table(caption=caption, caption_justify="left", title=str(run_dir or predictions))
         table.add_column("metric")
         table.add_column("value", justify="right")
         for key, value in result.metrics.items():
@@ -466,27 +626,55 @@ def _read_predictions(path: Path):
 
     if not Path(path).is_file():
         raise MlbenchError(f"predictions file {path} not found.")
-    arrays = load_npz_checked(path, what="predictions file", keys=("y_true", "scores"),
-                              fix="write it with numpy.savez(path, y_true=..., scores=...)")
+    arrays = load_npz_checked(
+        path,
+        what="predictions file",
+        keys=("y_true", "scores"),
+        fix="write it with numpy.savez(path, y_true=..., scores=...)",
+    )
     return arrays["y_true"], arrays["scores"], arrays.get("y_true_val"), arrays.get("scores_val")
 
 
 # -- table ---------------------------------------------------------------------------------------
 
+
 @app.command()
 def table(
-    metric: Annotated[list[str], typer.Option("--metric", help="Metric id(s), e.g. ex-f1 (`--metric ex-f1 ma-f1`: one table per metric; csv/json: a metric column).")] = ["ex-f1"],
+    metric: Annotated[
+        list[str],
+        typer.Option(
+            "--metric",
+            help="Metric id(s), e.g. ex-f1 (`--metric ex-f1 ma-f1`: one table per metric; csv/json: a metric column).",
+        ),
+    ] = ["ex-f1"],
     datasets: Annotated[Optional[list[str]], typer.Option("--datasets", help="Columns, in order.")] = None,
     methods: Annotated[Optional[list[str]], typer.Option("--methods", help="Rows, in order.")] = None,
     protocol: Annotated[str, typer.Option("--protocol", help="fixed | val | paper.")] = "fixed",
     fmt: OutputFormat = "rich",
     as_json: Annotated[bool, typer.Option("--json", help="The records as JSON (= --format json).")] = False,
     train_fraction: Annotated[float, typer.Option("--train-fraction")] = 1.0,
-    split_strategy: Annotated[Optional[str], typer.Option("--split-strategy", help="Only runs of this split strategy (kfold5: every fold of 5-fold runs, averaged with the seeds).")] = None,
-    paper: Annotated[Optional[str], typer.Option("--paper", help="Render a paper's table (cgmvae, mulsupcon) in its layout, ours beside theirs.")] = None,
-    paper_table: Annotated[Optional[str], typer.Option("--table", help="Which table of --paper (default: the one holding --metric).")] = None,
+    split_strategy: Annotated[
+        Optional[str],
+        typer.Option(
+            "--split-strategy",
+            help="Only runs of this split strategy (kfold5: every fold of 5-fold runs, averaged with the seeds).",
+        ),
+    ] = None,
+    paper: Annotated[
+        Optional[str],
+        typer.Option("--paper", help="Render a paper's table (cgmvae, mulsupcon) in its layout, ours beside theirs."),
+    ] = None,
+    paper_table: Annotated[
+        Optional[str], typer.Option("--table", help="Which table of --paper (default: the one holding --metric).")
+    ] = None,
     runs_dir: RunsDir = None,
-    zero_division: Annotated[Optional[float], typer.Option("--zero-division", help="Only runs evaluated with this zero_division (0 or 1); default: all, with a warning if they mix.")] = None,
+    zero_division: Annotated[
+        Optional[float],
+        typer.Option(
+            "--zero-division",
+            help="Only runs evaluated with this zero_division (0 or 1); default: all, with a warning if they mix.",
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Render finished runs: methods x datasets, mean ± std over seeds (csv/json: one record per cell)."""
@@ -503,8 +691,11 @@ def table(
 
         store = store[store["zero_division"].astype(float) == check_zero_division(zero_division)]
     elif store["zero_division"].nunique() > 1:
-        err_console.print("[yellow]warning:[/] the stored runs mix zero_division 0 and 1; pass "
-                          "--zero-division 0 or 1 to render one of them.", highlight=False)
+        err_console.print(
+            "[yellow]warning:[/] the stored runs mix zero_division 0 and 1; pass "
+            "--zero-division 0 or 1 to render one of them.",
+            highlight=False,
+        )
     _warn_stale(store, data_dir)
     metrics = list(dict.fromkeys(metric))
     if paper is not None:
@@ -513,20 +704,45 @@ def table(
     from mlbench.results import tables as tb
 
     if fmt in tb.RECORD_FORMATS:  # one document: every metric's records, with a metric column
-        records = [r for m in metrics for r in tb.cell_records(
-            store, m, protocol, datasets=datasets, methods=methods, train_fraction=train_fraction,
-            split=split_strategy)]
-        if any(tb.mixed_strategies(store, m, protocol, train_fraction=train_fraction,
-                                   split=split_strategy) for m in metrics):
-            err_console.print("[yellow]warning:[/] some cells mix split strategies; select one "
-                              "with --split-strategy.", highlight=False)
+        records = [
+            r
+            for m in metrics
+            for r in tb.cell_records(
+                store,
+                m,
+                protocol,
+                datasets=datasets,
+                methods=methods,
+                train_fraction=train_fraction,
+                split=split_strategy,
+            )
+        ]
+        if any(
+            tb.mixed_strategies(store, m, protocol, train_fraction=train_fraction, split=split_strategy)
+            for m in metrics
+        ):
+            err_console.print(
+                "[yellow]warning:[/] some cells mix split strategies; select one with --split-strategy.",
+                highlight=False,
+            )
         print(tb.format_records(records, fmt), end="")
         return
     for i, m in enumerate(metrics):
         if i and fmt != "rich":
             print()
-        print_rendered(tb.render(store, m, protocol, fmt, datasets=datasets, methods=methods,
-                                 train_fraction=train_fraction, split=split_strategy), fmt)
+        print_rendered(
+            tb.render(
+                store,
+                m,
+                protocol,
+                fmt,
+                datasets=datasets,
+                methods=methods,
+                train_fraction=train_fraction,
+                split=split_strategy,
+            ),
+            fmt,
+        )
 
 
 def _paper_tables(store, paper, metrics, protocol, fmt, paper_table, split) -> None:
@@ -543,15 +759,17 @@ def _paper_tables(store, paper, metrics, protocol, fmt, paper_table, split) -> N
         by_dataset = "dataset" in paper_layout(paper, chosen)["columns"]
         shown.setdefault((chosen, m if by_dataset else None), m)
     if fmt in RECORD_FORMATS:
-        records = [r for (chosen, _), m in shown.items() for r in pt.paper_table_records(
-            store, paper, m, protocol, chosen, split)]
+        records = [
+            r
+            for (chosen, _), m in shown.items()
+            for r in pt.paper_table_records(store, paper, m, protocol, chosen, split)
+        ]
         print(format_records(records, fmt, pt.PAPER_RECORD_COLUMNS), end="")
         return
     for i, ((chosen, _), m) in enumerate(shown.items()):
         if i and fmt != "rich":
             print()
-        print_rendered(pt.render_paper_table(store, paper, m, protocol, fmt, table=chosen,
-                                             split=split), fmt)
+        print_rendered(pt.render_paper_table(store, paper, m, protocol, fmt, table=chosen, split=split), fmt)
 
 
 def _warn_stale(store, data_dir) -> None:
@@ -559,16 +777,22 @@ def _warn_stale(store, data_dir) -> None:
     from mlbench.verify import stale_datasets, stale_message
 
     for dataset, n in stale_datasets(store, resolve_data_dir(data_dir)).items():
-        err_console.print(f"[yellow]warning:[/] {stale_message(dataset, n)}", highlight=False,
-                          soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {stale_message(dataset, n)}", highlight=False, soft_wrap=True)
 
 
 # -- verify --------------------------------------------------------------------------------------
 
+
 @app.command()
 def verify(
     names: Annotated[Optional[list[str]], typer.Argument(help="Datasets to check (default: every cached one).")] = None,
-    repair: Annotated[bool, typer.Option("--repair", help="Rewrite a results store without its lines that do not parse (the old one is kept as results.csv.bak).")] = False,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Rewrite a results store without its lines that do not parse (the old one is kept as results.csv.bak).",
+        ),
+    ] = False,
     runs_dir: RunsDir = None,
     data_dir: DataDir = None,
 ) -> None:
@@ -586,7 +810,6 @@ def verify(
         err_console.print(f"[bold red]problem:[/] {line}", highlight=False, soft_wrap=True)
     counted = ", ".join(f"{n} {what}" for what, n in report.counts.items()) or "nothing"
     if report.problems:
-        err_console.print(f"[bold red]{len(report.problems)} problem(s)[/] in {counted}.",
-                          highlight=False)
+        err_console.print(f"[bold red]{len(report.problems)} problem(s)[/] in {counted}.", highlight=False)
         raise typer.Exit(1)
     console.print(f"[green]✓[/] verified {counted}.", highlight=False)

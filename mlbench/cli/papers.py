@@ -34,15 +34,29 @@ from mlbench.errors import MlbenchError
 
 # -- reproduce -------------------------------------------------------------------------------------
 
-Experiment = Annotated[Optional[str], typer.Option("--experiment", help="An experiment TOML file (docs/experiments.md), or the id of a paper whose shipped experiment to use (cgmvae, mulsupcon).")]
-Groups = Annotated[Optional[list[str]], typer.Option("--groups", help="Only these groups of the experiment (`--groups main ablation`).")]
-OptionalPaper = Annotated[Optional[str], typer.Option("--paper", help="Paper id: cgmvae, mulsupcon (see mlbench.papers); or use --experiment.")]
+Experiment = Annotated[
+    Optional[str],
+    typer.Option(
+        "--experiment",
+        help="An experiment TOML file (docs/experiments.md), or the id of a paper whose shipped experiment to use (cgmvae, mulsupcon).",
+    ),
+]
+Groups = Annotated[
+    Optional[list[str]],
+    typer.Option("--groups", help="Only these groups of the experiment (`--groups main ablation`)."),
+]
+OptionalPaper = Annotated[
+    Optional[str],
+    typer.Option("--paper", help="Paper id: cgmvae, mulsupcon (see mlbench.papers); or use --experiment."),
+]
 
 
 def _paper_or_experiment(paper, experiment) -> None:
     if (paper is None) == (experiment is None):
-        raise MlbenchError("give --paper ID (the paper's tables) or --experiment FILE.toml (or a paper "
-                           "id, for its shipped experiment), not both and not neither.")
+        raise MlbenchError(
+            "give --paper ID (the paper's tables) or --experiment FILE.toml (or a paper "
+            "id, for its shipped experiment), not both and not neither."
+        )
 
 
 @app.command()
@@ -50,19 +64,47 @@ def reproduce(
     paper: OptionalPaper = None,
     experiment: Experiment = None,
     groups: Groups = None,
-    table: Annotated[Optional[list[str]], typer.Option("--table", help="Only this table (repeatable); default: all tables of the paper.")] = None,
+    table: Annotated[
+        Optional[list[str]],
+        typer.Option("--table", help="Only this table (repeatable); default: all tables of the paper."),
+    ] = None,
     seeds: Annotated[list[int], typer.Option("--seeds", help="Seeds (`--seeds 0 1 2`).")] = [0, 1, 2],
-    quick: Annotated[bool, typer.Option("--quick", help="Smoke run: 3 epochs for every *epochs parameter of neural methods (a separate variant).")] = False,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick", help="Smoke run: 3 epochs for every *epochs parameter of neural methods (a separate variant)."
+        ),
+    ] = False,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Runs in parallel worker processes on this machine.")] = 1,
-    backend: Annotated[str, typer.Option("--backend", help="local | ray (Ray tasks on the cluster at RAY_ADDRESS; pip install mlbench\\[ray]).")] = "local",
-    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster address (env RAY_ADDRESS; default: start a local Ray).")] = None,
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend", help="local | ray (Ray tasks on the cluster at RAY_ADDRESS; pip install mlbench\\[ray])."
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        Optional[str],
+        typer.Option("--ray-address", help="Ray cluster address (env RAY_ADDRESS; default: start a local Ray)."),
+    ] = None,
     ray_gpus: Annotated[float, typer.Option("--ray-gpus", help="GPUs each Ray task reserves.")] = 0.0,
-    split_strategy: Annotated[str, typer.Option("--split-strategy", help="iterative | random | official | kfold (with --folds K).")] = "iterative",
-    folds: Annotated[Optional[int], typer.Option("--folds", help="With --split-strategy kfold: K-fold cross-validation, one run per fold and seed.")] = None,
+    split_strategy: Annotated[
+        str, typer.Option("--split-strategy", help="iterative | random | official | kfold (with --folds K).")
+    ] = "iterative",
+    folds: Annotated[
+        Optional[int],
+        typer.Option(
+            "--folds", help="With --split-strategy kfold: K-fold cross-validation, one run per fold and seed."
+        ),
+    ] = None,
     datasets: Datasets = None,
     methods: Methods = None,
-    data_efficiency: Annotated[bool, typer.Option("--data-efficiency", help="Also the runs of C-GMVAE Fig. 2 (10/50/100% of the training data).")] = False,
-    metric: Annotated[Optional[str], typer.Option("--metric", help="Render only this metric's tables afterwards.")] = None,
+    data_efficiency: Annotated[
+        bool,
+        typer.Option("--data-efficiency", help="Also the runs of C-GMVAE Fig. 2 (10/50/100% of the training data)."),
+    ] = False,
+    metric: Annotated[
+        Optional[str], typer.Option("--metric", help="Render only this metric's tables afterwards.")
+    ] = None,
     protocol: Protocol = "fixed",
     fmt: Annotated[str, typer.Option("--format", help="rich | markdown | latex | csv | html.")] = "rich",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; train nothing.")] = False,
@@ -71,7 +113,12 @@ def reproduce(
     data_dir: DataDir = None,
     mirror: Mirror = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-    threads_per_job: Annotated[Optional[int], typer.Option("--threads-per-job", help="torch/OpenMP threads per run (default: the cores shared out among --jobs).")] = None,
+    threads_per_job: Annotated[
+        Optional[int],
+        typer.Option(
+            "--threads-per-job", help="torch/OpenMP threads per run (default: the cores shared out among --jobs)."
+        ),
+    ] = None,
 ) -> None:
     """Train what a paper's tables (--paper) or an experiment file (--experiment) needs and the store lacks (rerun to resume)."""
     from mlbench.papers import plan as planning
@@ -87,12 +134,36 @@ def reproduce(
 
         device = resolve_device(device)
     if experiment is not None:
-        _reproduce_experiment(experiment, groups, quick, dry_run, runs_dir, data_dir, mirror, device,
-                              jobs, backend, ray_address, ray_gpus, quiet, threads_per_job, datasets)
+        _reproduce_experiment(
+            experiment,
+            groups,
+            quick,
+            dry_run,
+            runs_dir,
+            data_dir,
+            mirror,
+            device,
+            jobs,
+            backend,
+            ray_address,
+            ray_gpus,
+            quiet,
+            threads_per_job,
+            datasets,
+        )
         return
-    plan = planning.plan_reproduction(paper, tables=table, seeds=seeds, quick=quick, strategy=split_strategy,
-                                 data_dir=data_dir, datasets=datasets, methods=methods,
-                                 data_efficiency=data_efficiency, folds=folds)
+    plan = planning.plan_reproduction(
+        paper,
+        tables=table,
+        seeds=seeds,
+        quick=quick,
+        strategy=split_strategy,
+        data_dir=data_dir,
+        datasets=datasets,
+        methods=methods,
+        data_efficiency=data_efficiency,
+        folds=folds,
+    )
     if split_strategy == "kfold":  # tables average the folds of this K
         split_strategy = f"kfold{folds}"
     todo = orc.pending_runs(plan.specs, runs_dir)
@@ -101,14 +172,16 @@ def reproduce(
         return
     results = []
     if todo:
-        results = _run_plan(todo, runs_dir, data_dir, mirror, device, jobs, backend, ray_address,
-                            ray_gpus, quiet, threads_per_job)
+        results = _run_plan(
+            todo, runs_dir, data_dir, mirror, device, jobs, backend, ray_address, ray_gpus, quiet, threads_per_job
+        )
     store = read_runs_store(runs_dir)
     for i, (tbl, m) in enumerate(planning.tables_to_render(plan, store, metric)):
         if i and fmt != "rich":
             print()
-        print_rendered(render_paper_table(store, paper, m, protocol, fmt, table=tbl,
-                                           split=split_strategy, data_dir=data_dir), fmt)
+        print_rendered(
+            render_paper_table(store, paper, m, protocol, fmt, table=tbl, split=split_strategy, data_dir=data_dir), fmt
+        )
     _exit_on_failures(results)
 
 
@@ -144,9 +217,23 @@ def _fetch_official_datasets(groups, data_dir, mirror) -> None:
                 err_console.print(f"[yellow]warning:[/] {exc}", highlight=False, soft_wrap=True)
 
 
-def _reproduce_experiment(experiment, groups, quick, dry_run, runs_dir, data_dir, mirror, device,
-                          jobs, backend, ray_address, ray_gpus, quiet, threads_per_job,
-                          datasets=None) -> None:
+def _reproduce_experiment(
+    experiment,
+    groups,
+    quick,
+    dry_run,
+    runs_dir,
+    data_dir,
+    mirror,
+    device,
+    jobs,
+    backend,
+    ray_address,
+    ray_gpus,
+    quiet,
+    threads_per_job,
+    datasets=None,
+) -> None:
     from mlbench.papers.experiment import load_experiment, plan_experiment
     from mlbench.runs import execute as orc
 
@@ -156,13 +243,18 @@ def _reproduce_experiment(experiment, groups, quick, dry_run, runs_dir, data_dir
     plan = plan_experiment(exp, groups, quick=quick, data_dir=data_dir, datasets=datasets)
     specs = plan.specs
     todo = orc.pending_runs(specs, runs_dir)
-    console.print(f"[bold]{exp.name}[/] groups {', '.join(g.name for g in plan.groups)}: "
-                  f"{len(specs)} runs needed, {len(specs) - len(todo)} already in the store, "
-                  f"{len(todo)} to run{' (smoke runs: --quick)' if quick else ''}.", highlight=False)
+    console.print(
+        f"[bold]{exp.name}[/] groups {', '.join(g.name for g in plan.groups)}: "
+        f"{len(specs)} runs needed, {len(specs) - len(todo)} already in the store, "
+        f"{len(todo)} to run{' (smoke runs: --quick)' if quick else ''}.",
+        highlight=False,
+    )
     if plan.blocked:
         reasons = Counter(f"{dataset}: {reason}" for _, dataset, reason in plan.blocked)
-        console.print("[dim]cells mlbench cannot run here: " + "; ".join(
-            f"{n} × {why}" for why, n in reasons.items()) + "[/]", highlight=False)
+        console.print(
+            "[dim]cells mlbench cannot run here: " + "; ".join(f"{n} × {why}" for why, n in reasons.items()) + "[/]",
+            highlight=False,
+        )
     if dry_run:
         from mlbench.results.experiment_report import estimated_fit_seconds
 
@@ -171,82 +263,117 @@ def _reproduce_experiment(experiment, groups, quick, dry_run, runs_dir, data_dir
             seconds = estimated_fit_seconds(spec, runs_dir)
             known += seconds or 0.0
             estimate = "unknown" if seconds is None else f"~{seconds:.0f} s CPU"
-            console.print(f"  {spec.run_id()}  [dim]{estimate}"
-                          f"{' (redo: missing from the store)' if force else ''}[/]",
-                          highlight=False, soft_wrap=True)
+            console.print(
+                f"  {spec.run_id()}  [dim]{estimate}{' (redo: missing from the store)' if force else ''}[/]",
+                highlight=False,
+                soft_wrap=True,
+            )
         unknown = sum(estimated_fit_seconds(s, runs_dir) is None for s, _ in todo)
-        console.print(f"estimated: {known / 60:.0f} min of fit time for {len(todo) - unknown} "
-                      f"run(s) (from the recorded fit times of the same settings in the store); "
-                      f"{unknown} unknown.", highlight=False)
+        console.print(
+            f"estimated: {known / 60:.0f} min of fit time for {len(todo) - unknown} "
+            f"run(s) (from the recorded fit times of the same settings in the store); "
+            f"{unknown} unknown.",
+            highlight=False,
+        )
         return
     results = []
     if todo:
-        results = _run_plan(todo, runs_dir, data_dir, mirror, device, jobs, backend, ray_address,
-                            ray_gpus, quiet, threads_per_job)
+        results = _run_plan(
+            todo, runs_dir, data_dir, mirror, device, jobs, backend, ray_address, ray_gpus, quiet, threads_per_job
+        )
     _exit_on_failures(results)
 
 
 def _print_plan(plan, todo, dry_run: bool) -> None:
     done = len(plan.specs) - len(todo)
-    console.print(f"[bold]{plan.paper}[/] tables {', '.join(plan.tables)}: {len(plan.specs)} runs "
-                  f"needed, {done} already in the store, {len(todo)} to run.", highlight=False)
+    console.print(
+        f"[bold]{plan.paper}[/] tables {', '.join(plan.tables)}: {len(plan.specs)} runs "
+        f"needed, {done} already in the store, {len(todo)} to run.",
+        highlight=False,
+    )
     if plan.unmatched:
-        err_console.print(f"[yellow]warning:[/] not in the selected tables, ignored: "
-                          f"{', '.join(plan.unmatched)}", highlight=False)
+        err_console.print(
+            f"[yellow]warning:[/] not in the selected tables, ignored: {', '.join(plan.unmatched)}", highlight=False
+        )
     reasons = Counter(reason for _, reason in plan.blocked)
     if reasons:
-        console.print("[dim]cells mlbench cannot run here: " + ", ".join(
-            f"{n} × {reason}" for reason, n in reasons.most_common()) + "[/]", highlight=False)
+        console.print(
+            "[dim]cells mlbench cannot run here: "
+            + ", ".join(f"{n} × {reason}" for reason, n in reasons.most_common())
+            + "[/]",
+            highlight=False,
+        )
     if dry_run:
         for spec, force in todo:
-            console.print(f"  {spec.run_id()}{' (redo: missing from the store)' if force else ''}",
-                          highlight=False)
+            console.print(f"  {spec.run_id()}{' (redo: missing from the store)' if force else ''}", highlight=False)
 
 
-def _run_plan(todo, runs_dir, data_dir, mirror, device, jobs, backend, ray_address, ray_gpus, quiet,
-              threads_per_job=None):
+def _run_plan(
+    todo, runs_dir, data_dir, mirror, device, jobs, backend, ray_address, ray_gpus, quiet, threads_per_job=None
+):
     from mlbench.runs import execute as orc
 
     if backend == "local":
-        failed_data = orc.prepare_data([s for s, _ in todo], data_dir, mirror,
-                                       notify=lambda m: err_console.print(f"[yellow]warning:[/] {m}"))
+        failed_data = orc.prepare_data(
+            [s for s, _ in todo], data_dir, mirror, notify=lambda m: err_console.print(f"[yellow]warning:[/] {m}")
+        )
     else:  # the driver still prepares the data it ships to the workers
         failed_data = orc.prepare_data([s for s, _ in todo], data_dir, mirror)
-    results = [orc.RunResult(s.run_id(), "failed", error=f"data not prepared: {failed_data[s.dataset]}")
-               for s, _ in todo if s.dataset in failed_data]
+    results = [
+        orc.RunResult(s.run_id(), "failed", error=f"data not prepared: {failed_data[s.dataset]}")
+        for s, _ in todo
+        if s.dataset in failed_data
+    ]
     todo = [(s, f) for s, f in todo if s.dataset not in failed_data]
 
     from mlbench.cli.progress import RunReporter, bars_wanted
 
     # Bars on a terminal: the run's epochs in this process, the command's runs with workers.
-    reporter = RunReporter([s for s, _ in todo], jobs if backend == "local" else len(todo),
-                           runs_dir, bars=bars_wanted(quiet))
+    reporter = RunReporter(
+        [s for s, _ in todo], jobs if backend == "local" else len(todo), runs_dir, bars=bars_wanted(quiet)
+    )
     try:
         with reporter.runs_bar() if jobs > 1 or backend != "local" else contextlib.nullcontext():
-            results += orc.execute(todo, runs_dir=runs_dir, data_dir=data_dir, device=device,
-                                   jobs=jobs, backend=backend, ray_address=ray_address,
-                                   ray_gpus=ray_gpus, on_result=reporter.on_result,
-                                   progress=bars_wanted(quiet) and jobs == 1,
-                                   threads_per_job=threads_per_job,
-                                   describe=reporter.progress.bar_label)
+            results += orc.execute(
+                todo,
+                runs_dir=runs_dir,
+                data_dir=data_dir,
+                device=device,
+                jobs=jobs,
+                backend=backend,
+                ray_address=ray_address,
+                ray_gpus=ray_gpus,
+                on_result=reporter.on_result,
+                progress=bars_wanted(quiet) and jobs == 1,
+                threads_per_job=threads_per_job,
+                describe=reporter.progress.bar_label,
+            )
     except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted:[/] finished runs are kept; rerun the same command "
-                          "to resume the rest.")
+        err_console.print("[yellow]interrupted:[/] finished runs are kept; rerun the same command to resume the rest.")
         raise typer.Exit(130) from None
     return results
 
 
 # -- report ----------------------------------------------------------------------------------------
 
+
 @app.command()
 def report(
     paper: OptionalPaper = None,
     experiment: Experiment = None,
     groups: Groups = None,
-    out: Annotated[Path, typer.Option("--out", help="Directory for report.md and plots/ (--experiment: for NAME.md).")] = Path("report"),
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for report.md and plots/ (--experiment: for NAME.md).")
+    ] = Path("report"),
     protocol: Protocol = "fixed",
     split_strategy: SplitStrategy = None,
-    heatmap_run: Annotated[Optional[Path], typer.Option("--heatmap-run", help="Run directory for the label-embedding heatmap (default: the first run that stored embeddings).")] = None,
+    heatmap_run: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--heatmap-run",
+            help="Run directory for the label-embedding heatmap (default: the first run that stored embeddings).",
+        ),
+    ] = None,
     runs_dir: RunsDir = None,
     data_dir: DataDir = None,
 ) -> None:
@@ -256,27 +383,46 @@ def report(
         from mlbench.papers.experiment import load_experiment
         from mlbench.results.experiment_report import write_experiment_report
 
-        path = write_experiment_report(load_experiment(_experiment_path(experiment)), out,
-                                       groups=groups, runs_dir=runs_dir, data_dir=data_dir)
+        path = write_experiment_report(
+            load_experiment(_experiment_path(experiment)), out, groups=groups, runs_dir=runs_dir, data_dir=data_dir
+        )
         console.print(f"[green]✓[/] wrote {path}", highlight=False)
         return
     from mlbench.results.report import write_report
 
     check_protocol(protocol)
-    path = write_report(paper, out, runs_dir=runs_dir, data_dir=data_dir, protocol=protocol,
-                        split=split_strategy, heatmap_run=heatmap_run)
+    path = write_report(
+        paper,
+        out,
+        runs_dir=runs_dir,
+        data_dir=data_dir,
+        protocol=protocol,
+        split=split_strategy,
+        heatmap_run=heatmap_run,
+    )
     console.print(f"[green]✓[/] wrote {path}", highlight=False)
 
 
 # -- check -----------------------------------------------------------------------------------------
 
+
 @app.command()
 def check(
-    expected: Annotated[Path, typer.Argument(help="CSV or JSON of dataset, method, metric, value [, protocol, tolerance, variant, train_fraction].")],
-    tolerance: Annotated[float, typer.Option("--tolerance", help="Allowed shortfall where the file gives none.")] = 0.01,
+    expected: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV or JSON of dataset, method, metric, value [, protocol, tolerance, variant, train_fraction]."
+        ),
+    ],
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", help="Allowed shortfall where the file gives none.")
+    ] = 0.01,
     protocol: Annotated[str, typer.Option("--protocol", help="Protocol of rows that name none.")] = "fixed",
     split_strategy: SplitStrategy = None,
-    write: Annotated[bool, typer.Option("--write", help="Write the store's current means to EXPECTED (a baseline) instead of checking.")] = False,
+    write: Annotated[
+        bool,
+        typer.Option("--write", help="Write the store's current means to EXPECTED (a baseline) instead of checking."),
+    ] = False,
     runs_dir: RunsDir = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -289,13 +435,17 @@ def check(
         from mlbench.io import atomic_write_text
 
         frame = snapshot_expected(store, protocol, split_strategy)
-        text = (json.dumps(frame.to_dict("records"), indent=2) + "\n"
-                if expected.suffix.lower() == ".json" else frame.to_csv(index=False))
+        text = (
+            json.dumps(frame.to_dict("records"), indent=2) + "\n"
+            if expected.suffix.lower() == ".json"
+            else frame.to_csv(index=False)
+        )
         try:
             atomic_write_text(expected, text)
         except OSError as exc:
-            raise MlbenchError(f"cannot write {expected} ({exc.strerror or type(exc).__name__}); "
-                               "give a path in a writable directory.") from None
+            raise MlbenchError(
+                f"cannot write {expected} ({exc.strerror or type(exc).__name__}); give a path in a writable directory."
+            ) from None
         console.print(f"[green]✓[/] wrote {len(frame)} expected cells to {expected}", highlight=False)
         return
     records = check_records(store, read_expected(expected, protocol), tolerance, split_strategy)
@@ -311,6 +461,7 @@ def check(
 
 # -- stats -----------------------------------------------------------------------------------------
 
+
 @app.command()
 def stats(
     metric: Annotated[str, typer.Option("--metric", help="Metric id, e.g. ex-f1.")] = "ex-f1",
@@ -318,8 +469,13 @@ def stats(
     datasets: Datasets = None,
     protocol: Protocol = "fixed",
     alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
-    paired: Annotated[Optional[tuple[str, str]], typer.Option("--paired", help="Wilcoxon signed-rank test of two methods over (dataset, seed): `--paired A B`.")] = None,
-    cd_diagram: Annotated[Optional[Path], typer.Option("--cd-diagram", help="Write the CD diagram to STEM.png and STEM.svg.")] = None,
+    paired: Annotated[
+        Optional[tuple[str, str]],
+        typer.Option("--paired", help="Wilcoxon signed-rank test of two methods over (dataset, seed): `--paired A B`."),
+    ] = None,
+    cd_diagram: Annotated[
+        Optional[Path], typer.Option("--cd-diagram", help="Write the CD diagram to STEM.png and STEM.svg.")
+    ] = None,
     train_fraction: TrainFraction = 1.0,
     split_strategy: SplitStrategy = None,
     runs_dir: RunsDir = None,
@@ -337,8 +493,9 @@ def stats(
         result = st.paired_test(store, spec.id, paired[0], paired[1], protocol, datasets=datasets, **filters)
         _show_paired(result, spec, as_json)
         return
-    matrix, dropped, left_out = st.performance_matrix(store, spec.id, protocol, methods=methods,
-                                                      datasets=datasets, **filters)
+    matrix, dropped, left_out = st.performance_matrix(
+        store, spec.id, protocol, methods=methods, datasets=datasets, **filters
+    )
     result = st.friedman(matrix, spec.higher_is_better, alpha, nemenyi=False)
     try:
         result.critical_difference = st.critical_difference(result.n_methods, result.n_datasets, alpha)
@@ -351,11 +508,24 @@ def stats(
         from mlbench.results.plots import cd_diagram as draw
         from mlbench.results.tables import method_names
 
-        paths = draw(matrix, cd_diagram, higher_is_better=spec.higher_is_better, alpha=alpha, title=spec.id,
-                     names=method_names(store))
+        paths = draw(
+            matrix,
+            cd_diagram,
+            higher_is_better=spec.higher_is_better,
+            alpha=alpha,
+            title=spec.id,
+            names=method_names(store),
+        )
     if as_json:
-        print_json({**result.to_dict(), "metric": spec.id, "protocol": protocol,
-                     "dropped_datasets": dropped, "dropped_methods": left_out})
+        print_json(
+            {
+                **result.to_dict(),
+                "metric": spec.id,
+                "protocol": protocol,
+                "dropped_datasets": dropped,
+                "dropped_methods": left_out,
+            }
+        )
         return
     _show_friedman(matrix, result, spec, protocol, dropped, left_out)
     if cd_diagram is not None:
@@ -363,14 +533,19 @@ def stats(
 
 
 def _show_friedman(matrix, result, spec, protocol, dropped, left_out) -> None:
-    table = Table(title=f"{spec.display_name} ({spec.id}), protocol '{protocol}': mean over seeds",
-                  caption=f"Friedman χ² = {result.statistic:.3f}, p = {result.pvalue:.4g} over "
-                          f"{result.n_datasets} datasets, {result.n_methods} methods"
-                          + (f"; Nemenyi CD = {result.critical_difference:.3f} at α = {result.alpha:g}"
-                             if result.critical_difference is not None else "")
-                          + (f"; datasets left out (not every method ran): {', '.join(dropped)}" if dropped else "")
-                          + (f"; methods left out (too few datasets): {', '.join(left_out)}" if left_out else ""),
-                  caption_justify="left")
+    table = Table(
+        title=f"{spec.display_name} ({spec.id}), protocol '{protocol}': mean over seeds",
+        caption=f"Friedman χ² = {result.statistic:.3f}, p = {result.pvalue:.4g} over "
+        f"{result.n_datasets} datasets, {result.n_methods} methods"
+        + (
+            f"; Nemenyi CD = {result.critical_difference:.3f} at α = {result.alpha:g}"
+            if result.critical_difference is not None
+            else ""
+        )
+        + (f"; datasets left out (not every method ran): {', '.join(dropped)}" if dropped else "")
+        + (f"; methods left out (too few datasets): {', '.join(left_out)}" if left_out else ""),
+        caption_justify="left",
+    )
     order = list(result.average_ranks)
     table.add_column("dataset")
     for method in order:
@@ -385,8 +560,14 @@ def _show_friedman(matrix, result, spec, protocol, dropped, left_out) -> None:
         for method in order:
             pv.add_column(method, justify="right")
         for a in order:
-            pv.add_row(a, *[("[bold]" if result.nemenyi_pvalues.loc[a, b] < result.alpha and a != b else "")
-                            + f"{result.nemenyi_pvalues.loc[a, b]:.3f}" for b in order])
+            pv.add_row(
+                a,
+                *[
+                    ("[bold]" if result.nemenyi_pvalues.loc[a, b] < result.alpha and a != b else "")
+                    + f"{result.nemenyi_pvalues.loc[a, b]:.3f}"
+                    for b in order
+                ],
+            )
         console.print(pv)
 
 
@@ -400,22 +581,29 @@ def _show_paired(result, spec, as_json: bool) -> None:
         f"better) over {result.n_pairs} (dataset, seed) pairs: mean difference "
         f"{result.mean_difference:+.4f}; {result.method_a} better {result.wins}, ties {result.ties}, "
         f"worse {result.losses}; Wilcoxon signed-rank W = {result.statistic:g}, "
-        f"p = {result.pvalue:.4g} (two-sided).", highlight=False)
+        f"p = {result.pvalue:.4g} (two-sided).",
+        highlight=False,
+    )
 
 
 # -- plot ------------------------------------------------------------------------------------------
 
-plot_app = typer.Typer(help="Figures (PNG and SVG): grouped bars, data efficiency, label heatmap, CD diagram.",
-                       no_args_is_help=True)
+plot_app = typer.Typer(
+    help="Figures (PNG and SVG): grouped bars, data efficiency, label heatmap, CD diagram.", no_args_is_help=True
+)
 app.add_typer(plot_app, name="plot")
 # --out is a directory everywhere (as for `report`); each figure's file names say what it is.
-Out = Annotated[Path, typer.Option("--out", help="Output directory (made if missing): writes NAME.png and NAME.svg in it.")]
+Out = Annotated[
+    Path, typer.Option("--out", help="Output directory (made if missing): writes NAME.png and NAME.svg in it.")
+]
 
 
 def _out_dir(out: Path) -> Path:
     if out.suffix.lower() in (".png", ".svg", ".pdf") or out.is_file():
-        raise MlbenchError(f"--out {out} is a file name; --out is a directory (e.g. --out "
-                           f"{out.parent / 'plots'}), the figures are named after what they show.")
+        raise MlbenchError(
+            f"--out {out} is a file name; --out is a directory (e.g. --out "
+            f"{out.parent / 'plots'}), the figures are named after what they show."
+        )
     return out
 
 
@@ -429,7 +617,9 @@ def _done(paths) -> None:
 
 @plot_app.command("bars")
 def plot_bars(
-    metrics: Annotated[list[str], typer.Option("--metrics", help="One figure per metric (`--metrics ex-f1 ma-f1`).")] = ["ex-f1"],
+    metrics: Annotated[
+        list[str], typer.Option("--metrics", help="One figure per metric (`--metrics ex-f1 ma-f1`).")
+    ] = ["ex-f1"],
     out: Out = Path("plots"),
     methods: Methods = None,
     datasets: Datasets = None,
@@ -445,9 +635,18 @@ def plot_bars(
     out = _out_dir(out)
     store = read_runs_store(runs_dir)
     for metric in metrics:
-        _done(grouped_bars(store, metric, out / f"bars-{_slug(metric)}", protocol,
-                           methods=methods, datasets=datasets, train_fraction=train_fraction,
-                           split=split_strategy))
+        _done(
+            grouped_bars(
+                store,
+                metric,
+                out / f"bars-{_slug(metric)}",
+                protocol,
+                methods=methods,
+                datasets=datasets,
+                train_fraction=train_fraction,
+                split=split_strategy,
+            )
+        )
 
 
 @plot_app.command("data-efficiency")
@@ -467,16 +666,30 @@ def plot_data_efficiency(
 
     check_protocol(protocol)
     out = _out_dir(out) / f"data-efficiency-{_slug(metric)}"
-    _done(data_efficiency(read_runs_store(runs_dir), out, metric, protocol, baseline=baseline, methods=methods,
-                          datasets=datasets, split=split_strategy))
+    _done(
+        data_efficiency(
+            read_runs_store(runs_dir),
+            out,
+            metric,
+            protocol,
+            baseline=baseline,
+            methods=methods,
+            datasets=datasets,
+            split=split_strategy,
+        )
+    )
 
 
 @plot_app.command("heatmap")
 def plot_heatmap(
     run_dir: Annotated[Path, typer.Argument(help="A finished run that stored label embeddings (e.g. cgmvae).")],
     out: Out = Path("plots"),
-    labels: Annotated[Optional[list[str]], typer.Option("--label", help="Only these labels (repeatable; names or indices).")] = None,
-    max_labels: Annotated[int, typer.Option("--max-labels", help="Without --label, keep the labels with the strongest interactions.")] = 30,
+    labels: Annotated[
+        Optional[list[str]], typer.Option("--label", help="Only these labels (repeatable; names or indices).")
+    ] = None,
+    max_labels: Annotated[
+        int, typer.Option("--max-labels", help="Without --label, keep the labels with the strongest interactions.")
+    ] = 30,
     order: Annotated[str, typer.Option("--order", help="cluster (group similar labels) | given.")] = "cluster",
     data_dir: DataDir = None,
 ) -> None:
@@ -484,7 +697,16 @@ def plot_heatmap(
     (OUT/label-heatmap.png/.svg)."""
     from mlbench.results.plots import label_heatmap
 
-    _done(label_heatmap(run_dir, _out_dir(out) / "label-heatmap", labels=labels, max_labels=max_labels, order=order, data_dir=data_dir))
+    _done(
+        label_heatmap(
+            run_dir,
+            _out_dir(out) / "label-heatmap",
+            labels=labels,
+            max_labels=max_labels,
+            order=order,
+            data_dir=data_dir,
+        )
+    )
 
 
 @plot_app.command("cd")
@@ -509,7 +731,22 @@ def plot_cd(
     from mlbench.results.tables import method_names
 
     store = read_runs_store(runs_dir)
-    matrix, _, _ = performance_matrix(store, spec.id, protocol, methods=methods,
-                                      datasets=datasets, train_fraction=train_fraction, split=split_strategy)
-    _done(cd_diagram(matrix, _out_dir(out) / f"cd-{_slug(spec.id)}", higher_is_better=spec.higher_is_better, alpha=alpha, title=spec.id,
-                     names=method_names(store)))
+    matrix, _, _ = performance_matrix(
+        store,
+        spec.id,
+        protocol,
+        methods=methods,
+        datasets=datasets,
+        train_fraction=train_fraction,
+        split=split_strategy,
+    )
+    _done(
+        cd_diagram(
+            matrix,
+            _out_dir(out) / f"cd-{_slug(spec.id)}",
+            higher_is_better=spec.higher_is_better,
+            alpha=alpha,
+            title=spec.id,
+            names=method_names(store),
+        )
+    )

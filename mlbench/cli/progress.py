@@ -17,8 +17,7 @@ from mlbench.cli._app import console, err_console
 from mlbench.runs.progress import RunProgress, finished_line, run_label, stored_metrics
 from mlbench.runs.spec import RunSpec
 
-MARKS = {"done": "[green]✓[/]", "resumed": "[green]✓[/]", "skipped": "[dim]-[/]",
-         "failed": "[red]✗[/]"}
+MARKS = {"done": "[green]✓[/]", "resumed": "[green]✓[/]", "skipped": "[dim]-[/]", "failed": "[red]✗[/]"}
 
 
 def bars_wanted(quiet: bool) -> bool:
@@ -49,11 +48,13 @@ class RunReporter:
         self._bar = None  # (rich Progress, task) while worker processes run
 
     def plan(self, skipped: int = 0, note: str | None = None) -> None:
-        err_console.print(escape(self.progress.plan_text(skipped)) + (f" {escape(note)}" if note else ""),
-                          highlight=False, soft_wrap=True)
+        err_console.print(
+            escape(self.progress.plan_text(skipped)) + (f" {escape(note)}" if note else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
 
-    def result(self, spec: RunSpec, status: str, seconds: float | None, run_dir=None,
-               error: str | None = None) -> None:
+    def result(self, spec: RunSpec, status: str, seconds: float | None, run_dir=None, error: str | None = None) -> None:
         self.progress.done(spec, seconds if status != "failed" else None)
         metrics = stored_metrics(run_dir) if status in ("done", "resumed") else None
         line = finished_line(self.progress, spec, status, seconds, run_dir, error, metrics)
@@ -64,8 +65,7 @@ class RunReporter:
 
     def on_result(self, result) -> None:
         """:func:`mlbench.runs.execute.execute`'s callback."""
-        self.result(self.by_id[result.run_id], result.status, result.seconds or None,
-                    result.run_dir, result.error)
+        self.result(self.by_id[result.run_id], result.status, result.seconds or None, result.run_dir, result.error)
 
     @contextlib.contextmanager
     def runs_bar(self):
@@ -76,12 +76,17 @@ class RunReporter:
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TimeElapsedColumn(), TextColumn("{task.fields[eta]}"), console=err_console,
-                       transient=True)
+        bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[eta]}"),
+            console=err_console,
+            transient=True,
+        )
         with bar:
-            task = bar.add_task("runs", total=self.progress.total,
-                                eta=self.progress.eta_text())
+            task = bar.add_task("runs", total=self.progress.total, eta=self.progress.eta_text())
             self._bar = bar, task
             try:
                 yield
@@ -90,5 +95,8 @@ class RunReporter:
 
 
 def skipped_line(spec: RunSpec, run_dir: Path) -> None:
-    console.print(f"[dim]- {escape(run_label(spec))}  already complete (use --force to redo)  "
-                  f"{escape(str(run_dir))}[/]", highlight=False, soft_wrap=True)
+    console.print(
+        f"[dim]- {escape(run_label(spec))}  already complete (use --force to redo)  {escape(str(run_dir))}[/]",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -17,9 +17,19 @@ from mlbench.errors import MlbenchError
 from mlbench.runs.spec import RunSpec
 
 
-def train_specs(specs: Sequence[RunSpec], *, references: Sequence[str] = (), jobs: int | None,
-                runs_dir=None, data_dir=None, device: str = "cpu", force: bool = False,
-                resume: bool = False, quiet: bool = False, zero_division: float = 0.0) -> None:
+def train_specs(
+    specs: Sequence[RunSpec],
+    *,
+    references: Sequence[str] = (),
+    jobs: int | None,
+    runs_dir=None,
+    data_dir=None,
+    device: str = "cpu",
+    force: bool = False,
+    resume: bool = False,
+    quiet: bool = False,
+    zero_division: float = 0.0,
+) -> None:
     """Train ``specs`` (``references``: the ``module:Class`` / ``./file.py:Class`` methods as
     the user gave them, for worker processes to load); exit 1 if a worker's run failed."""
     from mlbench.methods import get_method_class
@@ -27,8 +37,9 @@ def train_specs(specs: Sequence[RunSpec], *, references: Sequence[str] = (), job
     from mlbench.runs.schedule import auto_jobs, usable_cores
 
     if jobs is not None and jobs < 1:
-        raise MlbenchError(f"--jobs must be at least 1, got {jobs}; --jobs 1 trains one run "
-                           "after the other in this process.")
+        raise MlbenchError(
+            f"--jobs must be at least 1, got {jobs}; --jobs 1 trains one run after the other in this process."
+        )
     root = resolve_runs_dir(runs_dir)
     todo, skipped = [], []
     for spec in {spec.run_id(): spec for spec in specs}.values():
@@ -49,12 +60,15 @@ def train_specs(specs: Sequence[RunSpec], *, references: Sequence[str] = (), job
     classes = {get_method_class(spec.method) for spec in todo}
     in_main = sorted(cls.id for cls in classes if cls.__module__ == "__main__")
     if jobs > 1 and in_main:
-        note = (f"(one at a time in this process: {', '.join(in_main)} is defined in __main__, "
-                "which worker processes cannot import)")
+        note = (
+            f"(one at a time in this process: {', '.join(in_main)} is defined in __main__, "
+            "which worker processes cannot import)"
+        )
         jobs = 1
     # Methods registered by an outside module (not a reference) are found again by importing it.
-    preload = tuple(references) + tuple(sorted({cls.__module__ for cls in classes
-                                                if not cls.__module__.startswith("mlbench.")}))
+    preload = tuple(references) + tuple(
+        sorted({cls.__module__ for cls in classes if not cls.__module__.startswith("mlbench.")})
+    )
     bars = bars_wanted(quiet)
     reporter = RunReporter(todo, jobs, runs_dir, bars=bars)
     for spec in skipped:
@@ -64,47 +78,72 @@ def train_specs(specs: Sequence[RunSpec], *, references: Sequence[str] = (), job
     if not quiet:
         reporter.plan(len(skipped), note)
     if jobs == 1:
-        _train_here(todo, reporter, runs_dir=runs_dir, data_dir=data_dir, device=device,
-                    force=force, resume=resume, bars=bars, zero_division=zero_division)
+        _train_here(
+            todo,
+            reporter,
+            runs_dir=runs_dir,
+            data_dir=data_dir,
+            device=device,
+            force=force,
+            resume=resume,
+            bars=bars,
+            zero_division=zero_division,
+        )
         return
     _prepare_splits(todo, data_dir)
     from mlbench.runs.execute import execute
     from mlbench.runs.schedule import longest_first
 
-    items = longest_first([(spec, force) for spec in todo], key=lambda item: item[0],
-                          is_neural=is_neural, estimate=prior)
+    items = longest_first(
+        [(spec, force) for spec in todo], key=lambda item: item[0], is_neural=is_neural, estimate=prior
+    )
     with reporter.runs_bar():
         try:
-            results = execute(items, runs_dir=root, data_dir=data_dir, device=device, jobs=jobs,
-                              on_result=reporter.on_result, resume=resume,
-                              zero_division=zero_division, preload=preload,
-                              threads_per_job=max(1, usable_cores() // jobs))
+            results = execute(
+                items,
+                runs_dir=root,
+                data_dir=data_dir,
+                device=device,
+                jobs=jobs,
+                on_result=reporter.on_result,
+                resume=resume,
+                zero_division=zero_division,
+                preload=preload,
+                threads_per_job=max(1, usable_cores() // jobs),
+            )
         except KeyboardInterrupt:
-            err_console.print("[yellow]interrupted:[/] finished runs are kept; rerun the same "
-                              "command with --resume to continue the rest.", highlight=False)
+            err_console.print(
+                "[yellow]interrupted:[/] finished runs are kept; rerun the same "
+                "command with --resume to continue the rest.",
+                highlight=False,
+            )
             raise typer.Exit(130) from None
     failed = [r for r in results if r.status == "failed"]
     if failed:
-        err_console.print(f"[bold red]{len(failed)} of {len(results)} run(s) failed:[/]",
-                          highlight=False)
+        err_console.print(f"[bold red]{len(failed)} of {len(results)} run(s) failed:[/]", highlight=False)
         for r in failed:
-            err_console.print(f"  {r.run_id}: {r.error}", highlight=False, soft_wrap=True,
-                              markup=False)
+            err_console.print(f"  {r.run_id}: {r.error}", highlight=False, soft_wrap=True, markup=False)
         raise typer.Exit(1)
 
 
-def _train_here(todo, reporter: RunReporter, *, runs_dir, data_dir, device, force, resume, bars,
-                zero_division) -> None:
+def _train_here(todo, reporter: RunReporter, *, runs_dir, data_dir, device, force, resume, bars, zero_division) -> None:
     """One run after the other in this process, as ``train`` always did: the first failure
     stops the command with its one-line error (the finished runs are kept)."""
     from mlbench.runs.runner import train_run
 
     for spec in todo:
         started = time.perf_counter()
-        run_dir, what = train_run(spec, runs_dir=runs_dir, data_dir=data_dir, device=device,
-                                  force=force, resume=resume, progress=bars,
-                                  zero_division=zero_division,
-                                  label=reporter.progress.bar_label(spec))
+        run_dir, what = train_run(
+            spec,
+            runs_dir=runs_dir,
+            data_dir=data_dir,
+            device=device,
+            force=force,
+            resume=resume,
+            progress=bars,
+            zero_division=zero_division,
+            label=reporter.progress.bar_label(spec),
+        )
         reporter.result(spec, what, time.perf_counter() - started, run_dir)
 
 
@@ -113,6 +152,5 @@ def _prepare_splits(specs: Sequence[RunSpec], data_dir) -> None:
     the same split file, and a dataset that is not fetched is one error before any run."""
     from mlbench.data import load_split
 
-    for dataset, strategy, seed, ratios in dict.fromkeys(
-            (s.dataset, s.strategy, s.seed, s.ratios) for s in specs):
+    for dataset, strategy, seed, ratios in dict.fromkeys((s.dataset, s.strategy, s.seed, s.ratios) for s in specs):
         load_split(dataset, strategy, seed, data_dir=data_dir, ratios=ratios)

@@ -21,8 +21,7 @@ from mlbench.data.cache import Dataset, load_cached, resolve_data_dir
 from mlbench.data.registry import DATASETS, DatasetSpec, get_dataset
 from mlbench.data.splits import DEFAULT_RATIOS, Split, get_split, train_subset
 
-__all__ = ["DATASETS", "Dataset", "DatasetSpec", "SplitData", "get_dataset", "load_dataset",
-           "load_split"]
+__all__ = ["DATASETS", "Dataset", "DatasetSpec", "SplitData", "get_dataset", "load_dataset", "load_split"]
 
 
 @dataclass
@@ -65,9 +64,11 @@ def load_split(
         "dataset": dataset.name,
         "content_sha256": dataset.content_hash,
         "source": dataset.meta.get("source"),
-        "files": [{k: f.get(k) for k in ("url", "sha256", "role")}
-                  | ({"path": f.get("path")} if dataset.meta.get("origin") == "local" else {})
-                  for f in dataset.meta.get("files", [])],
+        "files": [
+            {k: f.get(k) for k in ("url", "sha256", "role")}
+            | ({"path": f.get("path")} if dataset.meta.get("origin") == "local" else {})
+            for f in dataset.meta.get("files", [])
+        ],
         "split_id": split.id,
         "strategy": strategy,
         "seed": seed,
@@ -76,7 +77,16 @@ def load_split(
         "sizes": {"train": int(train.size), "val": int(val.size), "test": int(test.size)},
     }
     return SplitData(
-        dataset.name, dataset.X[train], dataset.Y[train], dataset.X[val], dataset.Y[val],
-        dataset.X[test], dataset.Y[test], dataset.feature_names, dataset.label_names, split,
-        train_fraction, provenance,
+        dataset.name,
+        dataset.X[train],
+        dataset.Y[train],
+        dataset.X[val],
+        dataset.Y[val],
+        dataset.X[test],
+        dataset.Y[test],
+        dataset.feature_names,
+        dataset.label_names,
+        split,
+        train_fraction,
+        provenance,
     )

@@ -439,9 +439,7 @@ def _fast_sparse(attrs: list[_Attr], data: list[str]):
     if not _SPARSE_BLOCK_RE.fullmatch(block):
         return None
     inners = [s[1:-1] for s in data]
-    counts = np.fromiter(
-        ((s.count(",") + 1) if s.strip() else 0 for s in inners), dtype=np.int64, count=len(inners)
-    )
+    counts = np.fromiter(((s.count(",") + 1) if s.strip() else 0 for s in inners), dtype=np.int64, count=len(inners))
     body = " ".join(s.replace(",", " ") for s in inners if s.strip())
     total = int(counts.sum())
     arr = _fromstring(body, " ") if total else np.zeros(0)
@@ -472,9 +470,7 @@ def _convert(a: _Attr, text: str, quoted: bool) -> float:
             try:
                 return float(text)
             except ValueError:
-                raise _Err(
-                    f"attribute {a.name!r}: cannot parse number {_short(text)}"
-                ) from None
+                raise _Err(f"attribute {a.name!r}: cannot parse number {_short(text)}") from None
         return float(text)
     if kind == _NOMINAL:
         v = a.lookup.get(text)
@@ -651,9 +647,7 @@ def _split_lines(text: str) -> list[str]:
     return text.split("\n")
 
 
-def _resolve(
-    names: Iterable[str], attrs: list[_Attr], what: str, where: str, missing_ok: bool = False
-) -> list[int]:
+def _resolve(names: Iterable[str], attrs: list[_Attr], what: str, where: str, missing_ok: bool = False) -> list[int]:
     by_name: dict[str, int] = {}
     by_raw: dict[str, int] = {}
     for j, a in enumerate(attrs):
@@ -714,8 +708,7 @@ def _parse_arff(path, label_names, *, drop, sparse) -> ParsedArff:
     for a in attrs:
         if a.name in seen:
             raise MlbenchError(
-                f"{where}: line {a.line}: attribute name {a.name!r} is already used on line "
-                f"{seen[a.name]}."
+                f"{where}: line {a.line}: attribute name {a.name!r} is already used on line {seen[a.name]}."
             )
         seen[a.name] = a.line
 
@@ -746,16 +739,13 @@ def _parse_arff(path, label_names, *, drop, sparse) -> ParsedArff:
         if a.kind in (_STRING, _DATE) or (a.kind == _NOMINAL and a.enc == _ENC_ONEHOT):
             decl = f"{{{','.join(a.values or [])}}}" if a.kind == _NOMINAL else a.kind
             raise MlbenchError(
-                f"{where}: line {a.line}: label attribute {a.name!r} is {_short(decl, 60)}, "
-                "not binary 0/1."
+                f"{where}: line {a.line}: label attribute {a.name!r} is {_short(decl, 60)}, not binary 0/1."
             )
     # a registry's drop list applies to every source of a dataset: absent names are skipped
     drop_idx = set(_resolve(list(drop), attrs, "attribute to drop", where, missing_ok=True))
     overlap = drop_idx.intersection(lab_idx)
     if overlap:
-        raise MlbenchError(
-            f"{where}: attribute {attrs[min(overlap)].name!r} is both a label and dropped."
-        )
+        raise MlbenchError(f"{where}: attribute {attrs[min(overlap)].name!r} is both a label and dropped.")
     lab_set = set(lab_idx)
     for j, a in enumerate(attrs):
         if a.kind in (_STRING, _DATE) and j not in lab_set:
@@ -806,8 +796,7 @@ def _label_error(where: str, a: _Attr, lineno: int, row: int, value: float) -> M
         shown = a.values[int(value)] if a.enc == _ENC_ONEHOT else f"{value:g}"
         what = f"has value {shown!r}"
     return MlbenchError(
-        f"{where}: line {lineno} (data row {row + 1}): label attribute {a.name!r} {what}; "
-        "labels must be 0 or 1."
+        f"{where}: line {lineno} (data row {row + 1}): label attribute {a.name!r} {what}; labels must be 0 or 1."
     )
 
 
@@ -865,6 +854,7 @@ def _assemble_sparse(attrs, data: _Data, lab_idx, feat_idx, out_start, F, n, whe
     base = np.array([a.base for a in attrs], dtype=np.float64)
 
     sparse_rows = data.sparse_rows
+
     # rows in which attribute j is absent (only sparse rows can have absent values)
     def absent_rows(j: int) -> np.ndarray:
         present = ~sparse_rows.copy()

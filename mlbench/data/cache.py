@@ -33,9 +33,17 @@ from mlbench.integrity import (
 )
 from mlbench.io import atomic_save_npz, atomic_write_json
 
-META_SCHEMA = {"name": str, "n_samples": int, "n_features": int, "n_labels": int,
-               "cardinality": float, "feature_names": list, "label_names": list,
-               "content_sha256": str, "source": str}
+META_SCHEMA = {
+    "name": str,
+    "n_samples": int,
+    "n_features": int,
+    "n_labels": int,
+    "cardinality": float,
+    "feature_names": list,
+    "label_names": list,
+    "content_sha256": str,
+    "source": str,
+}
 
 DATA_ENV = "MLBENCH_DATA"
 
@@ -79,7 +87,6 @@ class Dataset:
         return self.meta["content_sha256"]
 
 
-
 def stack_arff_parts(name: str, parts: list, codes: list[np.ndarray]) -> Dataset:
     """One dataset from the parsed ARFF files of its upstream parts (train, test, ...), stacked
     in order; ``codes`` holds each part's per-row upstream role code."""
@@ -92,8 +99,16 @@ def stack_arff_parts(name: str, parts: list, codes: list[np.ndarray]) -> Dataset
         "dropped_attributes": sorted({d for p in parts for d in p.dropped}),
         "relation": parts[0].relation,
     }
-    return Dataset(name, X, np.vstack([p.Y for p in parts]), parts[0].feature_names,
-                   parts[0].label_names, np.concatenate(codes), meta)
+    return Dataset(
+        name,
+        X,
+        np.vstack([p.Y for p in parts]),
+        parts[0].feature_names,
+        parts[0].label_names,
+        np.concatenate(codes),
+        meta,
+    )
+
 
 def dataset_dir(data_dir: Path, name: str) -> Path:
     return data_dir / name
@@ -120,16 +135,14 @@ def save_dataset(data_dir: Path, dataset: Dataset, provenance: dict[str, Any]) -
     upstream = np.asarray(dataset.upstream_split, dtype=np.int8)
     arrays: dict[str, np.ndarray] = {"Y": Y, "upstream_split": upstream}
     if sp.issparse(X):
-        arrays.update(X_data=X.data, X_indices=X.indices, X_indptr=X.indptr,
-                      X_shape=np.array(X.shape, dtype=np.int64))
+        arrays.update(X_data=X.data, X_indices=X.indices, X_indptr=X.indptr, X_shape=np.array(X.shape, dtype=np.int64))
     else:
         arrays["X"] = X
     try:
         atomic_save_npz(directory / "dataset.npz", **arrays)
     except OSError:
         raise MlbenchError(
-            f"cannot write to the data directory {data_dir}; choose another with --data-dir "
-            "or MLBENCH_DATA."
+            f"cannot write to the data directory {data_dir}; choose another with --data-dir or MLBENCH_DATA."
         ) from None
     meta = {
         "name": dataset.name,
@@ -142,8 +155,12 @@ def save_dataset(data_dir: Path, dataset: Dataset, provenance: dict[str, Any]) -
         "label_names": list(dataset.label_names),
         "upstream_counts": {
             name: int((upstream == code).sum())
-            for name, code in (("train", UPSTREAM_TRAIN), ("val", UPSTREAM_VAL),
-                               ("test", UPSTREAM_TEST), ("none", UPSTREAM_NONE))
+            for name, code in (
+                ("train", UPSTREAM_TRAIN),
+                ("val", UPSTREAM_VAL),
+                ("test", UPSTREAM_TEST),
+                ("none", UPSTREAM_NONE),
+            )
         },
         "content_sha256": _content_hash(X, Y, upstream),
         **dataset.meta,
@@ -171,8 +188,9 @@ def read_meta(data_dir: Path, name: str) -> dict[str, Any] | None:
     path = dataset_dir(data_dir, name) / "meta.json"
     if not path.is_file():
         return None
-    return read_json_checked(path, what="the dataset metadata", schema=META_SCHEMA,
-                             fix=f"refetch with {refetch_command(name)}")
+    return read_json_checked(
+        path, what="the dataset metadata", schema=META_SCHEMA, fix=f"refetch with {refetch_command(name)}"
+    )
 
 
 def load_cached(data_dir: Path, name: str, *, verify: bool = False) -> Dataset:
@@ -180,8 +198,7 @@ def load_cached(data_dir: Path, name: str, *, verify: bool = False) -> Dataset:
     command when it is missing, unreadable or modified."""
     if not is_cached(data_dir, name):
         raise MlbenchError(
-            f"dataset {name!r} is not fetched in {data_dir}; run `mlbench fetch {name}` "
-            "(or pass --data-dir)."
+            f"dataset {name!r} is not fetched in {data_dir}; run `mlbench fetch {name}` (or pass --data-dir)."
         )
     directory = dataset_dir(data_dir, name)
     meta = read_meta(data_dir, name)
@@ -189,7 +206,8 @@ def load_cached(data_dir: Path, name: str, *, verify: bool = False) -> Dataset:
     fix = f"refetch with {refetch_command(name)}"
     modified = CorruptFileError(
         f"the cached dataset {name} was modified ({npz_path} no longer matches the sha256 "
-        f"recorded in meta.json); {fix}.")
+        f"recorded in meta.json); {fix}."
+    )
     record = meta.get("dataset_file")
     if isinstance(record, dict) and not matches_record(npz_path, record, full=verify):
         raise modified
@@ -197,23 +215,22 @@ def load_cached(data_dir: Path, name: str, *, verify: bool = False) -> Dataset:
         from mlbench.data.user_registry import check_inputs
 
         check_inputs(name, meta)
-    arrays = load_npz_checked(npz_path, what="the cached dataset file", fix=fix,
-                              keys=("Y", "upstream_split"))
+    arrays = load_npz_checked(npz_path, what="the cached dataset file", fix=fix, keys=("Y", "upstream_split"))
     try:
         if "X" in arrays:
             X = arrays["X"]
         else:
-            X = sp.csr_matrix((arrays["X_data"], arrays["X_indices"], arrays["X_indptr"]),
-                              shape=tuple(arrays["X_shape"]))
+            X = sp.csr_matrix(
+                (arrays["X_data"], arrays["X_indices"], arrays["X_indptr"]), shape=tuple(arrays["X_shape"])
+            )
     except (KeyError, ValueError, TypeError) as exc:
-        raise CorruptFileError(f"the cached dataset file {npz_path} holds no valid feature "
-                               f"matrix ({type(exc).__name__}); {fix}.") from None
+        raise CorruptFileError(
+            f"the cached dataset file {npz_path} holds no valid feature matrix ({type(exc).__name__}); {fix}."
+        ) from None
     Y, upstream = arrays["Y"], arrays["upstream_split"]
-    if (Y.shape != (meta["n_samples"], meta["n_labels"]) or X.shape[0] != Y.shape[0]
-            or upstream.shape != (Y.shape[0],)):
+    if Y.shape != (meta["n_samples"], meta["n_labels"]) or X.shape[0] != Y.shape[0] or upstream.shape != (Y.shape[0],):
         raise MlbenchError(
-            f"the cache of {name!r} in {directory} is inconsistent; refetch it with "
-            f"{refetch_command(name)}."
+            f"the cache of {name!r} in {directory} is inconsistent; refetch it with {refetch_command(name)}."
         )
     if verify or not isinstance(record, dict):
         # The arrays' own hash: always under verify, and for caches written before the file
@@ -222,8 +239,7 @@ def load_cached(data_dir: Path, name: str, *, verify: bool = False) -> Dataset:
             raise modified
         if not isinstance(record, dict):
             try:
-                atomic_write_json(directory / "meta.json",
-                                  {**meta, "dataset_file": file_record(npz_path)})
+                atomic_write_json(directory / "meta.json", {**meta, "dataset_file": file_record(npz_path)})
             except OSError:
                 pass
     return Dataset(name, X, Y, meta["feature_names"], meta["label_names"], upstream, meta)

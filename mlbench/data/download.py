@@ -33,8 +33,9 @@ MIRROR_ENV = "MLBENCH_MIRROR"
 TIMEOUT_S = 60
 
 pooch.get_logger().setLevel(logging.WARNING)
-MIRROR_HINT = (f"Check the connection, or set a mirror with --mirror BASE or {MIRROR_ENV}=BASE "
-               "(files at BASE/<host>/<path>).")
+MIRROR_HINT = (
+    f"Check the connection, or set a mirror with --mirror BASE or {MIRROR_ENV}=BASE (files at BASE/<host>/<path>)."
+)
 
 
 class DownloadError(MlbenchError):
@@ -143,8 +144,7 @@ def fetch_file(
     """
     with file_lock(directory / LOCK_NAME):
         remove_debris(directory)
-        return _fetch_file_locked(remote, directory, mirror=mirror, force=force,
-                                  progress=progress, embedded=embedded)
+        return _fetch_file_locked(remote, directory, mirror=mirror, force=force, progress=progress, embedded=embedded)
 
 
 LOCK_NAME = ".download.lock"
@@ -201,8 +201,9 @@ def _fetch_file_locked(remote, directory, *, mirror, force, progress, embedded) 
             ) from None
         except (requests.RequestException, OSError) as exc:  # network, or missing from a local mirror
             reason = _short_reason(exc)
-            raise DownloadError(f"could not download {source} ({reason}). {MIRROR_HINT}",
-                                f"{source} ({reason})") from None
+            raise DownloadError(
+                f"could not download {source} ({reason}). {MIRROR_HINT}", f"{source} ({reason})"
+            ) from None
     os.chmod(target, 0o666 & ~current_umask())  # pooch's temporary file was created 0600
     return target
 

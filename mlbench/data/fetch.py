@@ -44,9 +44,9 @@ def embedded_datasets() -> list[str]:
     from mlbench.data.registry import DATASETS
 
     return [
-        name for name, spec in DATASETS.items()
-        if not spec.is_bundle
-        and all((EMBEDDED_DIR / f"{f.filename}.xz").is_file() for f in spec.sources[0].files)
+        name
+        for name, spec in DATASETS.items()
+        if not spec.is_bundle and all((EMBEDDED_DIR / f"{f.filename}.xz").is_file() for f in spec.sources[0].files)
     ]
 
 
@@ -81,15 +81,17 @@ def fetch_dataset(
             raise MlbenchError("--registry names remote files and --from local ones; give one of them.")
         previous = user_registry.adopt(registry, [name], data_dir, force=force)
         try:
-            return fetch_dataset(name, data_dir, mirror=mirror, force=force, source=source,
-                                 progress=progress, notify=notify)
+            return fetch_dataset(
+                name, data_dir, mirror=mirror, force=force, source=source, progress=progress, notify=notify
+            )
         except BaseException:  # a failed download leaves the data directory's registry as it was
             user_registry.restore(data_dir, previous)
             raise
     if not user_registry.is_builtin(name):
         if from_dir is not None:
-            return user_registry.import_local(name, from_dir, data_dir, fmt=fmt, force=force,
-                                              n_features=n_features, n_labels=n_labels)
+            return user_registry.import_local(
+                name, from_dir, data_dir, fmt=fmt, force=force, n_features=n_features, n_labels=n_labels
+            )
         spec = get_dataset(name, data_dir)
         if spec.origin == user_registry.LOCAL:
             return user_registry.fetch_local(spec, data_dir, force=force)
@@ -111,8 +113,10 @@ def fetch_dataset(
         except DownloadError as exc:
             failures.append((candidate.name, exc))
             if position + 1 < len(sources):
-                notify(f"{spec.name}: source {candidate.name!r} failed: {exc.short}; "
-                       f"trying {sources[position + 1].name!r}.")
+                notify(
+                    f"{spec.name}: source {candidate.name!r} failed: {exc.short}; "
+                    f"trying {sources[position + 1].name!r}."
+                )
             continue
         if candidate.format in ("mulan", "meka"):
             dataset = _parse_source(spec, candidate, paths)
@@ -120,8 +124,9 @@ def fetch_dataset(
             from mlbench.data.formats import read
 
             options = user_registry.user_entries(data_dir)[spec.name].get("options", {})
-            dataset = read(candidate.format, spec.name,
-                           {remote.role: path for remote, path in paths.items()}, **options)
+            dataset = read(
+                candidate.format, spec.name, {remote.role: path for remote, path in paths.items()}, **options
+            )
         return save_dataset(data_dir, dataset, _provenance(candidate, paths))
     if len(failures) == 1:
         raise failures[0][1]
@@ -137,13 +142,16 @@ def _fetch_source_files(
         raw_dir.mkdir(parents=True, exist_ok=True)
     except OSError:
         raise MlbenchError(
-            f"cannot write to the data directory {data_dir}; choose another with --data-dir "
-            "or MLBENCH_DATA."
+            f"cannot write to the data directory {data_dir}; choose another with --data-dir or MLBENCH_DATA."
         ) from None
     paths = {}
     for remote in source.files:
         paths[remote] = fetch_file(
-            remote, raw_dir, mirror=mirror, force=force, progress=progress,
+            remote,
+            raw_dir,
+            mirror=mirror,
+            force=force,
+            progress=progress,
             embedded=lambda remote=remote: _embedded(remote),
         )
     return paths
@@ -165,8 +173,7 @@ def _parse_source(spec: DatasetSpec, source: Source, paths: dict[RemoteFile, Pat
         if remote.role not in _ROLE_CODES:
             continue
         parsed = parse_arff(path, label_names, drop=spec.drop)
-        if parts and (parsed.feature_names != parts[0].feature_names
-                      or parsed.label_names != parts[0].label_names):
+        if parts and (parsed.feature_names != parts[0].feature_names or parsed.label_names != parts[0].label_names):
             raise MlbenchError(
                 f"{path.name} has different attributes from the first file of {spec.name!r}; "
                 "the upstream files disagree (report this)."
@@ -181,8 +188,7 @@ def _provenance(source: Source, paths: dict[RemoteFile, Path]) -> dict:
         "source": source.name,
         "format": source.format,
         "files": [
-            {"url": remote.url, "role": remote.role, "bytes": remote.size, "sha256": remote.sha256,
-             "path": str(path)}
+            {"url": remote.url, "role": remote.role, "bytes": remote.size, "sha256": remote.sha256, "path": str(path)}
             for remote, path in paths.items()
         ],
         "mlbench_version": __version__,
@@ -192,23 +198,29 @@ def _provenance(source: Source, paths: dict[RemoteFile, Path]) -> dict:
 
 # -- MPVAE / C-GMVAE .npy bundles ---------------------------------------------------------------
 
+
 def import_bundle(
-    spec: DatasetSpec, data_dir: Path, from_dir, mirror, force, progress, verify=False, *,
-    stem: str | None = None, provenance: dict | None = None,
+    spec: DatasetSpec,
+    data_dir: Path,
+    from_dir,
+    mirror,
+    force,
+    progress,
+    verify=False,
+    *,
+    stem: str | None = None,
+    provenance: dict | None = None,
 ) -> Dataset:
     """``stem``: the files' name prefix (default: the dataset's name); ``provenance``: what to
     record instead of the default (a user bundle records its origin)."""
     if from_dir is None:
         if is_cached(data_dir, spec.name) and not force:
             return load_cached(data_dir, spec.name, verify=verify)
-        raise MlbenchError(
-            f"{spec.name} cannot be downloaded: " + spec.notes.replace("NAME", spec.name)
-        )
+        raise MlbenchError(f"{spec.name} cannot be downloaded: " + spec.notes.replace("NAME", spec.name))
     from_dir = Path(from_dir)
     layout = spec.bundle
     stem = stem or spec.name
-    files = {part: from_dir / f"{stem}_{part}.npy" for part in ("data", "train_idx",
-                                                                 "val_idx", "test_idx")}
+    files = {part: from_dir / f"{stem}_{part}.npy" for part in ("data", "train_idx", "val_idx", "test_idx")}
     for path in files.values():
         if not path.is_file():
             raise MlbenchError(
@@ -217,9 +229,10 @@ def import_bundle(
             )
     try:
         data = np.load(files["data"], mmap_mode="r", allow_pickle=False)
-        index = {part: _index_array(np.load(files[f"{part}_idx"], allow_pickle=False),
-                                    files[f"{part}_idx"])
-                 for part in ("train", "val", "test")}
+        index = {
+            part: _index_array(np.load(files[f"{part}_idx"], allow_pickle=False), files[f"{part}_idx"])
+            for part in ("train", "val", "test")
+        }
     except (ValueError, OSError, EOFError) as exc:
         raise MlbenchError(f"cannot read the bundle in {from_dir}: {exc}") from None
     if not isinstance(data, np.ndarray) or data.dtype.kind not in "biuf":
@@ -234,7 +247,7 @@ def import_bundle(
             f"{files['data']} has {n_cols} columns; {spec.name} needs {expected} "
             f"({layout.meta_offset} meta + {layout.n_labels} labels + {n_features} features)."
         )
-    Y = np.asarray(data[:, layout.meta_offset:layout.meta_offset + layout.n_labels])
+    Y = np.asarray(data[:, layout.meta_offset : layout.meta_offset + layout.n_labels])
     bad = ~np.isin(Y, (0, 1))
     if bad.any():
         row, col = np.argwhere(bad)[0]
@@ -253,16 +266,24 @@ def import_bundle(
     checked = _check_public_index(spec, index, data_dir, mirror, force, progress)
     # Meta columns (eBird's coordinates) are not features here, as in MPVAE; C-GMVAE's code
     # appends them to the features (docs/datasets.md).
-    X = np.ascontiguousarray(data[:, layout.meta_offset + layout.n_labels:], dtype=np.float32)
-    dataset = Dataset(spec.name, X, Y.astype(np.uint8), [f"f{i}" for i in range(n_features)],
-                      [f"label{i}" for i in range(layout.n_labels)], upstream,
-                      {"n_missing_imputed": 0, "dropped_attributes": [],
-                       "meta_columns_dropped": layout.meta_offset})
+    X = np.ascontiguousarray(data[:, layout.meta_offset + layout.n_labels :], dtype=np.float32)
+    dataset = Dataset(
+        spec.name,
+        X,
+        Y.astype(np.uint8),
+        [f"f{i}" for i in range(n_features)],
+        [f"label{i}" for i in range(layout.n_labels)],
+        upstream,
+        {"n_missing_imputed": 0, "dropped_attributes": [], "meta_columns_dropped": layout.meta_offset},
+    )
     provenance = provenance or {
         "source": "bundle",
         "format": "bundle",
-        "files": [{"path": str(path), "role": part, "bytes": path.stat().st_size,
-                   "sha256": sha256_of(path)} for part, path in files.items()] + checked,
+        "files": [
+            {"path": str(path), "role": part, "bytes": path.stat().st_size, "sha256": sha256_of(path)}
+            for part, path in files.items()
+        ]
+        + checked,
         "mlbench_version": __version__,
         "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -279,7 +300,8 @@ def _index_array(array, path: Path) -> np.ndarray:
             position = int(np.flatnonzero(~whole.ravel())[0])
             raise MlbenchError(
                 f"{path} holds the non-integer index {float(array.ravel()[position]):g} at position "
-                f"{position}; split indices must be whole row numbers.")
+                f"{position}; split indices must be whole row numbers."
+            )
     return array.astype(np.int64)
 
 
@@ -296,6 +318,14 @@ def _check_public_index(spec, index, data_dir, mirror, force, progress) -> list[
                 f"the bundle's {spec.name}_{part}_idx.npy differs from the public {remote.url}; "
                 "this is not the split the papers used."
             )
-        checked.append({"url": remote.url, "role": remote.role, "bytes": remote.size,
-                        "sha256": remote.sha256, "path": str(path), "matches_bundle": True})
+        checked.append(
+            {
+                "url": remote.url,
+                "role": remote.role,
+                "bytes": remote.size,
+                "sha256": remote.sha256,
+                "path": str(path),
+                "matches_bundle": True,
+            }
+        )
     return checked

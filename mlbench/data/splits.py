@@ -57,8 +57,9 @@ def check_strategy(strategy: str) -> str:
     if kfold is not None:
         folds, fold = kfold
         if folds < 2 or fold >= folds:
-            raise MlbenchError(f"split {strategy!r}: K-fold needs K >= 2 and a fold in 0..K-1 "
-                               f"(got K={folds}, fold {fold}).")
+            raise MlbenchError(
+                f"split {strategy!r}: K-fold needs K >= 2 and a fold in 0..K-1 (got K={folds}, fold {fold})."
+            )
         return strategy
     if strategy not in STRATEGIES:
         hint = " (give --folds K for K-fold cross-validation)" if strategy == "kfold" else ""
@@ -66,15 +67,13 @@ def check_strategy(strategy: str) -> str:
     return strategy
 
 
-def expand_strategy(strategy: str | None, folds: int | None = None,
-                    fold: list[int] | None = None) -> list[str]:
+def expand_strategy(strategy: str | None, folds: int | None = None, fold: list[int] | None = None) -> list[str]:
     """The split strategies a command runs: ``kfold`` with ``folds`` K (and optionally some
     ``fold`` numbers) becomes ``kfold<K>-fold<k>`` for every fold; anything else is itself."""
     strategy = strategy or ("kfold" if folds else "iterative")
     if strategy != "kfold":
         if folds or fold:
-            raise MlbenchError(f"--folds/--fold go with --split-strategy kfold, not {strategy!r}; "
-                               "drop one of them.")
+            raise MlbenchError(f"--folds/--fold go with --split-strategy kfold, not {strategy!r}; drop one of them.")
         return [check_strategy(strategy)]
     if not folds or folds < 2:
         raise MlbenchError("split strategy 'kfold' needs the number of folds: --folds K (K >= 2).")
@@ -95,8 +94,7 @@ def split_matches(values, wanted: str):
     return values == wanted
 
 
-def check_ratios(ratios: tuple[float, ...], n_samples: int, *, empty_val: bool = False
-                 ) -> tuple[float, float, float]:
+def check_ratios(ratios: tuple[float, ...], n_samples: int, *, empty_val: bool = False) -> tuple[float, float, float]:
     """``empty_val``: a validation ratio of 0 is allowed (the ``official`` strategy: no
     validation part, for methods that select nothing on it)."""
     if len(ratios) != 3:
@@ -109,9 +107,7 @@ def check_ratios(ratios: tuple[float, ...], n_samples: int, *, empty_val: bool =
         raise MlbenchError(f"ratios must sum to 1, got {ratios} (sum {sum(ratios):g}).")
     sizes = part_sizes(n_samples, ratios)
     if min(sizes) == 0:
-        raise MlbenchError(
-            f"ratios {ratios} leave a part empty for {n_samples} samples; use larger ratios."
-        )
+        raise MlbenchError(f"ratios {ratios} leave a part empty for {n_samples} samples; use larger ratios.")
     return tuple(float(r) for r in ratios)  # type: ignore[return-value]
 
 
@@ -144,17 +140,16 @@ def iterative_stratification(Y: np.ndarray, ratios, rng: np.random.Generator) ->
         fewest = remaining_per_label[active].min()
         candidates = active[remaining_per_label[active] == fewest]
         label = candidates[np.argmin(label_tiebreak[candidates])]
-        rows = by_label.indices[by_label.indptr[label]:by_label.indptr[label + 1]]
+        rows = by_label.indices[by_label.indptr[label] : by_label.indptr[label + 1]]
         rows = rows[assignment[rows] < 0]
         for row in rows[rng.permutation(rows.size)]:
             open_parts = np.flatnonzero(capacity > 0)
             # most wanted for this label, then most room left, then random
-            keys = np.lexsort((rng.random(open_parts.size), -capacity[open_parts],
-                               -wanted[open_parts, label]))
+            keys = np.lexsort((rng.random(open_parts.size), -capacity[open_parts], -wanted[open_parts, label]))
             part = open_parts[keys[0]]
             assignment[row] = part
             capacity[part] -= 1
-            labels = Y.indices[Y.indptr[row]:Y.indptr[row + 1]]
+            labels = Y.indices[Y.indptr[row] : Y.indptr[row + 1]]
             wanted[part, labels] -= 1
             remaining_per_label[labels] -= 1
     unlabeled = np.flatnonzero(assignment < 0)
@@ -218,11 +213,12 @@ def _kfold(dataset: Dataset, folds: int, fold: int, ratios, seed: int) -> list[n
     rest = np.setdiff1d(np.arange(dataset.n_samples), test)
     n_val = int(part_sizes(dataset.n_samples, ratios)[1])
     if not 0 < n_val < rest.size:
-        raise MlbenchError(f"a validation part of {n_val} samples does not fit the {rest.size} "
-                           f"training samples of fold {fold}; change the validation ratio.")
+        raise MlbenchError(
+            f"a validation part of {n_val} samples does not fit the {rest.size} "
+            f"training samples of fold {fold}; change the validation ratio."
+        )
     inner = (1 - n_val / rest.size, n_val / rest.size)
-    keep, held_out = iterative_stratification(dataset.Y[rest], inner,
-                                              np.random.default_rng([seed, fold]))
+    keep, held_out = iterative_stratification(dataset.Y[rest], inner, np.random.default_rng([seed, fold]))
     return [rest[keep], rest[held_out], test]
 
 
@@ -267,42 +263,60 @@ class Split:
 
 
 def get_split(
-    data_dir: Path, dataset: Dataset, strategy: str = "iterative", seed: int = 0,
-    ratios=DEFAULT_RATIOS, *, force: bool = False,
+    data_dir: Path,
+    dataset: Dataset,
+    strategy: str = "iterative",
+    seed: int = 0,
+    ratios=DEFAULT_RATIOS,
+    *,
+    force: bool = False,
 ) -> Split:
     """Load the saved split, or make and save it (``<data_dir>/<name>/splits/``)."""
     ratios = check_ratios(tuple(ratios), dataset.n_samples, empty_val=strategy == "official")
     stem = dataset_dir(data_dir, dataset.name) / "splits" / _split_stem(strategy, seed, ratios)
     npz_path, json_path = stem.with_suffix(".npz"), stem.with_suffix(".json")
     if not force and npz_path.is_file() and json_path.is_file():
-        fix = f"recompute it with `mlbench split {dataset.name} --strategy {strategy} --seeds {seed}" \
-              + ("" if ratios == DEFAULT_RATIOS else " --ratios " + " ".join(f"{r:g}" for r in ratios)) \
-              + " --force`"
+        fix = (
+            f"recompute it with `mlbench split {dataset.name} --strategy {strategy} --seeds {seed}"
+            + ("" if ratios == DEFAULT_RATIOS else " --ratios " + " ".join(f"{r:g}" for r in ratios))
+            + " --force`"
+        )
         info = read_json_checked(json_path, what="the split file", fix=fix, schema=SPLIT_SCHEMA)
         if info["dataset_content_sha256"] == dataset.content_hash:
             indices = load_npz_checked(npz_path, what="the split file", fix=fix, keys=PARTS)
             # split_id hashes the dataset and the indices: recomputing it (cheap) verifies both.
-            if not all(_valid_part(indices[p], dataset.n_samples) for p in PARTS) \
-                    or split_id(dataset, indices) != info["split_id"]:
+            if (
+                not all(_valid_part(indices[p], dataset.n_samples) for p in PARTS)
+                or split_id(dataset, indices) != info["split_id"]
+            ):
                 raise CorruptFileError(
                     f"the cached split {npz_path} was modified (its indices no longer match "
-                    f"split id {info['split_id']}); {fix}.")
-            return Split(dataset.name, strategy, seed, ratios, indices, info["split_id"],
-                         info["summary"])
+                    f"split id {info['split_id']}); {fix}."
+                )
+            return Split(dataset.name, strategy, seed, ratios, indices, info["split_id"], info["summary"])
     indices = make_split(dataset, strategy, seed, ratios)
     sid = split_id(dataset, indices)
     summary = split_summary(dataset, indices)
     atomic_save_npz(npz_path, **indices)
-    atomic_write_json(json_path, {
-        "dataset": dataset.name, "strategy": strategy, "seed": seed, "ratios": list(ratios),
-        "split_id": sid, "dataset_content_sha256": dataset.content_hash, "summary": summary,
-    })
+    atomic_write_json(
+        json_path,
+        {
+            "dataset": dataset.name,
+            "strategy": strategy,
+            "seed": seed,
+            "ratios": list(ratios),
+            "split_id": sid,
+            "dataset_content_sha256": dataset.content_hash,
+            "summary": summary,
+        },
+    )
     return Split(dataset.name, strategy, seed, ratios, indices, sid, summary)
 
 
 def _valid_part(part: np.ndarray, n_samples: int) -> bool:
-    return (part.ndim == 1 and part.dtype.kind in "iu"
-            and (part.size == 0 or (part.min() >= 0 and part.max() < n_samples)))
+    return (
+        part.ndim == 1 and part.dtype.kind in "iu" and (part.size == 0 or (part.min() >= 0 and part.max() < n_samples))
+    )
 
 
 def train_subset(train: np.ndarray, fraction: float, seed: int) -> np.ndarray:

@@ -69,6 +69,7 @@ def check_name(name: str, where: str = "") -> None:
 
 # -- reading and validating --------------------------------------------------------------------
 
+
 def read_entries(path: Path) -> list[dict]:
     """The validated entries of a user registry file ([] when it does not exist)."""
     import json
@@ -79,12 +80,12 @@ def read_entries(path: Path) -> list[dict]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MlbenchError(f"{path} is not a readable JSON user registry ({exc}); fix or "
-                           "remove it.") from None
+        raise MlbenchError(f"{path} is not a readable JSON user registry ({exc}); fix or remove it.") from None
     entries = document.get("datasets") if isinstance(document, dict) else None
     if not isinstance(entries, list):
-        raise MlbenchError(f"{path} must be a JSON object with a 'datasets' list (see "
-                           "docs/datasets.md, 'Your own datasets').")
+        raise MlbenchError(
+            f"{path} must be a JSON object with a 'datasets' list (see docs/datasets.md, 'Your own datasets')."
+        )
     seen: set[str] = set()
     out = []
     for position, entry in enumerate(entries):
@@ -105,8 +106,7 @@ def _validate_entry(entry: Any, where: str) -> dict:
     where = f"{where[:-2]} ({entry['name']}): "
     sources = entry.get("sources")
     if not isinstance(sources, list) or not sources:
-        raise MlbenchError(f"{where}needs a non-empty 'sources' list of "
-                           "{name, format, files}.")
+        raise MlbenchError(f"{where}needs a non-empty 'sources' list of {{name, format, files}}.")
     for source in sources:
         if not isinstance(source, dict) or source.get("format") not in FORMATS:
             raise MlbenchError(f"{where}each source needs a 'format', one of {', '.join(FORMATS)}.")
@@ -118,17 +118,20 @@ def _validate_entry(entry: Any, where: str) -> dict:
             if not isinstance(f, dict) or not (isinstance(f.get("url"), str) or isinstance(f.get("path"), str)):
                 raise MlbenchError(f"{where}each file needs a 'url' or an absolute 'path'.")
             if not isinstance(f.get("sha256"), str) or not _SHA_RE.fullmatch(f["sha256"]):
-                raise MlbenchError(f"{where}file {f.get('url') or f.get('path')} needs its "
-                                   "'sha256' (64 lowercase hex digits).")
+                raise MlbenchError(
+                    f"{where}file {f.get('url') or f.get('path')} needs its 'sha256' (64 lowercase hex digits)."
+                )
             if f.get("role") not in _ROLES:
-                raise MlbenchError(f"{where}file {f.get('url') or f.get('path')} needs a 'role', "
-                                   f"one of {', '.join(_ROLES)}.")
+                raise MlbenchError(
+                    f"{where}file {f.get('url') or f.get('path')} needs a 'role', one of {', '.join(_ROLES)}."
+                )
             kinds.add("url" if "url" in f else "path")
         if len(kinds) > 1:
             raise MlbenchError(f"{where}a source lists either urls or local paths, not both.")
         if "url" in kinds and source["format"] == "bundle":
-            raise MlbenchError(f"{where}bundles are imported from local files only; use "
-                               "`mlbench fetch NAME --from DIR`.")
+            raise MlbenchError(
+                f"{where}bundles are imported from local files only; use `mlbench fetch NAME --from DIR`."
+            )
     return entry
 
 
@@ -140,14 +143,22 @@ def entry_to_spec(entry: dict) -> DatasetSpec:
     origin = _entry_origin(entry)
     sources = []
     for source in entry["sources"]:
-        files = () if origin == LOCAL else tuple(
-            RemoteFile(f["url"], f["sha256"], int(f.get("size") or 0), f["role"])
-            for f in source["files"])
+        files = (
+            ()
+            if origin == LOCAL
+            else tuple(RemoteFile(f["url"], f["sha256"], int(f.get("size") or 0), f["role"]) for f in source["files"])
+        )
         sources.append(Source(source.get("name", origin), source["format"], files))
     return DatasetSpec(
-        entry["name"], entry.get("domain", origin), entry.get("n_samples"), entry.get("n_features"),
-        int(entry.get("n_labels") or 0), entry.get("cardinality"), tuple(sources),
-        notes=entry.get("notes", ""), origin=origin,
+        entry["name"],
+        entry.get("domain", origin),
+        entry.get("n_samples"),
+        entry.get("n_features"),
+        int(entry.get("n_labels") or 0),
+        entry.get("cardinality"),
+        tuple(sources),
+        notes=entry.get("notes", ""),
+        origin=origin,
     )
 
 
@@ -161,6 +172,7 @@ def user_specs(data_dir=None) -> dict[str, DatasetSpec]:
 
 
 # -- writing -----------------------------------------------------------------------------------
+
 
 def _put_entry(data_dir: Path, entry: dict) -> None:
     """Add or replace one entry; the file is rewritten atomically under a lock."""
@@ -215,17 +227,29 @@ def adopt(registry_file, names, data_dir=None, *, force: bool = False) -> dict[s
 
 # -- local imports -----------------------------------------------------------------------------
 
+
 def _file_record(role: str, path: Path) -> dict:
     from mlbench.data.download import sha256_of
 
     stat = path.stat()
-    return {"path": str(path), "role": role, "size": stat.st_size, "sha256": sha256_of(path),
-            "mtime_ns": stat.st_mtime_ns}
+    return {
+        "path": str(path),
+        "role": role,
+        "size": stat.st_size,
+        "sha256": sha256_of(path),
+        "mtime_ns": stat.st_mtime_ns,
+    }
 
 
 def import_local(
-    name: str, from_path, data_dir=None, *, fmt: str | None = None, force: bool = False,
-    n_features: int | None = None, n_labels: int | None = None,
+    name: str,
+    from_path,
+    data_dir=None,
+    *,
+    fmt: str | None = None,
+    force: bool = False,
+    n_features: int | None = None,
+    n_labels: int | None = None,
 ):
     """Parse local files as dataset ``name``, cache it and record it in the user registry."""
     from mlbench.data.formats import detect_format, locate, read
@@ -241,9 +265,12 @@ def import_local(
     records = [_file_record(role, path) for role, path in files.items()]
     old = user_entries(data_dir).get(name)
     if old is not None and not force:
-        same = (_entry_origin(old) == LOCAL and old["sources"][0]["format"] == fmt and
-                [(f["path"], f["sha256"]) for f in old["sources"][0]["files"]]
-                == [(f["path"], f["sha256"]) for f in records])
+        same = (
+            _entry_origin(old) == LOCAL
+            and old["sources"][0]["format"] == fmt
+            and [(f["path"], f["sha256"]) for f in old["sources"][0]["files"]]
+            == [(f["path"], f["sha256"]) for f in records]
+        )
         if same and is_cached(data_dir, name):
             return load_cached(data_dir, name)
         where = old.get("imported_from") or old.get("registry_file") or "a registry file"
@@ -253,27 +280,40 @@ def import_local(
         )
     options = {k: v for k, v in (("n_features", n_features), ("n_labels", n_labels)) if v is not None}
     provenance = {
-        "source": LOCAL, "format": fmt, "origin": LOCAL, "imported_from": str(from_path),
+        "source": LOCAL,
+        "format": fmt,
+        "origin": LOCAL,
+        "imported_from": str(from_path),
         "import_options": options,
-        "files": [{**{k: r[k] for k in ("path", "role", "sha256", "mtime_ns")}, "bytes": r["size"]}
-                  for r in records],
+        "files": [{**{k: r[k] for k in ("path", "role", "sha256", "mtime_ns")}, "bytes": r["size"]} for r in records],
         "mlbench_version": __version__,
         "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     if fmt == "bundle":
         dataset = _import_user_bundle(name, files, data_dir, n_features, n_labels, provenance)
     else:
-        dataset = save_dataset(data_dir, read(fmt, name, files, n_features=n_features,
-                                              n_labels=n_labels), provenance)
-    _put_entry(data_dir, {
-        "name": name, "domain": LOCAL, "n_samples": dataset.n_samples,
-        "n_features": dataset.n_features, "n_labels": dataset.n_labels,
-        "cardinality": round(dataset.cardinality, 4), "imported_from": str(from_path),
-        "options": options,
-        "sources": [{"name": LOCAL, "format": fmt,
-                     "files": [{k: r[k] for k in ("path", "role", "sha256", "size")} for r in records]}],
-        "added_at": provenance["fetched_at"],
-    })
+        dataset = save_dataset(data_dir, read(fmt, name, files, n_features=n_features, n_labels=n_labels), provenance)
+    _put_entry(
+        data_dir,
+        {
+            "name": name,
+            "domain": LOCAL,
+            "n_samples": dataset.n_samples,
+            "n_features": dataset.n_features,
+            "n_labels": dataset.n_labels,
+            "cardinality": round(dataset.cardinality, 4),
+            "imported_from": str(from_path),
+            "options": options,
+            "sources": [
+                {
+                    "name": LOCAL,
+                    "format": fmt,
+                    "files": [{k: r[k] for k in ("path", "role", "sha256", "size")} for r in records],
+                }
+            ],
+            "added_at": provenance["fetched_at"],
+        },
+    )
     return dataset
 
 
@@ -282,13 +322,23 @@ def _import_user_bundle(name, files, data_dir, n_features, n_labels, provenance)
     from mlbench.data.registry import BundleLayout
 
     if n_labels is None:
-        raise MlbenchError("a bundle's columns are labels | features and the split into the two "
-                           "is not in the files; give the label count with --n-labels L.")
-    spec = DatasetSpec(name, LOCAL, None, n_features, n_labels, None, (Source(LOCAL, "bundle", ()),),
-                       bundle=BundleLayout(n_labels, n_features), origin=LOCAL)
+        raise MlbenchError(
+            "a bundle's columns are labels | features and the split into the two "
+            "is not in the files; give the label count with --n-labels L."
+        )
+    spec = DatasetSpec(
+        name,
+        LOCAL,
+        None,
+        n_features,
+        n_labels,
+        None,
+        (Source(LOCAL, "bundle", ()),),
+        bundle=BundleLayout(n_labels, n_features),
+        origin=LOCAL,
+    )
     stem = files["data"].name.removesuffix(".npy").removesuffix("_data")
-    return import_bundle(spec, data_dir, files["data"].parent, None, False, False, stem=stem,
-                          provenance=provenance)
+    return import_bundle(spec, data_dir, files["data"].parent, None, False, False, stem=stem, provenance=provenance)
 
 
 def fetch_local(spec: DatasetSpec, data_dir=None, *, force: bool = False):
@@ -307,9 +357,15 @@ def fetch_local(spec: DatasetSpec, data_dir=None, *, force: bool = False):
             )
         _check_unchanged(spec.name, f, entry.get("imported_from"), size_key="size")
     options = entry.get("options", {})
-    return import_local(spec.name, entry["imported_from"], data_dir, fmt=source["format"],
-                        force=True, n_features=options.get("n_features"),
-                        n_labels=options.get("n_labels"))
+    return import_local(
+        spec.name,
+        entry["imported_from"],
+        data_dir,
+        fmt=source["format"],
+        force=True,
+        n_features=options.get("n_features"),
+        n_labels=options.get("n_labels"),
+    )
 
 
 def _check_unchanged(name: str, record: dict, imported_from, size_key: str = "bytes") -> None:

@@ -41,7 +41,11 @@ class ASLMethod(BCEMethod):
     def batch_loss(self, module: nn.Module, xb: torch.Tensor, yb: torch.Tensor):
         hp = self.hparams
         loss = asymmetric_loss(
-            module(xb), yb, gamma_pos=hp["gamma_pos"], gamma_neg=hp["gamma_neg"],
-            clip=hp["clip"], eps=hp["eps"],
+            module(xb),
+            yb,
+            gamma_pos=hp["gamma_pos"],
+            gamma_neg=hp["gamma_neg"],
+            clip=hp["clip"],
+            eps=hp["eps"],
         )
         return loss, {}

@@ -179,8 +179,15 @@ def check_labels(Y, n_rows: int | None = None, what: str = "Y"):
             "(n_samples, n_labels) 0/1 label matrix."
         )
     try:
-        Y = check_array(Y, accept_sparse="csr", ensure_2d=False, dtype=None, input_name=what,
-                        ensure_all_finite=True, ensure_min_samples=0)
+        Y = check_array(
+            Y,
+            accept_sparse="csr",
+            ensure_2d=False,
+            dtype=None,
+            input_name=what,
+            ensure_all_finite=True,
+            ensure_min_samples=0,
+        )
     except TypeError as exc:
         raise ParameterError(f"{what} must be an (n_samples, n_labels) 0/1 matrix: {exc}") from None
     if Y.ndim != 2:
@@ -212,13 +219,10 @@ def _checked_fit(fit):
         X = validate_data(self, X, reset=True, accept_sparse="csr")
         Y = check_labels(Y, X.shape[0])
         if Y_val is not None:
-            X_val = validate_data(self, X_val, reset=False, accept_sparse="csr",
-                                  ensure_min_samples=0)
+            X_val = validate_data(self, X_val, reset=False, accept_sparse="csr", ensure_min_samples=0)
             Y_val = check_labels(Y_val, X_val.shape[0], "Y_val")
             if Y_val.shape[1] != Y.shape[1]:
-                raise ParameterError(
-                    f"Y_val has {Y_val.shape[1]} labels but Y has {Y.shape[1]}."
-                )
+                raise ParameterError(f"Y_val has {Y_val.shape[1]} labels but Y has {Y.shape[1]}.")
         n_features = self.n_features_in_
         fit(self, X, Y, X_val, Y_val, context=context)
         self.n_features_in_ = n_features  # a nested checked fit (super().fit) must not undo it
@@ -236,8 +240,7 @@ def _checked_predict_proba(predict_proba):
         from sklearn.utils.validation import check_is_fitted, validate_data
 
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, accept_sparse="csr",
-                          ensure_min_samples=0)
+        X = validate_data(self, X, reset=False, accept_sparse="csr", ensure_min_samples=0)
         if X.shape[0] == 0:  # StandardScaler, forests, k-NN and some torch reshapes refuse 0 rows
             return np.zeros((0, self.n_labels_))
         return predict_proba(self, X)
@@ -260,9 +263,7 @@ def register_method(cls: type[MultiLabelMethod]) -> type[MultiLabelMethod]:
     return cls
 
 
-def register_variant(
-    base: type[MultiLabelMethod], id: str, display_name: str, **fixed: Any
-) -> type[MultiLabelMethod]:
+def register_variant(base: type[MultiLabelMethod], id: str, display_name: str, **fixed: Any) -> type[MultiLabelMethod]:
     """Register ``base`` with some hyperparameters pinned (an ablation or a preset) as ``id``."""
     for key in fixed:
         if key not in base.params:
@@ -271,8 +272,13 @@ def register_variant(
     variant = type(
         name,
         (base,),
-        {"id": id, "display_name": display_name, "fixed_params": {**base.fixed_params, **fixed},
-         "__module__": base.__module__, "__qualname__": name},
+        {
+            "id": id,
+            "display_name": display_name,
+            "fixed_params": {**base.fixed_params, **fixed},
+            "__module__": base.__module__,
+            "__qualname__": name,
+        },
     )
     # Reachable as <module>.<name>, so pickle (joblib workers, GridSearchCV n_jobs) finds it.
     setattr(sys.modules[base.__module__], name, variant)
@@ -309,8 +315,11 @@ def builtin_method_ids() -> frozenset[str]:
 
     def class_id(node: ast.ClassDef) -> str | None:
         for stmt in node.body:
-            if (isinstance(stmt, ast.Assign) and any(getattr(t, "id", None) == "id" for t in stmt.targets)
-                    and isinstance(stmt.value, ast.Constant)):
+            if (
+                isinstance(stmt, ast.Assign)
+                and any(getattr(t, "id", None) == "id" for t in stmt.targets)
+                and isinstance(stmt.value, ast.Constant)
+            ):
                 return stmt.value.value
         return None
 
@@ -320,7 +329,8 @@ def builtin_method_ids() -> frozenset[str]:
         ids = {n.name: class_id(n) for n in nodes if isinstance(n, ast.ClassDef)}
         for node in nodes:
             if isinstance(node, ast.ClassDef) and any(
-                    getattr(d, "id", getattr(d, "attr", None)) == "register_method" for d in node.decorator_list):
+                getattr(d, "id", getattr(d, "attr", None)) == "register_method" for d in node.decorator_list
+            ):
                 found.add(ids[node.name])
             elif isinstance(node, ast.Call) and node.args:
                 name = getattr(node.func, "id", None)
@@ -359,8 +369,7 @@ def resolve_params(
     for key, value in (overrides or {}).items():
         if key in cls.fixed_params:
             raise ParameterError(
-                f"parameter {key!r} is fixed by the variant {method_id!r}; "
-                f"use the base method to change it."
+                f"parameter {key!r} is fixed by the variant {method_id!r}; use the base method to change it."
             )
         params[key] = coerce_param(cls, key, value)
     params.update(cls.fixed_params)
@@ -383,8 +392,7 @@ def coerce_param(cls: type[MultiLabelMethod], key: str, value: Any) -> Any:
     if constraint is not None and not _satisfies(value, constraint):
         raise MlbenchError(
             f"parameter {key!r} of method {cls.id!r} must be "
-            + " or ".join(("in " if alt.strip()[:1] in "[(" else "") + alt.strip()
-                          for alt in constraint.split(" or "))
+            + " or ".join(("in " if alt.strip()[:1] in "[(" else "") + alt.strip() for alt in constraint.split(" or "))
             + f"{' (each element)' if isinstance(value, (list, tuple)) else ''}, got {value!r}; "
             f"set another value with --set {key}=VALUE."
         )
@@ -419,7 +427,7 @@ def _satisfies(value: Any, constraint: str) -> bool:
         text = alternative.strip()
         for op in (">=", "<=", ">", "<"):
             if text.startswith(op):
-                if _COMPARISONS[op](x, float(text[len(op):])):
+                if _COMPARISONS[op](x, float(text[len(op) :])):
                     return True
                 break
         else:
@@ -476,8 +484,7 @@ def _coerce_type(cls: type[MultiLabelMethod], key: str, value: Any) -> Any:
     except (ValueError, TypeError):
         pass
     raise ParameterError(
-        f"parameter {key!r} of method {cls.id!r} expects a {kind.__name__} "
-        f"(default {default!r}), got {value!r}."
+        f"parameter {key!r} of method {cls.id!r} expects a {kind.__name__} (default {default!r}), got {value!r}."
     )
 
 

@@ -73,8 +73,7 @@ class ClassifierChainMethod(_ScaledFeatures, MultiLabelMethod):
 
     id = "cc"
     display_name = "CC"
-    citation = ("Read, Pfahringer, Holmes & Frank, Classifier Chains for Multi-label "
-                "Classification, ECML-PKDD 2009")
+    citation = "Read, Pfahringer, Holmes & Frank, Classifier Chains for Multi-label Classification, ECML-PKDD 2009"
     params = {"C": 1.0, "max_iter": 1000, "standardize": True, "n_chains": 1}
 
     def fit(self, X, Y, X_val=None, Y_val=None, context=None):
@@ -147,8 +146,10 @@ class RandomForestMethod(MultiLabelMethod):
         except ValueError:
             pass
         self.model_ = RandomForestClassifier(
-            n_estimators=self.hparams["n_estimators"], max_features=max_features,
-            min_samples_leaf=self.hparams["min_samples_leaf"], n_jobs=self.hparams["n_jobs"],
+            n_estimators=self.hparams["n_estimators"],
+            max_features=max_features,
+            min_samples_leaf=self.hparams["min_samples_leaf"],
+            n_jobs=self.hparams["n_jobs"],
             random_state=_seed(context),
         ).fit(X, Y if Y.shape[1] > 1 else Y[:, 0])
         return self
@@ -179,9 +180,7 @@ def _import_boomer():
     try:
         from mlrl.boosting import BoomerClassifier
     except ImportError:
-        raise MlbenchError(
-            "boomer needs mlrl-boomer: pip install 'mlbench[boomer]'"
-        ) from None
+        raise MlbenchError("boomer needs mlrl-boomer: pip install 'mlbench[boomer]'") from None
     return BoomerClassifier
 
 
@@ -193,8 +192,10 @@ class BoomerMethod(MultiLabelMethod):
 
     id = "boomer"
     display_name = "BOOMER"
-    citation = ("Rapp, Loza Mencía, Fürnkranz, Nguyen & Hüllermeier, Learning Gradient Boosted "
-                "Multi-label Classification Rules, ECML-PKDD 2020")
+    citation = (
+        "Rapp, Loza Mencía, Fürnkranz, Nguyen & Hüllermeier, Learning Gradient Boosted "
+        "Multi-label Classification Rules, ECML-PKDD 2020"
+    )
     params = {"max_rules": 0, "shrinkage": 0.3}  # max_rules 0: the package's default
 
     def __init__(self, **params):
@@ -212,8 +213,7 @@ class BoomerMethod(MultiLabelMethod):
             kwargs["max_rules"] = self.hparams["max_rules"]
         self.model_ = None
         if self.labels_.varying.size:
-            self.model_ = BoomerClassifier(**kwargs).fit(
-                X, Y[:, self.labels_.varying].astype(np.uint8))
+            self.model_ = BoomerClassifier(**kwargs).fit(X, Y[:, self.labels_.varying].astype(np.uint8))
         return self
 
     def predict_proba(self, X) -> np.ndarray:

@@ -56,9 +56,7 @@ class BinaryRelevance(MultiLabelMethod):
         positives = Y.sum(axis=0)
         self.constant_ = np.where(positives == 0, 0.0, np.where(positives == len(Y), 1.0, np.nan))
         varying = np.flatnonzero(np.isnan(self.constant_))
-        fits = Parallel(n_jobs=self.hparams["n_jobs"])(
-            delayed(self._fit_one)(X, Y[:, j]) for j in varying
-        )
+        fits = Parallel(n_jobs=self.hparams["n_jobs"])(delayed(self._fit_one)(X, Y[:, j]) for j in varying)
         # Linear scores for all labels at once at predict time: sigmoid(X W + b).
         self.coef_ = np.zeros((X.shape[1], self.n_labels_))
         self.intercept_ = np.zeros(self.n_labels_)
@@ -176,8 +174,9 @@ class MLkNN(MultiLabelMethod):
             rows = slice(start, min(start + step, X.shape[0]))
             with config_context(working_memory=max(1, MLKNN_BLOCK_BYTES // 2**20)):
                 if leave_self_out:
-                    nbrs = _drop_self(self.index_.kneighbors(X[rows], k + 1, return_distance=False),
-                                      np.arange(rows.start, rows.stop))
+                    nbrs = _drop_self(
+                        self.index_.kneighbors(X[rows], k + 1, return_distance=False), np.arange(rows.start, rows.stop)
+                    )
                 else:
                     nbrs = self.index_.kneighbors(X[rows], k, return_distance=False)
             m = nbrs.shape[0]
@@ -277,9 +276,7 @@ class HARAM(MultiLabelMethod):
         self.n_labels_ = Y.shape[1]
         # A private float copy: MLARAM adds label counts into the rows it was given, in place.
         Y_aug = np.hstack([Y, np.ones((len(Y), 1))]).astype(np.float64)
-        self.model_ = MLARAM(
-            vigilance=self.hparams["vigilance"], threshold=self.hparams["threshold"]
-        )
+        self.model_ = MLARAM(vigilance=self.hparams["vigilance"], threshold=self.hparams["threshold"])
         with _ng_aram_patch():
             self.model_.fit(self._scale(X), Y_aug)
         return self
@@ -308,6 +305,4 @@ def _ng_aram_patch():
     indices whose bytes are not valid UTF-8 (e.g. index 182); the raw bytes are a fine key."""
     import skmultilearn.adapt.mlaram as mlaram
 
-    return mock.patch.object(
-        mlaram, "_get_label_combination_representation", lambda v: v.nonzero()[0].tobytes()
-    )
+    return mock.patch.object(mlaram, "_get_label_combination_representation", lambda v: v.nonzero()[0].tobytes())

@@ -65,8 +65,7 @@ def label_graph(Y: torch.Tensor, mode: str) -> torch.Tensor:
     """
     if mode not in LABEL_MASKS:
         raise MlbenchError(
-            f"label_mask must be one of {', '.join(LABEL_MASKS)}, got {mode!r}; "
-            "set it with --set label_mask=prior."
+            f"label_mask must be one of {', '.join(LABEL_MASKS)}, got {mode!r}; set it with --set label_mask=prior."
         )
     n_labels = Y.shape[1]
     eye = torch.eye(n_labels, dtype=torch.bool, device=Y.device)
@@ -82,8 +81,9 @@ def label_graph(Y: torch.Tensor, mode: str) -> torch.Tensor:
     return allowed | (eye & ~allowed.any(dim=1, keepdim=True))
 
 
-def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Tensor | None,
-           dropout_p: float = 0.0) -> torch.Tensor:
+def attend(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Tensor | None, dropout_p: float = 0.0
+) -> torch.Tensor:
     """Scaled dot-product attention softmax(q k^T / sqrt(d_k) + mask) v (Vaswani et al. 2017,
     Eq. 1; LaMP's attention), each query attending only to the keys ``allowed`` marks True
     (a bool (L_q, L_k) matrix, broadcast over batch and heads; None = all keys), with dropout of
@@ -115,8 +115,7 @@ class MultiHeadAttention(nn.Module):
         b, n, d = t.shape
         return t.view(b, n, self.heads, d // self.heads).transpose(1, 2)
 
-    def forward(self, query: torch.Tensor, memory: torch.Tensor,
-                allowed: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, query: torch.Tensor, memory: torch.Tensor, allowed: torch.Tensor | None = None) -> torch.Tensor:
         p = self.dropout if self.training else 0.0
         if memory.shape[1] == 1 and allowed is None:
             # One key (the vector encoder's single token): its softmax weight is 1 whatever the
@@ -124,12 +123,12 @@ class MultiHeadAttention(nn.Module):
             # gradient). Skipping them saves ~15% of a training step at the default sizes on
             # yeast (measured: 1.22 vs 1.44 s, one thread); the weight 1 still gets dropout.
             v = self._heads(self.w_v(memory))
-            weights = F.dropout(v.new_ones(v.shape[0], self.heads, query.shape[1], 1), p,
-                                self.training)
+            weights = F.dropout(v.new_ones(v.shape[0], self.heads, query.shape[1], 1), p, self.training)
             out = weights * v
         else:
-            out = attend(self._heads(self.w_q(query)), self._heads(self.w_k(memory)),
-                         self._heads(self.w_v(memory)), allowed, p)
+            out = attend(
+                self._heads(self.w_q(query)), self._heads(self.w_k(memory)), self._heads(self.w_v(memory)), allowed, p
+            )
         out = out.transpose(1, 2).reshape(query.shape)
         return self.norm(query + F.dropout(self.w_o(out), p, self.training))
 
@@ -158,8 +157,7 @@ class LaMPLayer(nn.Module):
         self.label_to_label = MultiHeadAttention(d_model, heads, dropout)
         self.ffn2 = FeedForward(d_model, d_inner, dropout)
 
-    def forward(self, labels: torch.Tensor, features: torch.Tensor,
-                allowed: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, labels: torch.Tensor, features: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
         h = self.ffn1(self.feature_to_label(labels, features))
         return self.ffn2(self.label_to_label(h, h, allowed))
 
@@ -168,14 +166,23 @@ class LaMPNet(nn.Module):
     """x (B, F) -> one input token -> ``layers`` rounds of message passing over L label nodes ->
     logits (B, L). ``label_graph`` (buffer) holds the label-to-label adjacency."""
 
-    def __init__(self, n_features: int, n_labels: int, *, d_model: int, d_inner: int,
-                 layers: int, heads: int, dropout: float, masked: bool = True) -> None:
+    def __init__(
+        self,
+        n_features: int,
+        n_labels: int,
+        *,
+        d_model: int,
+        d_inner: int,
+        layers: int,
+        heads: int,
+        dropout: float,
+        masked: bool = True,
+    ) -> None:
         super().__init__()
         self.encoder = nn.Linear(n_features, d_model)  # official MLPEncoder: no activation
         # nn.Embedding's N(0, 1) initialisation, as the official tgt_word_emb.
         self.label_embedding = nn.Parameter(torch.randn(n_labels, d_model))
-        self.layers = nn.ModuleList(
-            LaMPLayer(d_model, d_inner, heads, dropout) for _ in range(layers))
+        self.layers = nn.ModuleList(LaMPLayer(d_model, d_inner, heads, dropout) for _ in range(layers))
         # Per-label readout vectors: the official XavierLinear(d_model, L, bias=False) weight.
         self.readout = nn.Parameter(torch.empty(n_labels, d_model))
         nn.init.xavier_normal_(self.readout)
@@ -201,8 +208,10 @@ class LaMPMethod(NeuralMethod):
 
     id = "lamp"
     display_name = "LaMP"
-    citation = ("Lanchantin, Sekhon & Qi. Neural Message Passing for Multi-Label Classification. "
-                "ECML-PKDD 2019 (arXiv:1904.08049); vector-input encoder of QData/LaMP")
+    citation = (
+        "Lanchantin, Sekhon & Qi. Neural Message Passing for Multi-Label Classification. "
+        "ECML-PKDD 2019 (arXiv:1904.08049); vector-input encoder of QData/LaMP"
+    )
     params = {
         **NeuralMethod.params,
         "epochs": 50,
@@ -218,8 +227,7 @@ class LaMPMethod(NeuralMethod):
         "label_mask": "prior",  # prior | none | no-self | self (see the module docstring)
     }
     param_ranges = {"d_model": ">= 1", "d_inner": ">= 1", "layers": ">= 1", "heads": ">= 1"}
-    test_params = {**NeuralMethod.test_params, "d_model": 8, "d_inner": 8, "layers": 1,
-                   "heads": 2}
+    test_params = {**NeuralMethod.test_params, "d_model": 8, "d_inner": 8, "layers": 1, "heads": 2}
     drop_last = True
 
     @property
@@ -240,9 +248,16 @@ class LaMPMethod(NeuralMethod):
 
     def build_module(self, n_features: int, n_labels: int) -> nn.Module:
         hp = self.hparams
-        net = LaMPNet(n_features, n_labels, d_model=hp["d_model"], d_inner=hp["d_inner"],
-                      layers=hp["layers"], heads=hp["heads"], dropout=hp["dropout"],
-                      masked=hp["label_mask"] != "none")
+        net = LaMPNet(
+            n_features,
+            n_labels,
+            d_model=hp["d_model"],
+            d_inner=hp["d_inner"],
+            layers=hp["layers"],
+            heads=hp["heads"],
+            dropout=hp["dropout"],
+            masked=hp["label_mask"] != "none",
+        )
         train = getattr(self, "train_", None)
         if train is not None:  # fitting: the graph of the training labels (loading: the buffer)
             net.label_graph.copy_(label_graph(train[1], hp["label_mask"]))
@@ -250,8 +265,9 @@ class LaMPMethod(NeuralMethod):
 
     def configure_optimizer(self, module: nn.Module) -> torch.optim.Optimizer:
         # betas (0.9, 0.98): the official optimiser (inherited from its Transformer code).
-        return torch.optim.Adam(module.parameters(), lr=self.hparams["lr"], betas=(0.9, 0.98),
-                                weight_decay=self.hparams["weight_decay"])
+        return torch.optim.Adam(
+            module.parameters(), lr=self.hparams["lr"], betas=(0.9, 0.98), weight_decay=self.hparams["weight_decay"]
+        )
 
     def batch_loss(self, module: nn.Module, xb: torch.Tensor, yb: torch.Tensor):
         return F.binary_cross_entropy_with_logits(module(xb), yb), {}
@@ -271,8 +287,7 @@ def _check_settings(hp: dict) -> None:
             "set it with --set label_mask=prior."
         )
     d_model, heads = hp["d_model"], hp["heads"]
-    if isinstance(d_model, int) and isinstance(heads, int) and d_model >= 1 and heads >= 1 \
-            and d_model % heads:
+    if isinstance(d_model, int) and isinstance(heads, int) and d_model >= 1 and heads >= 1 and d_model % heads:
         raise ParameterError(
             f"lamp: d_model ({d_model}) must be divisible by heads ({heads}); "
             f"set e.g. --set heads={_divisor_at_most(d_model, heads)}."

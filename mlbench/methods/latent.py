@@ -29,8 +29,9 @@ from mlbench.methods.mlp import feature_encoder
 from mlbench.methods.neural import NeuralMethod
 
 
-def _mlp(widths: Sequence[int], dropout: float = 0.0, act: type[nn.Module] = nn.ReLU,
-         **act_kwargs: Any) -> nn.Sequential:
+def _mlp(
+    widths: Sequence[int], dropout: float = 0.0, act: type[nn.Module] = nn.ReLU, **act_kwargs: Any
+) -> nn.Sequential:
     """[Linear -> act -> Dropout] between consecutive ``widths`` (no dropout module if 0)."""
     layers: list[nn.Module] = []
     for a, b in zip(widths[:-1], widths[1:]):
@@ -43,9 +44,7 @@ def _mlp(widths: Sequence[int], dropout: float = 0.0, act: type[nn.Module] = nn.
 def _choice(hp: dict[str, Any], key: str, allowed: Sequence[str], method: str) -> str:
     value = hp[key]
     if value not in allowed:
-        raise MlbenchError(
-            f"parameter {key!r} of {method!r} must be one of {', '.join(allowed)}; got {value!r}."
-        )
+        raise MlbenchError(f"parameter {key!r} of {method!r} must be one of {', '.join(allowed)}; got {value!r}.")
     return value
 
 
@@ -63,12 +62,26 @@ def _reparameterize(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor | 
 #: reuters/bookmarks get one more 512-unit decoder layer (appendix "Implementation Details").
 CGMVAE_TABLE7: dict[str, dict[str, Any]] = {
     "ebird": {"lr": 0.001, "alpha": 1.0, "beta": 0.5, "emb_size": 2048, "dropout": 0.5, "batch_size": 128},
-    "bookmarks": {"lr": 0.002, "alpha": 1.0, "beta": 1.0, "emb_size": 2048, "dropout": 0.5,
-                  "batch_size": 128, "decoder_hidden": [512, 512, 512]},
+    "bookmarks": {
+        "lr": 0.002,
+        "alpha": 1.0,
+        "beta": 1.0,
+        "emb_size": 2048,
+        "dropout": 0.5,
+        "batch_size": 128,
+        "decoder_hidden": [512, 512, 512],
+    },
     "nus-vec": {"lr": 0.004, "alpha": 1.0, "beta": 0.5, "emb_size": 1024, "dropout": 0.5, "batch_size": 256},
     "mirflickr": {"lr": 0.001, "alpha": 2.0, "beta": 0.5, "emb_size": 2048, "dropout": 0.5, "batch_size": 128},
-    "reuters": {"lr": 0.005, "alpha": 2.0, "beta": 1.0, "emb_size": 2048, "dropout": 0.5,
-                "batch_size": 128, "decoder_hidden": [512, 512, 512]},
+    "reuters": {
+        "lr": 0.005,
+        "alpha": 2.0,
+        "beta": 1.0,
+        "emb_size": 2048,
+        "dropout": 0.5,
+        "batch_size": 128,
+        "decoder_hidden": [512, 512, 512],
+    },
     "scene": {"lr": 0.003, "alpha": 1.0, "beta": 0.5, "emb_size": 512, "dropout": 0.3, "batch_size": 128},
     "sider": {"lr": 0.002, "alpha": 1.0, "beta": 0.5, "emb_size": 512, "dropout": 0.5, "batch_size": 128},
     "yeast": {"lr": 0.002, "alpha": 1.0, "beta": 0.5, "emb_size": 512, "dropout": 0.5, "batch_size": 128},
@@ -116,8 +129,7 @@ class CGMVAENet(nn.Module):
 
         d_in = d + (n_features if self.decode_x else 0)
         if self.official:
-            self.fd = nn.Sequential(nn.Linear(d_in, 512), nn.ReLU(), nn.Linear(512, emb),
-                                    nn.LeakyReLU(0.01))
+            self.fd = nn.Sequential(nn.Linear(d_in, 512), nn.ReLU(), nn.Linear(512, emb), nn.LeakyReLU(0.01))
         else:
             dec = [d_in, *[int(h) for h in hp["decoder_hidden"]]]
             self.fd = nn.Sequential(_mlp(dec), nn.Linear(dec[-1], emb))
@@ -163,8 +175,10 @@ class CGMVAE(NeuralMethod):
 
     id = "cgmvae"
     display_name = "C-GMVAE"
-    citation = ("Bai, Kong & Gomes. Gaussian Mixture Variational Autoencoder with Contrastive "
-                "Learning for Multi-Label Classification. ICML 2022")
+    citation = (
+        "Bai, Kong & Gomes. Gaussian Mixture Variational Autoencoder with Contrastive "
+        "Learning for Multi-Label Classification. ICML 2022"
+    )
     params = {
         **NeuralMethod.params,
         # 'official': JunwenBai/C-GMVAE model.py; 'paper': the paper's text (Eq. 1-7, appendix).
@@ -201,14 +215,30 @@ class CGMVAE(NeuralMethod):
         "eta_min": 2e-4,
     }
     param_ranges = {
-        "feature_hidden": ">= 1", "label_hidden": ">= 1", "decoder_hidden": ">= 1",
-        "latent_dim": ">= 1", "emb_size": ">= 1", "alpha": ">= 0", "beta": ">= 0",
-        "kl_weight": ">= 0", "recon_weight": ">= 0", "tau": "> 0", "official_kl_weight": ">= 0",
-        "official_contrastive_weight": ">= 0", "scheduler_t0": ">= 1", "eta_min": ">= 0",
+        "feature_hidden": ">= 1",
+        "label_hidden": ">= 1",
+        "decoder_hidden": ">= 1",
+        "latent_dim": ">= 1",
+        "emb_size": ">= 1",
+        "alpha": ">= 0",
+        "beta": ">= 0",
+        "kl_weight": ">= 0",
+        "recon_weight": ">= 0",
+        "tau": "> 0",
+        "official_kl_weight": ">= 0",
+        "official_contrastive_weight": ">= 0",
+        "scheduler_t0": ">= 1",
+        "eta_min": ">= 0",
     }
     dataset_params = CGMVAE_TABLE7
-    test_params = {**NeuralMethod.test_params, "feature_hidden": [8], "label_hidden": [8],
-                   "decoder_hidden": [8], "latent_dim": 4, "emb_size": 8}
+    test_params = {
+        **NeuralMethod.test_params,
+        "feature_hidden": [8],
+        "label_hidden": [8],
+        "decoder_hidden": [8],
+        "latent_dim": 4,
+        "emb_size": 8,
+    }
 
     def build_module(self, n_features: int, n_labels: int) -> nn.Module:
         hp = self.hparams
@@ -222,7 +252,9 @@ class CGMVAE(NeuralMethod):
         if self.hparams["scheduler"] == "none":
             return None
         return torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
-            optimizer, T_0=max(1, self.hparams["scheduler_t0"]), T_mult=2,
+            optimizer,
+            T_0=max(1, self.hparams["scheduler_t0"]),
+            T_mult=2,
             eta_min=min(self.hparams["eta_min"], self.hparams["lr"]),
         )
 
@@ -319,25 +351,97 @@ register_variant(CGMVAE, "cgmvae-contrastive-only", "C-GMVAE (contrastive only)"
 #: Per-dataset settings of the official scripts (JunwenBai/MPVAE scripts/run_train_<ds>.sh).
 #: dropout = 1 - keep_prob (TF slim's keep probability).
 MPVAE_SCRIPTS: dict[str, dict[str, Any]] = {
-    "bibtex": {"lr": 2.5e-4, "epochs": 200, "nll_coeff": 10.0, "c_coeff": 0.1, "l2_coeff": 1.0,
-               "lr_decay_ratio": 0.8, "lr_decay_times": 4, "dropout": 0.5},
-    "delicious": {"lr": 5e-4, "epochs": 200, "nll_coeff": 10.0, "c_coeff": 0.1, "l2_coeff": 1.0,
-                  "lr_decay_ratio": 0.8, "lr_decay_times": 4, "dropout": 0.5,
-                  "train_samples": 5},
-    "ebird": {"lr": 1.5e-3, "epochs": 200, "nll_coeff": 0.1, "c_coeff": 200.0, "l2_coeff": 1.0,
-              "lr_decay_ratio": 0.5, "lr_decay_times": 3, "dropout": 0.0},
-    "fish": {"lr": 2.5e-4, "epochs": 250, "nll_coeff": 10.0, "c_coeff": 0.1, "l2_coeff": 0.01,
-             "lr_decay_ratio": 0.9, "lr_decay_times": 8, "dropout": 0.3},
-    "mirflickr": {"lr": 7.5e-4, "epochs": 300, "nll_coeff": 0.1, "c_coeff": 200.0, "l2_coeff": 1.0,
-                  "lr_decay_ratio": 0.5, "lr_decay_times": 4, "dropout": 0.5},
-    "nus-vec": {"lr": 5e-4, "epochs": 50, "nll_coeff": 0.1, "c_coeff": 20.0, "l2_coeff": 1.0,
-                "lr_decay_ratio": 0.8, "lr_decay_times": 4, "dropout": 0.5},
-    "scene": {"lr": 2e-3, "epochs": 400, "nll_coeff": 0.1, "c_coeff": 40.0, "l2_coeff": 1.0,
-              "lr_decay_ratio": 0.8, "lr_decay_times": 4, "dropout": 0.5},
-    "sider": {"lr": 5e-4, "epochs": 400, "nll_coeff": 0.1, "c_coeff": 20.0, "l2_coeff": 1.0,
-              "lr_decay_ratio": 0.8, "lr_decay_times": 4, "dropout": 0.1},
-    "yeast": {"lr": 6e-4, "epochs": 800, "nll_coeff": 0.1, "c_coeff": 20.0, "l2_coeff": 1.0,
-              "lr_decay_ratio": 0.8, "lr_decay_times": 4, "dropout": 0.5},
+    "bibtex": {
+        "lr": 2.5e-4,
+        "epochs": 200,
+        "nll_coeff": 10.0,
+        "c_coeff": 0.1,
+        "l2_coeff": 1.0,
+        "lr_decay_ratio": 0.8,
+        "lr_decay_times": 4,
+        "dropout": 0.5,
+    },
+    "delicious": {
+        "lr": 5e-4,
+        "epochs": 200,
+        "nll_coeff": 10.0,
+        "c_coeff": 0.1,
+        "l2_coeff": 1.0,
+        "lr_decay_ratio": 0.8,
+        "lr_decay_times": 4,
+        "dropout": 0.5,
+        "train_samples": 5,
+    },
+    "ebird": {
+        "lr": 1.5e-3,
+        "epochs": 200,
+        "nll_coeff": 0.1,
+        "c_coeff": 200.0,
+        "l2_coeff": 1.0,
+        "lr_decay_ratio": 0.5,
+        "lr_decay_times": 3,
+        "dropout": 0.0,
+    },
+    "fish": {
+        "lr": 2.5e-4,
+        "epochs": 250,
+        "nll_coeff": 10.0,
+        "c_coeff": 0.1,
+        "l2_coeff": 0.01,
+        "lr_decay_ratio": 0.9,
+        "lr_decay_times": 8,
+        "dropout": 0.3,
+    },
+    "mirflickr": {
+        "lr": 7.5e-4,
+        "epochs": 300,
+        "nll_coeff": 0.1,
+        "c_coeff": 200.0,
+        "l2_coeff": 1.0,
+        "lr_decay_ratio": 0.5,
+        "lr_decay_times": 4,
+        "dropout": 0.5,
+    },
+    "nus-vec": {
+        "lr": 5e-4,
+        "epochs": 50,
+        "nll_coeff": 0.1,
+        "c_coeff": 20.0,
+        "l2_coeff": 1.0,
+        "lr_decay_ratio": 0.8,
+        "lr_decay_times": 4,
+        "dropout": 0.5,
+    },
+    "scene": {
+        "lr": 2e-3,
+        "epochs": 400,
+        "nll_coeff": 0.1,
+        "c_coeff": 40.0,
+        "l2_coeff": 1.0,
+        "lr_decay_ratio": 0.8,
+        "lr_decay_times": 4,
+        "dropout": 0.5,
+    },
+    "sider": {
+        "lr": 5e-4,
+        "epochs": 400,
+        "nll_coeff": 0.1,
+        "c_coeff": 20.0,
+        "l2_coeff": 1.0,
+        "lr_decay_ratio": 0.8,
+        "lr_decay_times": 4,
+        "dropout": 0.1,
+    },
+    "yeast": {
+        "lr": 6e-4,
+        "epochs": 800,
+        "nll_coeff": 0.1,
+        "c_coeff": 20.0,
+        "l2_coeff": 1.0,
+        "lr_decay_ratio": 0.8,
+        "lr_decay_times": 4,
+        "dropout": 0.5,
+    },
 }
 
 
@@ -393,8 +497,10 @@ class MPVAE(NeuralMethod):
 
     id = "mpvae"
     display_name = "MPVAE"
-    citation = ("Bai, Kong & Gomes. Disentangled Variational Autoencoder based Multi-Label "
-                "Classification with Covariance-Aware Multivariate Probit Model. IJCAI 2020")
+    citation = (
+        "Bai, Kong & Gomes. Disentangled Variational Autoencoder based Multi-Label "
+        "Classification with Covariance-Aware Multivariate Probit Model. IJCAI 2020"
+    )
     params = {
         **NeuralMethod.params,
         "epochs": 200,
@@ -420,14 +526,30 @@ class MPVAE(NeuralMethod):
         "lr_decay_times": 3,
     }
     param_ranges = {
-        "feature_hidden": ">= 1", "label_hidden": ">= 1", "decoder_hidden": ">= 1",
-        "latent_dim": ">= 1", "probit_rank": ">= 0", "train_samples": ">= 1",
-        "test_samples": ">= 0", "nll_coeff": ">= 0", "c_coeff": ">= 0", "l2_coeff": ">= 0",
-        "l2_scale": ">= 0", "kl_weight": ">= 0", "lr_decay_ratio": "(0, 1]", "lr_decay_times": ">= 0",
+        "feature_hidden": ">= 1",
+        "label_hidden": ">= 1",
+        "decoder_hidden": ">= 1",
+        "latent_dim": ">= 1",
+        "probit_rank": ">= 0",
+        "train_samples": ">= 1",
+        "test_samples": ">= 0",
+        "nll_coeff": ">= 0",
+        "c_coeff": ">= 0",
+        "l2_coeff": ">= 0",
+        "l2_scale": ">= 0",
+        "kl_weight": ">= 0",
+        "lr_decay_ratio": "(0, 1]",
+        "lr_decay_times": ">= 0",
     }
     dataset_params = MPVAE_SCRIPTS
-    test_params = {**NeuralMethod.test_params, "feature_hidden": [8], "label_hidden": [8],
-                   "decoder_hidden": [8], "latent_dim": 4, "train_samples": 4}
+    test_params = {
+        **NeuralMethod.test_params,
+        "feature_hidden": [8],
+        "label_hidden": [8],
+        "decoder_hidden": [8],
+        "latent_dim": 4,
+        "train_samples": 4,
+    }
     drop_last = True  # the official batching drops the last partial batch
 
     def build_module(self, n_features: int, n_labels: int) -> nn.Module:
@@ -453,13 +575,13 @@ class MPVAE(NeuralMethod):
         h = net.trunk(torch.cat([torch.cat([xb, xb]), z], dim=-1))
         mean_e, mean_x = net.head_label(h[:B]), net.head_feat(h[B:])
         # The same probit draws for both branches (official).
-        xi = torch.randn(max(1, hp["train_samples"]), net.r_sqrt_sigma.shape[1],
-                         device=xb.device, dtype=xb.dtype)
+        xi = torch.randn(max(1, hp["train_samples"]), net.r_sqrt_sigma.shape[1], device=xb.device, dtype=xb.dtype)
         p_e = losses.probit_sample_probs(mean_e, net.r_sqrt_sigma, xi)
         p_x = losses.probit_sample_probs(mean_x, net.r_sqrt_sigma, xi)
         nll = losses.multivariate_probit_nll(p_e, yb) + losses.multivariate_probit_nll(p_x, yb)
-        rank = (losses.mpvae_ranking_loss(p_e, yb, hp["rank_scale"])
-                + losses.mpvae_ranking_loss(p_x, yb, hp["rank_scale"]))
+        rank = losses.mpvae_ranking_loss(p_e, yb, hp["rank_scale"]) + losses.mpvae_ranking_loss(
+            p_x, yb, hp["rank_scale"]
+        )
         kl = losses.gaussian_kl(mu_e, logvar_e, mu_x, logvar_x, eps=1e-6).mean()
         l2 = hp["l2_scale"] * sum(w.pow(2).sum() for w in net.fc_weights()) / 2
         loss = hp["nll_coeff"] * nll + hp["c_coeff"] * rank + hp["kl_weight"] * kl + hp["l2_coeff"] * l2
@@ -487,6 +609,7 @@ class MPVAE(NeuralMethod):
 # C2AE
 # =============================================================================================
 
+
 class C2AENet(nn.Module):
     """Fx: x -> 512 -> 512 -> K, Fe: y -> 512 -> K (both ending in sigmoid - 1/2, "sigmoid shifted
     to zero mean"), Fd: K -> 512 -> L (logits; sigmoid outputs), leaky-ReLU hidden units, as in the
@@ -498,8 +621,9 @@ class C2AENet(nn.Module):
         slope, p = float(hp["leaky_slope"]), float(hp["dropout"])
 
         def net(widths):
-            return nn.Sequential(_mlp(widths[:-1], p, nn.LeakyReLU, negative_slope=slope),
-                                 nn.Linear(widths[-2], widths[-1]))
+            return nn.Sequential(
+                _mlp(widths[:-1], p, nn.LeakyReLU, negative_slope=slope), nn.Linear(widths[-2], widths[-1])
+            )
 
         self.fx = net([n_features, *[int(h) for h in hp["feature_hidden"]], k])
         self.fe = net([n_labels, *[int(h) for h in hp["label_hidden"]], k])
@@ -521,8 +645,7 @@ class C2AE(NeuralMethod):
 
     id = "c2ae"
     display_name = "C2AE"
-    citation = ("Yeh, Wu, Ko & Wang. Learning Deep Latent Spaces for Multi-Label Classification. "
-                "AAAI 2017")
+    citation = "Yeh, Wu, Ko & Wang. Learning Deep Latent Spaces for Multi-Label Classification. AAAI 2017"
     params = {
         **NeuralMethod.params,
         "epochs": 100,
@@ -541,11 +664,15 @@ class C2AE(NeuralMethod):
         "rank_scale": 5.0,  # exp(scale (F_q - F_p)) on sigmoid outputs (BR_error.m); paper: 1
     }
     param_ranges = {
-        "feature_hidden": ">= 1", "label_hidden": ">= 1", "decoder_hidden": ">= 1",
-        "latent_dim": ">= 0", "latent_ratio": "> 0", "alpha": ">= 0", "lam": ">= 0",
+        "feature_hidden": ">= 1",
+        "label_hidden": ">= 1",
+        "decoder_hidden": ">= 1",
+        "latent_dim": ">= 0",
+        "latent_ratio": "> 0",
+        "alpha": ">= 0",
+        "lam": ">= 0",
     }
-    test_params = {**NeuralMethod.test_params, "feature_hidden": [8], "label_hidden": [8],
-                   "decoder_hidden": [8]}
+    test_params = {**NeuralMethod.test_params, "feature_hidden": [8], "label_hidden": [8], "decoder_hidden": [8]}
 
     def build_module(self, n_features: int, n_labels: int) -> nn.Module:
         return C2AENet(n_features, n_labels, self.hparams)

@@ -24,9 +24,7 @@ from mlbench.methods.layers import Dropout
 from mlbench.methods.neural import NeuralMethod
 
 
-def feature_encoder(
-    n_features: int, hidden: Sequence[int] = (256, 512, 256), dropout: float = 0.5
-) -> nn.Sequential:
+def feature_encoder(n_features: int, hidden: Sequence[int] = (256, 512, 256), dropout: float = 0.5) -> nn.Sequential:
     """[Linear -> ReLU -> Dropout] per width in ``hidden``; output width ``hidden[-1]``."""
     layers: list[nn.Module] = []
     width = n_features

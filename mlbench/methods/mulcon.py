@@ -191,23 +191,35 @@ class MulConMethod(NeuralMethod):
         "finetune_head_lr": 1e-3,  # stage 2 lr of the classifiers and the projection head
     }
     param_ranges = {
-        "n_tokens": ">= 1", "dim": ">= 1", "heads": ">= 1", "token_blocks": ">= 0",
-        "n_inducing": ">= 1", "proj_dim": ">= 1", "temperature": "> 0", "llcl_weight": ">= 0",
-        "finetune_epochs": ">= 0", "finetune_lr": ">= 0", "finetune_head_lr": ">= 0",
+        "n_tokens": ">= 1",
+        "dim": ">= 1",
+        "heads": ">= 1",
+        "token_blocks": ">= 0",
+        "n_inducing": ">= 1",
+        "proj_dim": ">= 1",
+        "temperature": "> 0",
+        "llcl_weight": ">= 0",
+        "finetune_epochs": ">= 0",
+        "finetune_lr": ">= 0",
+        "finetune_head_lr": ">= 0",
     }
-    test_params = {**BCEMethod.test_params, "n_tokens": 2, "dim": 4, "heads": 1, "n_inducing": 2,
-                   "proj_dim": 4, "finetune_epochs": 1}
+    test_params = {
+        **BCEMethod.test_params,
+        "n_tokens": 2,
+        "dim": 4,
+        "heads": 1,
+        "n_inducing": 2,
+        "proj_dim": 4,
+        "finetune_epochs": 1,
+    }
 
     def build_module(self, n_features: int, n_labels: int) -> nn.Module:
         hp = self.hparams
         if hp["schedule"] not in SCHEDULES:
-            raise MlbenchError(
-                f"schedule must be one of {', '.join(SCHEDULES)}, got {hp['schedule']!r}."
-            )
+            raise MlbenchError(f"schedule must be one of {', '.join(SCHEDULES)}, got {hp['schedule']!r}.")
         if hp["label_attention"] not in LABEL_ATTENTION:
             raise MlbenchError(
-                f"label_attention must be one of {', '.join(LABEL_ATTENTION)}, "
-                f"got {hp['label_attention']!r}."
+                f"label_attention must be one of {', '.join(LABEL_ATTENTION)}, got {hp['label_attention']!r}."
             )
         # Evaluation holds a few (rows, L, d) activations at once: size its batches by L*d, not
         # by the class-wide 4096 rows (4096 x 983 x 64 floats would be 1 GB per tensor).
@@ -250,17 +262,20 @@ class MulConMethod(NeuralMethod):
             return
         # Step 1: BCE only, so the label queries learn the label semantics freely.
         self.run_stage(
-            "bce", self.module_, epochs=hp["epochs"],
+            "bce",
+            self.module_,
+            epochs=hp["epochs"],
             loss_fn=lambda m, x, y: self.loss(m, x, y, 0.0),
         )
         # Step 2: from the best step-1 weights, BCE + LLCL at a lower lr, so that LLCL sharpens
         # the label embeddings without undoing the structure step 1 found (paper Sec. 2.3).
         if hp["finetune_epochs"] > 0:
-            optimizer = adam(
-                self._finetune_groups(self.module_), weight_decay=hp["weight_decay"]
-            )
+            optimizer = adam(self._finetune_groups(self.module_), weight_decay=hp["weight_decay"])
             self.run_stage(
-                "finetune", self.module_, epochs=hp["finetune_epochs"], optimizer=optimizer,
+                "finetune",
+                self.module_,
+                epochs=hp["finetune_epochs"],
+                optimizer=optimizer,
                 loss_fn=lambda m, x, y: self.loss(m, x, y, hp["llcl_weight"]),
             )
 

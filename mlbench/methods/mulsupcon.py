@@ -105,7 +105,10 @@ def projection_head(n_in: int, n_out: int, dropout: float = 0.1) -> nn.Sequentia
     """
     hidden = n_in // 2 if n_in >= 2 * n_out else n_out
     return nn.Sequential(
-        nn.Linear(n_in, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), Dropout(dropout),
+        nn.Linear(n_in, hidden),
+        nn.BatchNorm1d(hidden),
+        nn.ReLU(),
+        Dropout(dropout),
         nn.Linear(hidden, n_out),
     )
 
@@ -273,20 +276,39 @@ class MulSupConMethod(NeuralMethod):
         "early_stopping": 0,  # patience in epochs, applies to every stage that selects
     }
     param_ranges = {
-        "hidden": ">= 1", "proj_dim": ">= 1", "proj_dropout": "[0, 1)", "temperature": "> 0",
-        "queue_size": ">= 1", "momentum": "[0, 1]", "mask_prob": "[0, 1)",
-        "pretrain_epochs": ">= 0", "pretrain_lr": ">= 0", "pretrain_weight_decay": ">= 0",
-        "pretrain_batch_size": "-1 or >= 1", "pretrain_iters": "-1 or >= 0",
-        "pretrain_min_lr": "-1 or >= 0", "pretrain_restart_epochs": ">= 1",
-        "paper_batch_size": ">= 1", "batch_size": "-1 or >= 1", "finetune_iters": "-1 or >= 0",
-        "backbone_lr_mult": ">= 0", "plateau_factor": "(0, 1)", "plateau_patience": ">= 0",
+        "hidden": ">= 1",
+        "proj_dim": ">= 1",
+        "proj_dropout": "[0, 1)",
+        "temperature": "> 0",
+        "queue_size": ">= 1",
+        "momentum": "[0, 1]",
+        "mask_prob": "[0, 1)",
+        "pretrain_epochs": ">= 0",
+        "pretrain_lr": ">= 0",
+        "pretrain_weight_decay": ">= 0",
+        "pretrain_batch_size": "-1 or >= 1",
+        "pretrain_iters": "-1 or >= 0",
+        "pretrain_min_lr": "-1 or >= 0",
+        "pretrain_restart_epochs": ">= 1",
+        "paper_batch_size": ">= 1",
+        "batch_size": "-1 or >= 1",
+        "finetune_iters": "-1 or >= 0",
+        "backbone_lr_mult": ">= 0",
+        "plateau_factor": "(0, 1)",
+        "plateau_patience": ">= 0",
     }
     dataset_params = {
         "yeast": {"paper_batch_size": 32},
         "scene": {"paper_batch_size": 32},
     }
-    test_params = {"epochs": 1, "pretrain_epochs": 1, "hidden": [8], "proj_dim": 4,
-                   "queue_size": 8, "paper_batch_size": 16}
+    test_params = {
+        "epochs": 1,
+        "pretrain_epochs": 1,
+        "hidden": [8],
+        "proj_dim": 4,
+        "queue_size": 8,
+        "paper_batch_size": 16,
+    }
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -314,8 +336,9 @@ class MulSupConMethod(NeuralMethod):
         """The MoCo module around ``self.module_.backbone`` (shared, trained in place)."""
         hp = self.hparams
         head = projection_head(self.rep_dim(self.n_features_), hp["proj_dim"], hp["proj_dropout"])
-        return MoCoPretrainer(self.module_.backbone, head, self.n_labels_, hp["queue_size"],
-                              hp["momentum"]).to(self.device_)
+        return MoCoPretrainer(self.module_.backbone, head, self.n_labels_, hp["queue_size"], hp["momentum"]).to(
+            self.device_
+        )
 
     # -- training recipe -----------------------------------------------------------------------
     def train_stages(self) -> None:
@@ -330,7 +353,10 @@ class MulSupConMethod(NeuralMethod):
             optimizer = self.configure_pretrain_optimizer(pre)
             self._batching = (hp["pretrain_iters"], True)  # full batches: BatchNorm, queue
             self.run_stage(
-                "pretrain", pre, epochs=hp["pretrain_epochs"], loss_fn=self.pretrain_loss,
+                "pretrain",
+                pre,
+                epochs=hp["pretrain_epochs"],
+                loss_fn=self.pretrain_loss,
                 optimizer=optimizer,
                 scheduler=self.configure_pretrain_scheduler(optimizer, hp["pretrain_epochs"]),
                 select="train_loss" if hp["pretrain_select"] == "train_loss" else None,
@@ -340,8 +366,12 @@ class MulSupConMethod(NeuralMethod):
         self._batching = (hp["finetune_iters"], False)
         optimizer = self.configure_optimizer(self.module_)
         self.run_stage(
-            "finetune", self.module_, epochs=hp["epochs"], optimizer=optimizer,
-            scheduler=self.configure_scheduler(optimizer, hp["epochs"]), select="val",
+            "finetune",
+            self.module_,
+            epochs=hp["epochs"],
+            optimizer=optimizer,
+            scheduler=self.configure_scheduler(optimizer, hp["epochs"]),
+            select="val",
             batch_size=hp["batch_size"],
         )
 
@@ -361,19 +391,17 @@ class MulSupConMethod(NeuralMethod):
     def configure_pretrain_optimizer(self, pre: MoCoPretrainer) -> torch.optim.Optimizer:
         hp = self.hparams
         params = [p for p in pre.parameters() if p.requires_grad]
-        return adam(params, lr=hp["pretrain_lr"],
-                                weight_decay=hp["pretrain_weight_decay"])
+        return adam(params, lr=hp["pretrain_lr"], weight_decay=hp["pretrain_weight_decay"])
 
     def configure_pretrain_scheduler(self, optimizer: torch.optim.Optimizer, epochs: int) -> Any:
         hp = self.hparams
         schedule = hp["pretrain_schedule"]
         if schedule == "cosine":
-            return torch.optim.lr_scheduler.CosineAnnealingLR(
-                optimizer, T_max=epochs, eta_min=hp["pretrain_min_lr"])
+            return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=hp["pretrain_min_lr"])
         if schedule == "cosine-restarts":
             return torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
-                optimizer, T_0=hp["pretrain_restart_epochs"], T_mult=2,
-                eta_min=hp["pretrain_min_lr"])
+                optimizer, T_0=hp["pretrain_restart_epochs"], T_mult=2, eta_min=hp["pretrain_min_lr"]
+            )
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
 
     def pretrain_loss(
@@ -407,7 +435,8 @@ class MulSupConMethod(NeuralMethod):
         qz, qy, _ = queue
         sim = q @ torch.cat([k, qz]).T
         loss, rows = multilabel_contrastive_loss(
-            sim, yb, torch.cat([yb, qy]), hp["temperature"], hp["pattern"], weighted=hp["weighted"])
+            sim, yb, torch.cat([yb, qy]), hp["temperature"], hp["pattern"], weighted=hp["weighted"]
+        )
         return loss, {"rows": rows.float() / max(len(yb), 1)}, None
 
     # -- classification ------------------------------------------------------------------------
@@ -418,8 +447,7 @@ class MulSupConMethod(NeuralMethod):
         hp = self.hparams
         groups = [{"params": list(module.head.parameters()), "lr": hp["lr"]}]
         if not module.frozen:
-            groups.append({"params": list(module.backbone.parameters()),
-                           "lr": hp["lr"] * hp["backbone_lr_mult"]})
+            groups.append({"params": list(module.backbone.parameters()), "lr": hp["lr"] * hp["backbone_lr_mult"]})
         return adam(groups, lr=hp["lr"], weight_decay=hp["weight_decay"])
 
     def configure_scheduler(self, optimizer: torch.optim.Optimizer, epochs: int) -> Any:
@@ -429,8 +457,13 @@ class MulSupConMethod(NeuralMethod):
 
         higher = self.val_ is not None and metric != "loss" and get_metric(metric).higher_is_better
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="max" if higher else "min", factor=hp["plateau_factor"],
-            patience=hp["plateau_patience"], cooldown=1, threshold=1e-3)
+            optimizer,
+            mode="max" if higher else "min",
+            factor=hp["plateau_factor"],
+            patience=hp["plateau_patience"],
+            cooldown=1,
+            threshold=1e-3,
+        )
 
     # -- checks --------------------------------------------------------------------------------
     def _check_mulsupcon_hparams(self) -> None:
@@ -439,8 +472,7 @@ class MulSupConMethod(NeuralMethod):
             ("pattern", hp.get("pattern", "mulsupcon") in PATTERNS, ", ".join(PATTERNS)),
             ("probe", hp["probe"] in ("finetune", "linear"), "finetune, linear"),
             ("pretrain_schedule", hp["pretrain_schedule"] in SCHEDULES, ", ".join(SCHEDULES)),
-            ("pretrain_select", hp["pretrain_select"] in ("train_loss", "last"),
-             "train_loss, last"),
+            ("pretrain_select", hp["pretrain_select"] in ("train_loss", "last"), "train_loss, last"),
             ("finetune_select", hp["finetune_select"] in ("loss", "metric"), "loss, metric"),
             ("mask_prob", 0.0 <= hp["mask_prob"] < 1.0, "a number in [0, 1)"),
             ("momentum", 0.0 <= hp["momentum"] <= 1.0, "a number in [0, 1]"),
@@ -451,8 +483,7 @@ class MulSupConMethod(NeuralMethod):
         ]
         for key, ok, expected in checks:
             if not ok:
-                raise MlbenchError(
-                    f"parameter {key!r} of {self.id!r} must be {expected}, got {hp.get(key)!r}.")
+                raise MlbenchError(f"parameter {key!r} of {self.id!r} must be {expected}, got {hp.get(key)!r}.")
 
 
 def resolve_preset(hparams: dict[str, Any]) -> dict[str, Any]:

@@ -68,8 +68,10 @@ class MulSupConLDMethod(MulSupConMethod):
 
     id = "mulsupconld"
     display_name = "MulSupConLD"
-    citation = ("Chen et al., Improving Multi-Label Contrastive Learning by Leveraging Label "
-                "Distribution, arXiv:2501.19145, 2025")
+    citation = (
+        "Chen et al., Improving Multi-Label Contrastive Learning by Leveraging Label "
+        "Distribution, arXiv:2501.19145, 2025"
+    )
     params = {
         **{k: v for k, v in MulSupConMethod.params.items() if k != "pattern"},
         "ld": "cld",  # 'rld' | 'cld' (pinned by the registered variants)
@@ -88,8 +90,9 @@ class MulSupConLDMethod(MulSupConMethod):
         hp = self.hparams
         rep = self.rep_dim(self.n_features_)
         head = projection_head(rep, hp["proj_dim"], hp["proj_dropout"])
-        pre = MoCoPretrainer(self.module_.backbone, head, self.n_labels_, hp["queue_size"],
-                             hp["momentum"], store_distributions=True)
+        pre = MoCoPretrainer(
+            self.module_.backbone, head, self.n_labels_, hp["queue_size"], hp["momentum"], store_distributions=True
+        )
         pre.ld_head = nn.Linear(rep, self.n_labels_)  # [LD-1] W, b
         return pre.to(self.device_)
 
@@ -99,7 +102,9 @@ class MulSupConLDMethod(MulSupConMethod):
         rest = [p for p in pre.parameters() if p.requires_grad and id(p) not in ld]
         return adam(
             [{"params": rest}, {"params": list(pre.ld_head.parameters()), "weight_decay": 0.0}],
-            lr=hp["pretrain_lr"], weight_decay=hp["pretrain_weight_decay"])
+            lr=hp["pretrain_lr"],
+            weight_decay=hp["pretrain_weight_decay"],
+        )
 
     def contrastive_objective(self, module, h, q, k, yb, queue):
         hp = self.hparams
@@ -119,8 +124,9 @@ class MulSupConLDMethod(MulSupConMethod):
         if hp["ld_weight_positives"]:
             ref_w = ref_d
         sim = q @ ref_z.T
-        con, rows = mulsupcon_loss(sim, yb, ref_y, hp["temperature"], weighted=hp["weighted"],
-                                   anchor_weight=anchor_w, ref_weight=ref_w)
+        con, rows = mulsupcon_loss(
+            sim, yb, ref_y, hp["temperature"], weighted=hp["weighted"], anchor_weight=anchor_w, ref_weight=ref_w
+        )
 
         # [LD-2] recovery: similar among (ANY) positives, aligned, Frobenius.
         b = yb.shape[0]
@@ -138,8 +144,10 @@ class MulSupConLDMethod(MulSupConMethod):
         rec = similar + hp["ld_alpha"] * align + hp["ld_beta"] * frob
         loss = con + hp["ld_loss_weight"] * rec
         parts: dict[str, Any] = {
-            "contrastive": con.detach(), "ld_similar": similar.detach(),
-            "ld_align": align.detach(), "ld_frob": frob.detach(),
+            "contrastive": con.detach(),
+            "ld_similar": similar.detach(),
+            "ld_align": align.detach(),
+            "ld_frob": frob.detach(),
             "rows": rows.float() / max(b, 1),
         }
         return loss, parts, d_const

@@ -157,9 +157,7 @@ def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
 
 
-def _selection_value(
-    y_true: np.ndarray, scores: np.ndarray, metric: str, threshold: str
-) -> tuple[float, float | None]:
+def _selection_value(y_true: np.ndarray, scores: np.ndarray, metric: str, threshold: str) -> tuple[float, float | None]:
     """(value of ``metric`` on validation, threshold used), with NaN mapped to the worst value.
 
     ``threshold='val'`` picks the best threshold of :data:`mlbench.metrics.protocols.VAL_GRID`, the grid
@@ -200,8 +198,14 @@ class NeuralMethod(MultiLabelMethod):
         "precision": "fp32",  # 'fp32' | 'bf16' (autocast mixed precision; recorded with the run)
     }
     param_ranges: ClassVar[dict[str, str]] = {
-        "epochs": ">= 1", "batch_size": ">= 1", "lr": ">= 0", "weight_decay": ">= 0",
-        "dropout": "[0, 1)", "early_stopping": ">= 0", "grad_clip": ">= 0", "num_threads": ">= 0",
+        "epochs": ">= 1",
+        "batch_size": ">= 1",
+        "lr": ">= 0",
+        "weight_decay": ">= 0",
+        "dropout": "[0, 1)",
+        "early_stopping": ">= 0",
+        "grad_clip": ">= 0",
+        "num_threads": ">= 0",
     }
     drop_last: ClassVar[bool] = False  # drop the last partial batch (e.g. for BatchNorm)
     # Share of the training rows held out for model selection when fit gets no validation part.
@@ -214,9 +218,7 @@ class NeuralMethod(MultiLabelMethod):
         """The network (called after seeding, so its initialisation is reproducible)."""
         raise NotImplementedError
 
-    def batch_loss(
-        self, module: nn.Module, xb: torch.Tensor, yb: torch.Tensor
-    ) -> tuple[torch.Tensor, dict[str, Any]]:
+    def batch_loss(self, module: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
         """Scalar training loss of one batch and named parts to log (floats or 0-d tensors)."""
         raise NotImplementedError
 
@@ -325,7 +327,8 @@ class NeuralMethod(MultiLabelMethod):
             raise CorruptFileError(
                 f"model file {path} is version {blob.get('version')!r} of method "
                 f"{blob.get('method')!r}; this mlbench reads version {MODEL_VERSION} of "
-                f"{cls.id!r}; {fix}.")
+                f"{cls.id!r}; {fix}."
+            )
         self = cls(**blob["hparams"])
         self.device_ = resolve_device(device)
         self.n_features_, self.n_labels_ = blob["n_features"], blob["n_labels"]
@@ -386,8 +389,7 @@ class NeuralMethod(MultiLabelMethod):
             if progress:
                 label = self.context_.label  # the stage is named when it is not the only one
                 described = f"{label} · {name}" if label and name != "train" else label or name
-                task = progress.add_task(described, total=epochs, completed=state["epoch"] + 1,
-                                         info="")
+                task = progress.add_task(described, total=epochs, completed=state["epoch"] + 1, info="")
             for epoch in range(state["epoch"] + 1, epochs):
                 # Checked before the epoch, so a run resumed after the stopping epoch stops too.
                 if patience and state["bad"] >= patience:
@@ -409,9 +411,7 @@ class NeuralMethod(MultiLabelMethod):
                 if scheduler is not None:
                     self.step_scheduler(scheduler, record)
                 best = state["best_value"]
-                improved = value is not None and (
-                    best is None or (value < best if lower_is_better else value > best)
-                )
+                improved = value is not None and (best is None or (value < best if lower_is_better else value > best))
                 if improved:
                     state.update(best_value=value, best_epoch=epoch, bad=0)
                     state["best_state"] = _cpu_state(module)
@@ -547,9 +547,7 @@ class NeuralMethod(MultiLabelMethod):
             except ValueError:
                 ok = False
             if not ok:
-                raise MlbenchError(
-                    f"selection_threshold must be 'val' or a number in [0, 1], got {t!r}."
-                )
+                raise MlbenchError(f"selection_threshold must be 'val' or a number in [0, 1], got {t!r}.")
         if self.hparams["precision"] not in ("fp32", "bf16"):
             raise MlbenchError(f"precision must be 'fp32' or 'bf16', got {self.hparams['precision']!r}.")
         for key in ("epochs", "batch_size"):
@@ -569,10 +567,7 @@ class NeuralMethod(MultiLabelMethod):
             module.eval()
             bs = self.eval_batch_size
             with torch.no_grad():
-                total = sum(
-                    loss_fn(module, xb, yb)[0].detach() * len(xb)
-                    for xb, yb in zip(Xv.split(bs), Yv.split(bs))
-                )
+                total = sum(loss_fn(module, xb, yb)[0].detach() * len(xb) for xb, yb in zip(Xv.split(bs), Yv.split(bs)))
             return {"val_value": float(total) / len(Xv), "val_threshold": None}
         value, threshold = _selection_value(
             self.Y_val_, self._scores(module, Xv), metric, self.hparams["selection_threshold"]
@@ -656,7 +651,8 @@ def check_checkpoint_file(path: Path) -> dict[str, Any]:
     if ckpt.get("version") != CHECKPOINT_VERSION:
         raise CorruptFileError(
             f"checkpoint {path} is format version {ckpt.get('version')!r}, this mlbench "
-            f"reads version {CHECKPOINT_VERSION}; {fix}.")
+            f"reads version {CHECKPOINT_VERSION}; {fix}."
+        )
     return ckpt
 
 
@@ -678,8 +674,7 @@ def carve_validation(X, Y, fraction: float, seed: int):
     if fraction <= 0 or n < MIN_CARVE_ROWS:
         return X, Y, None, None
     Yd = Y.toarray() if sp.issparse(Y) else np.asarray(Y)
-    train, val = iterative_stratification(Yd, (1 - fraction, fraction),
-                                          np.random.default_rng(seed))
+    train, val = iterative_stratification(Yd, (1 - fraction, fraction), np.random.default_rng(seed))
     return X[train], Y[train], X[val], Y[val]
 
 

@@ -53,8 +53,9 @@ class EstimatorAdapter(MultiLabelMethod):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        return normalise_proba(self.estimator_.predict_proba(X), X.shape[0], self.n_labels_,
-                               self.estimator_class.__name__, self.estimator_)
+        return normalise_proba(
+            self.estimator_.predict_proba(X), X.shape[0], self.n_labels_, self.estimator_class.__name__, self.estimator_
+        )
 
 
 def normalise_proba(proba, n_rows: int, n_labels: int, name: str, estimator=None) -> np.ndarray:
@@ -111,12 +112,18 @@ def adapt_estimator(cls: type, method_id: str) -> type[MultiLabelMethod]:
             f"{cls.__module__}.{cls.__name__} is neither a mlbench MultiLabelMethod nor an "
             "estimator with fit(X, Y) and predict_proba(X); point --method at such a class."
         )
-    return type(cls.__name__, (EstimatorAdapter,), {
-        "id": method_id, "display_name": cls.__name__, "estimator_class": cls,
-        "params": constructor_params(cls),
-        "citation": f"{cls.__module__}.{cls.__qualname__}",
-        "__module__": __name__,
-    })
+    return type(
+        cls.__name__,
+        (EstimatorAdapter,),
+        {
+            "id": method_id,
+            "display_name": cls.__name__,
+            "estimator_class": cls,
+            "params": constructor_params(cls),
+            "citation": f"{cls.__module__}.{cls.__qualname__}",
+            "__module__": __name__,
+        },
+    )
 
 
 def as_method_class(obj: Any, method_id: str, where: str) -> type[MultiLabelMethod]:
@@ -135,10 +142,7 @@ def load_reference(reference: str) -> type[MultiLabelMethod]:
         return _LOADED[reference]
     module_name, _, class_name = reference.rpartition(":")
     if not module_name or not class_name:
-        raise MlbenchError(
-            f"method reference {reference!r} must be package.module:ClassName or "
-            "./file.py:ClassName."
-        )
+        raise MlbenchError(f"method reference {reference!r} must be package.module:ClassName or ./file.py:ClassName.")
     is_path = module_name.endswith(".py") or "/" in module_name or "\\" in module_name
     module = _import_file(Path(module_name)) if is_path else _import_module(module_name)
     if not hasattr(module, class_name):
@@ -173,9 +177,7 @@ def _import_file(path: Path):
         spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[name]
-        raise MlbenchError(
-            f"cannot import {path}: {type(exc).__name__}: {_one_line(exc)}; fix the file."
-        ) from None
+        raise MlbenchError(f"cannot import {path}: {type(exc).__name__}: {_one_line(exc)}; fix the file.") from None
     return module
 
 
@@ -194,9 +196,12 @@ def _sha256(path: Path) -> str:
 
 def _provenance(module, class_name: str, package: str | None = None) -> dict[str, Any]:
     file = getattr(module, "__file__", None)
-    out: dict[str, Any] = {"module": module.__name__, "class": class_name,
-                           "file": str(Path(file).resolve()) if file else None,
-                           "sha256": _sha256(Path(file)) if file and Path(file).is_file() else None}
+    out: dict[str, Any] = {
+        "module": module.__name__,
+        "class": class_name,
+        "file": str(Path(file).resolve()) if file else None,
+        "sha256": _sha256(Path(file)) if file and Path(file).is_file() else None,
+    }
     if package is None:
         top = module.__name__.split(".")[0]
         package = (md.packages_distributions().get(top) or [None])[0]
@@ -231,15 +236,20 @@ def load_entry_point_methods(force: bool = False) -> None:
         method_id = ep.name.lower()
         package = ep.dist.name if ep.dist is not None else None
         if method_id in METHODS and METHODS[method_id].__module__.startswith("mlbench."):
-            warnings.warn(f"entry point {ep.name!r} of {package} shadows the built-in method "
-                          f"{method_id!r}; skipped.", stacklevel=2)
+            warnings.warn(
+                f"entry point {ep.name!r} of {package} shadows the built-in method {method_id!r}; skipped.",
+                stacklevel=2,
+            )
             continue
         try:
             obj = ep.load()
             cls = as_method_class(obj, method_id, ep.value)
         except (Exception, MlbenchError) as exc:
-            warnings.warn(f"cannot load method {ep.name!r} from {package} ({ep.value}): "
-                          f"{type(exc).__name__}: {_one_line(exc)}; skipped.", stacklevel=2)
+            warnings.warn(
+                f"cannot load method {ep.name!r} from {package} ({ep.value}): "
+                f"{type(exc).__name__}: {_one_line(exc)}; skipped.",
+                stacklevel=2,
+            )
             continue
         if issubclass(cls, MultiLabelMethod) and cls.id != method_id and not issubclass(cls, EstimatorAdapter):
             cls = type(cls.__name__, (cls,), {"id": method_id, "__module__": cls.__module__})

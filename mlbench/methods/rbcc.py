@@ -41,6 +41,7 @@ from mlbench.methods.neural import NeuralMethod
 
 # -- structure -------------------------------------------------------------------------------------
 
+
 def label_mutual_information(Y: np.ndarray) -> np.ndarray:
     """(L, L) empirical mutual information (nats) between binary labels, zero diagonal.
 
@@ -55,8 +56,12 @@ def label_mutual_information(Y: np.ndarray) -> np.ndarray:
     p00 = 1.0 - p11 - p10 - p01
     q1, q0 = p1, 1.0 - p1
     mi = np.zeros_like(p11)
-    for joint, pa, pb in ((p11, q1[:, None], q1[None, :]), (p10, q1[:, None], q0[None, :]),
-                          (p01, q0[:, None], q1[None, :]), (p00, q0[:, None], q0[None, :])):
+    for joint, pa, pb in (
+        (p11, q1[:, None], q1[None, :]),
+        (p10, q1[:, None], q0[None, :]),
+        (p01, q0[:, None], q1[None, :]),
+        (p00, q0[:, None], q0[None, :]),
+    ):
         with np.errstate(divide="ignore", invalid="ignore"):
             term = joint * np.log(joint / (pa * pb))
         mi += np.where(joint > 0, term, 0.0)
@@ -93,6 +98,7 @@ def chow_liu_tree(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # -- loss and inference (pure functions) -----------------------------------------------------------
+
 
 def parent_values(Y: torch.Tensor, parents: torch.Tensor) -> torch.Tensor:
     """(n, L) long: the value of each label's parent (0 for roots)."""
@@ -155,12 +161,22 @@ def tree_map(cond: np.ndarray, parents: np.ndarray, order: np.ndarray) -> np.nda
 
 # -- the network -----------------------------------------------------------------------------------
 
+
 class RecurrentChain(nn.Module):
     """Encoder -> GRU initial state; GRU over the chain positions; per step one logit per parent
     value. ``parents``/``order`` are buffers so they travel with the weights."""
 
-    def __init__(self, n_features: int, n_labels: int, hidden, dropout: float, rnn_size: int,
-                 position_dim: int, parents: np.ndarray, order: np.ndarray) -> None:
+    def __init__(
+        self,
+        n_features: int,
+        n_labels: int,
+        hidden,
+        dropout: float,
+        rnn_size: int,
+        position_dim: int,
+        parents: np.ndarray,
+        order: np.ndarray,
+    ) -> None:
         super().__init__()
         self.encoder = feature_encoder(n_features, hidden, dropout)
         width = int(hidden[-1]) if hidden else n_features
@@ -188,10 +204,17 @@ class RBCC(NeuralMethod):
 
     id = "rbcc"
     display_name = "RBCC"
-    citation = ("Gerych, Hartvigsen, Buquicchio, Agu & Rundensteiner, Recurrent Bayesian "
-                "Classifier Chains for Exact Multi-Label Classification, NeurIPS 2021")
-    params = {**NeuralMethod.params, "weight_decay": 1e-5, "hidden": [256, 512, 256],
-              "rnn_size": 128, "position_dim": 32}
+    citation = (
+        "Gerych, Hartvigsen, Buquicchio, Agu & Rundensteiner, Recurrent Bayesian "
+        "Classifier Chains for Exact Multi-Label Classification, NeurIPS 2021"
+    )
+    params = {
+        **NeuralMethod.params,
+        "weight_decay": 1e-5,
+        "hidden": [256, 512, 256],
+        "rnn_size": 128,
+        "position_dim": 32,
+    }
     test_params = {**NeuralMethod.test_params, "hidden": [8], "rnn_size": 8, "position_dim": 4}
 
     def fit(self, X, Y, X_val=None, Y_val=None, context=None):
@@ -210,8 +233,9 @@ class RBCC(NeuralMethod):
         else:  # loading: the buffers come from the state dict
             parents, order = np.full(n_labels, -1), np.arange(n_labels)
         hp = self.hparams
-        return RecurrentChain(n_features, n_labels, hp["hidden"], hp["dropout"], hp["rnn_size"],
-                              hp["position_dim"], parents, order)
+        return RecurrentChain(
+            n_features, n_labels, hp["hidden"], hp["dropout"], hp["rnn_size"], hp["position_dim"], parents, order
+        )
 
     def batch_loss(self, module: nn.Module, xb: torch.Tensor, yb: torch.Tensor):
         return bn_chain_nll(module(xb), yb, module.parents), {}
@@ -224,12 +248,13 @@ class RBCC(NeuralMethod):
         """The exact most probable label set per sample (n, L) 0/1."""
         module = self.module_
         module.eval()
-        cond = torch.cat([torch.sigmoid(module(xb)) for xb in
-                          self._to_device(X).split(self.eval_batch_size)]).cpu().numpy()
-        return tree_map(cond.astype(np.float64), module.parents.cpu().numpy(),
-                        module.order.cpu().numpy())
+        cond = (
+            torch.cat([torch.sigmoid(module(xb)) for xb in self._to_device(X).split(self.eval_batch_size)])
+            .cpu()
+            .numpy()
+        )
+        return tree_map(cond.astype(np.float64), module.parents.cpu().numpy(), module.order.cpu().numpy())
 
     def extras(self) -> dict[str, np.ndarray]:
         """The learned network: each label's parent (-1 for roots) and the chain order."""
-        return {"parents": self.module_.parents.cpu().numpy(),
-                "order": self.module_.order.cpu().numpy()}
+        return {"parents": self.module_.parents.cpu().numpy(), "order": self.module_.order.cpu().numpy()}

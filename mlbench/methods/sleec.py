@@ -44,8 +44,11 @@ def svp_objective(Y_hat, Z, omega: sp.spmatrix) -> float:
     """SLEEC Eq. 2: ``||P_Ω(Ŷ Ŷᵀ) − P_Ω(Z Zᵀ)||²_F`` over the entries (i, j) of ``omega``."""
     omega = sp.coo_matrix(omega)
     i, j = omega.row, omega.col
-    label_ip = np.asarray(Y_hat[i].multiply(Y_hat[j]).sum(axis=1)).ravel() if sp.issparse(Y_hat) \
+    label_ip = (
+        np.asarray(Y_hat[i].multiply(Y_hat[j]).sum(axis=1)).ravel()
+        if sp.issparse(Y_hat)
         else np.einsum("nl,nl->n", Y_hat[i], Y_hat[j])
+    )
     return float(np.sum((label_ip - np.einsum("nd,nd->n", Z[i], Z[j])) ** 2))
 
 
@@ -63,14 +66,13 @@ def label_neighbour_graph(Y_hat: sp.csr_matrix, n_neighbours: int) -> sp.csr_mat
     rows, cols, vals = [], [], []
     YT = Y_hat.T.tocsc()
     for start in range(0, n, _CHUNK):
-        sims = np.asarray((Y_hat[start:start + _CHUNK] @ YT).todense())
+        sims = np.asarray((Y_hat[start : start + _CHUNK] @ YT).todense())
         # Stable ordering: ties (identical label sets) broken by index, so fits are reproducible.
         top = np.argsort(-sims, axis=1, kind="stable")[:, :k]
         rows.append(np.repeat(np.arange(start, start + len(sims)), k))
         cols.append(top.ravel())
         vals.append(np.take_along_axis(sims, top, axis=1).ravel())
-    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=(n, n))
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
 
 
 def svp_embedding(omega: sp.csr_matrix, dim: int, seed: int) -> np.ndarray:
@@ -136,8 +138,9 @@ class SLEEC(MultiLabelMethod):
 
     id = "sleec"
     display_name = "SLEEC"
-    citation = ("Bhatia, Jain, Kar, Varma & Jain, Sparse Local Embeddings for Extreme "
-                "Multi-label Classification, NeurIPS 2015")
+    citation = (
+        "Bhatia, Jain, Kar, Varma & Jain, Sparse Local Embeddings for Extreme Multi-label Classification, NeurIPS 2015"
+    )
     params = {
         "embedding_dim": 0,  # 0: min(100, number of labels)
         "svp_neighbours": 250,  # |Ω| per training point (label-space neighbours)
@@ -164,8 +167,10 @@ class SLEEC(MultiLabelMethod):
                 f"use --set embedding_dim={n_labels} (or less, or 0 for min(100, labels))."
             )
         if dim < 1:
-            raise MlbenchError(f"sleec: embedding_dim must be >= 1 (or 0 for min(100, labels)), "
-                               f"got {dim}; fix it with --set embedding_dim=...")
+            raise MlbenchError(
+                f"sleec: embedding_dim must be >= 1 (or 0 for min(100, labels)), "
+                f"got {dim}; fix it with --set embedding_dim=..."
+            )
         for key in ("svp_neighbours", "test_neighbours", "n_learners", "cluster_size"):
             if hp[key] < 1:
                 raise MlbenchError(f"sleec: {key} must be >= 1, got {hp[key]}; fix it with --set {key}=...")
@@ -199,8 +204,7 @@ class SLEEC(MultiLabelMethod):
         X = self._prepare(feature_matrix(X))
         scores = np.zeros((X.shape[0], self.n_labels_))
         for centres, clusters in self.learners_:
-            assign = (np.zeros(X.shape[0], dtype=int) if centres is None
-                      else pairwise_distances_argmin(X, centres))
+            assign = np.zeros(X.shape[0], dtype=int) if centres is None else pairwise_distances_argmin(X, centres)
             for c, model in enumerate(clusters):
                 rows = np.flatnonzero(assign == c)
                 if rows.size == 0:

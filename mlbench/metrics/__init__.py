@@ -198,9 +198,7 @@ def _check_thresholds(thresholds, n_labels: int) -> np.ndarray | float:
             raise MlbenchError(f"threshold must be a number in [0, 1], got {v}")
         return v
     if t.shape != (n_labels,):
-        raise MlbenchError(
-            f"thresholds must be a number or an array of shape ({n_labels},), got shape {t.shape}"
-        )
+        raise MlbenchError(f"thresholds must be a number or an array of shape ({n_labels},), got shape {t.shape}")
     if not np.isfinite(t).all() or (t < 0).any() or (t > 1).any():
         raise MlbenchError("thresholds must all be finite numbers in [0, 1]")
     return t
@@ -891,9 +889,11 @@ def _measured_at_training(metric_id: str) -> Callable[..., float]:
 
 
 def _cost_refusal(metric_id: str) -> str:
-    return (f"{metric_id} is a cost measured while a run trains (kept in its status.json and the "
-            f"results store), not a metric computed from scores; use one of: "
-            f"{', '.join(METRIC_IDS)}.")
+    return (
+        f"{metric_id} is a cost measured while a run trains (kept in its status.json and the "
+        f"results store), not a metric computed from scores; use one of: "
+        f"{', '.join(METRIC_IDS)}."
+    )
 
 
 def _cost(id, name) -> MetricSpec:

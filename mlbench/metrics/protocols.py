@@ -207,16 +207,10 @@ def evaluate(
             spec = _selection_spec(selection_metric)
             missing = [n for n, v in (("y_true_val", y_true_val), ("scores_val", scores_val)) if v is None]
             if missing:
-                raise MlbenchError(
-                    f"protocol 'val' needs validation data: pass {' and '.join(missing)}"
-                )
-            yv, sv, _ = validate_inputs(
-                y_true_val, scores=scores_val, names=("y_true_val", "scores_val", "y_pred")
-            )
+                raise MlbenchError(f"protocol 'val' needs validation data: pass {' and '.join(missing)}")
+            yv, sv, _ = validate_inputs(y_true_val, scores=scores_val, names=("y_true_val", "scores_val", "y_pred"))
             if yv.shape[1] != y.shape[1]:
-                raise MlbenchError(
-                    f"validation data has {yv.shape[1]} labels but test data has {y.shape[1]}"
-                )
+                raise MlbenchError(f"validation data has {yv.shape[1]} labels but test data has {y.shape[1]}")
             t, v = _best_on_ctx(ScoreContext(yv, sv, z), spec, VAL_GRID)
             metrics = _honest(ctx, t, ids)
             verb = "maximize" if spec.higher_is_better else "minimize"

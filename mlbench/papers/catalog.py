@@ -148,9 +148,13 @@ def _load_results() -> pd.DataFrame:
         if not ref.is_file():
             continue
         with ref.open("r", encoding="utf-8") as fh:
-            frames.append(pd.read_csv(
-                fh, dtype={c: str for c in COLUMNS if c not in ("value", "std")}, keep_default_na=False,
-            ))
+            frames.append(
+                pd.read_csv(
+                    fh,
+                    dtype={c: str for c in COLUMNS if c not in ("value", "std")},
+                    keep_default_na=False,
+                )
+            )
     df = pd.concat(frames, ignore_index=True)
     for col in ("value", "std"):
         df[col] = pd.to_numeric(df[col].replace("", float("nan")), errors="raise").astype(float)
@@ -265,8 +269,7 @@ def paper_value(paper: str, metric: str, method: str, dataset: str, table=None) 
     if table is not None:
         table = _check_table(paper, table)
     df = _load_results()
-    sel = df[(df["paper"] == paper) & (df["metric"] == metric) & (df["method"] == method)
-             & (df["dataset"] == dataset)]
+    sel = df[(df["paper"] == paper) & (df["metric"] == metric) & (df["method"] == method) & (df["dataset"] == dataset)]
     if table is not None:
         sel = sel[sel["table"] == table]
     if sel.empty:

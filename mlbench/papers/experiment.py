@@ -21,19 +21,46 @@ import tomllib
 from mlbench.errors import MlbenchError, suggest
 from mlbench.runs.spec import RunSpec
 
-EXPERIMENT_KEYS = {"name", "title", "paper", "datasets", "seeds", "split", "train_fractions",
-                   "protocols", "metrics", "notes", "groups"}
-GROUP_KEYS = {"title", "datasets", "seeds", "split", "train_fractions", "protocols", "metrics",
-              "paper", "rows", "compare", "notes"}
+EXPERIMENT_KEYS = {
+    "name",
+    "title",
+    "paper",
+    "datasets",
+    "seeds",
+    "split",
+    "train_fractions",
+    "protocols",
+    "metrics",
+    "notes",
+    "groups",
+}
+GROUP_KEYS = {
+    "title",
+    "datasets",
+    "seeds",
+    "split",
+    "train_fractions",
+    "protocols",
+    "metrics",
+    "paper",
+    "rows",
+    "compare",
+    "notes",
+}
 ROW_KEYS = {"key", "method", "set", "label", "paper"}
 CELL_KEYS = {"paper", "table", "method", "dataset", "metrics"}
 SPLIT_KEYS = {"strategy", "val_fraction", "ratios"}
 COMPARE_KEYS = {"what", "rows"}
 #: Settings a group inherits from the experiment when it does not set them.
 INHERITED = ("datasets", "seeds", "split", "train_fractions", "protocols", "metrics", "paper")
-DEFAULTS = {"seeds": [0, 1, 2], "split": {"strategy": "iterative"}, "train_fractions": [1.0],
-            "protocols": ["paper", "val"], "metrics": ["ex-f1", "mi-f1", "ma-f1", "ha", "p@1"],
-            "paper": None}
+DEFAULTS = {
+    "seeds": [0, 1, 2],
+    "split": {"strategy": "iterative"},
+    "train_fractions": [1.0],
+    "protocols": ["paper", "val"],
+    "metrics": ["ex-f1", "mi-f1", "ma-f1", "ha", "p@1"],
+    "paper": None,
+}
 
 
 @dataclass(frozen=True)
@@ -50,8 +77,10 @@ class SplitSpec:
         if self.strategy == "official":
             if not self.val_fraction:
                 return "official (upstream train/test; no validation part)"
-            return (f"official (upstream train/test; validation = {self.val_fraction:g} of the "
-                    "upstream training part, iterative stratification, seeded)")
+            return (
+                f"official (upstream train/test; validation = {self.val_fraction:g} of the "
+                "upstream training part, iterative stratification, seeded)"
+            )
         ratios = self.ratios or (0.8, 0.1, 0.1)
         return f"{self.strategy} {'/'.join(f'{r * 100:g}' for r in ratios)}, one split per seed"
 
@@ -119,6 +148,7 @@ class Experiment:
 
 # -- loading ---------------------------------------------------------------------------------------
 
+
 def _check_keys(table: dict, known: set[str], where: str, path: Path) -> None:
     for key in table:
         if key not in known:
@@ -126,8 +156,14 @@ def _check_keys(table: dict, known: set[str], where: str, path: Path) -> None:
 
 
 def _list(value, kind, where: str, path: Path) -> list:
-    if not isinstance(value, list) or not value or not all(isinstance(v, kind) and not isinstance(v, bool) for v in value):
-        raise MlbenchError(f"{path}: {where} must be a non-empty list of {kind.__name__ if isinstance(kind, type) else 'numbers'}, got {value!r}.")
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, kind) and not isinstance(v, bool) for v in value)
+    ):
+        raise MlbenchError(
+            f"{path}: {where} must be a non-empty list of {kind.__name__ if isinstance(kind, type) else 'numbers'}, got {value!r}."
+        )
     return value
 
 
@@ -135,7 +171,9 @@ def _split(value, where: str, path: Path) -> SplitSpec:
     from mlbench.data.splits import STRATEGIES
 
     if not isinstance(value, dict):
-        raise MlbenchError(f"{path}: {where}.split must be a table, e.g. {{ strategy = \"official\", val_fraction = 0.2 }}.")
+        raise MlbenchError(
+            f'{path}: {where}.split must be a table, e.g. {{ strategy = "official", val_fraction = 0.2 }}.'
+        )
     _check_keys(value, SPLIT_KEYS, f"{where}.split", path)
     strategy = value.get("strategy", "iterative")
     if strategy not in STRATEGIES:
@@ -148,12 +186,16 @@ def _split(value, where: str, path: Path) -> SplitSpec:
             raise MlbenchError(f"{path}: {where}.split.val_fraction must be in [0, 1), got {fraction}.")
         return SplitSpec("official", val_fraction=fraction)
     if "val_fraction" in value:
-        raise MlbenchError(f"{path}: {where}.split: val_fraction is for the official split; give ratios for {strategy!r}.")
+        raise MlbenchError(
+            f"{path}: {where}.split: val_fraction is for the official split; give ratios for {strategy!r}."
+        )
     ratios = value.get("ratios")
     if ratios is not None:
         ratios = tuple(float(r) for r in _list(ratios, (int, float), f"{where}.split.ratios", path))
         if len(ratios) != 3 or abs(sum(ratios) - 1) > 1e-6 or min(ratios) <= 0:
-            raise MlbenchError(f"{path}: {where}.split.ratios must be three positive numbers summing to 1, got {list(ratios)}.")
+            raise MlbenchError(
+                f"{path}: {where}.split.ratios must be three positive numbers summing to 1, got {list(ratios)}."
+            )
     return SplitSpec(strategy, ratios=ratios)
 
 
@@ -165,22 +207,28 @@ def _cell(value, default_paper: str | None, where: str, path: Path) -> PaperCell
     if isinstance(value, str):
         value = {"method": value}
     if not isinstance(value, dict):
-        raise MlbenchError(f"{path}: {where}.paper must be false, a paper method id or a table "
-                           "{ paper, table, method, dataset }.")
+        raise MlbenchError(
+            f"{path}: {where}.paper must be false, a paper method id or a table {{ paper, table, method, dataset }}."
+        )
     _check_keys(value, CELL_KEYS, f"{where}.paper", path)
     paper = value.get("paper", default_paper)
     if paper is None:
-        raise MlbenchError(f"{path}: {where}.paper names no paper; set paper = \"...\" on the row, group or experiment.")
+        raise MlbenchError(f'{path}: {where}.paper names no paper; set paper = "..." on the row, group or experiment.')
     if paper not in PAPERS:
         raise MlbenchError(f"{path}: {where}.paper: " + suggest(str(paper), PAPERS, "paper"))
     if "method" not in value:
-        raise MlbenchError(f"{path}: {where}.paper needs the paper's method id (method = \"...\").")
+        raise MlbenchError(f'{path}: {where}.paper needs the paper\'s method id (method = "...").')
     table = value.get("table")
     renamed = value.get("metrics", {})
     if not isinstance(renamed, dict):
-        raise MlbenchError(f"{path}: {where}.paper.metrics must be a table {{ our-id = \"paper-id\" }}.")
-    return PaperCell(paper, str(value["method"]), None if table is None else str(table),
-                     value.get("dataset"), tuple(sorted(renamed.items())))
+        raise MlbenchError(f'{path}: {where}.paper.metrics must be a table {{ our-id = "paper-id" }}.')
+    return PaperCell(
+        paper,
+        str(value["method"]),
+        None if table is None else str(table),
+        value.get("dataset"),
+        tuple(sorted(renamed.items())),
+    )
 
 
 def _row(value, group: str, i: int, default_paper, path: Path) -> Row:
@@ -189,14 +237,13 @@ def _row(value, group: str, i: int, default_paper, path: Path) -> Row:
         raise MlbenchError(f"{path}: {where} must be a table.")
     _check_keys(value, ROW_KEYS, where, path)
     if "method" not in value:
-        raise MlbenchError(f"{path}: {where} needs a method id (method = \"br\").")
+        raise MlbenchError(f'{path}: {where} needs a method id (method = "br").')
     overrides = value.get("set", {})
     if not isinstance(overrides, dict):
         raise MlbenchError(f"{path}: {where}.set must be a table of parameter overrides, e.g. {{ epochs = 200 }}.")
     method = str(value["method"])
     label = str(value.get("label", method))
-    cell = _cell(value.get("paper", {"method": method} if default_paper else None), default_paper,
-                 where, path)
+    cell = _cell(value.get("paper", {"method": method} if default_paper else None), default_paper, where, path)
     return Row(str(value.get("key", label)), method, tuple(sorted(overrides.items())), label, cell)
 
 
@@ -236,8 +283,10 @@ def load_experiment(path: str | Path) -> Experiment:
         metrics = _metrics(s["metrics"], where, path)
         split = _split(s["split"], where, path)
         if split.strategy == "official" and not split.val_fraction and "val" in protocols:
-            raise MlbenchError(f"{path}: {where}: the split has no validation part (val_fraction = 0), "
-                               "so there is no `val` protocol; drop it from protocols.")
+            raise MlbenchError(
+                f"{path}: {where}: the split has no validation part (val_fraction = 0), "
+                "so there is no `val` protocol; drop it from protocols."
+            )
         rows_raw = raw.get("rows")
         if not isinstance(rows_raw, list) or not rows_raw:
             raise MlbenchError(f"{path}: {where} has no rows; add [[{where}.rows]] with a method.")
@@ -256,10 +305,26 @@ def load_experiment(path: str | Path) -> Experiment:
             if len(members) < 2:
                 raise MlbenchError(f"{path}: {where}.compare[{j}] needs two rows or more.")
             comparisons.append(Comparison(str(c.get("what", f"{members[-1]} vs the others")), members))
-        groups[name] = Group(name, str(raw.get("title", name)), datasets, seeds, split, fractions, protocols, metrics, rows,
-                             comparisons, str(raw.get("notes", "")).strip())
-    return Experiment(str(doc.get("name", path.stem)), str(doc.get("title", path.stem)), path,
-                      groups, str(doc.get("notes", "")).strip())
+        groups[name] = Group(
+            name,
+            str(raw.get("title", name)),
+            datasets,
+            seeds,
+            split,
+            fractions,
+            protocols,
+            metrics,
+            rows,
+            comparisons,
+            str(raw.get("notes", "")).strip(),
+        )
+    return Experiment(
+        str(doc.get("name", path.stem)),
+        str(doc.get("title", path.stem)),
+        path,
+        groups,
+        str(doc.get("notes", "")).strip(),
+    )
 
 
 def _metrics(value, where: str, path: Path) -> list[str]:
@@ -292,6 +357,7 @@ def shipped_experiment(name: str) -> Path:
 
 
 # -- planning --------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class PlannedRun:
@@ -353,9 +419,15 @@ def row_overrides(row: Row, quick: bool) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted(merged.items()))
 
 
-def plan_experiment(experiment: Experiment, groups: list[str] | None = None, *, quick: bool = False,
-                    data_dir=None, datasets: list[str] | None = None,
-                    ratios_for=official_ratios) -> ExperimentPlan:
+def plan_experiment(
+    experiment: Experiment,
+    groups: list[str] | None = None,
+    *,
+    quick: bool = False,
+    data_dir=None,
+    datasets: list[str] | None = None,
+    ratios_for=official_ratios,
+) -> ExperimentPlan:
     """Every run of the selected groups. Cells whose data mlbench cannot reach here (image data,
     unpublished bundles) are ``blocked``; an ``official`` split with a validation fraction needs
     the dataset fetched (its sizes decide the ratios), otherwise the cell is blocked too.
@@ -385,7 +457,8 @@ def plan_experiment(experiment: Experiment, groups: list[str] | None = None, *, 
                 overrides = row_overrides(row, quick)
                 for fraction in group.train_fractions:
                     for seed in group.seeds:
-                        spec = RunSpec(row.method, dataset, seed, group.split.strategy, overrides,
-                                       fraction, tuple(ratios))
+                        spec = RunSpec(
+                            row.method, dataset, seed, group.split.strategy, overrides, fraction, tuple(ratios)
+                        )
                         plan.runs.append(PlannedRun(group.name, row, dataset, seed, fraction, spec))
     return plan

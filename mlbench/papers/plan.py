@@ -19,6 +19,7 @@ from mlbench.runs.spec import RunSpec
 QUICK_EPOCHS = 3
 DEFAULT_SEEDS = (0, 1, 2)
 
+
 @dataclass
 class Plan:
     paper: str
@@ -32,7 +33,6 @@ class Plan:
         return list(dict.fromkeys(s.dataset for s in self.specs))
 
 
-
 @dataclass(frozen=True)
 class Cell:
     """What a paper table needs: one (method, dataset) at the training fraction the paper used."""
@@ -44,14 +44,14 @@ class Cell:
 
 # -- which cells can run ---------------------------------------------------------------------------
 
+
 def paper_ids() -> list[str]:
     return list(PAPERS)
 
 
 def unimplemented_methods() -> dict[str, str]:
     """method id -> reason, for the methods of any paper's tables that mlbench lacks."""
-    return {m: reason for paper in paper_ids() for m, reason in
-            paper_info(paper).get("unimplemented", {}).items()}
+    return {m: reason for paper in paper_ids() for m, reason in paper_info(paper).get("unimplemented", {}).items()}
 
 
 def data_efficiency_figure(paper: str) -> dict | None:
@@ -89,8 +89,7 @@ def method_reason(method: str, *, available_methods=None) -> str | None:
 
 def cell_reason(method: str, dataset: str, *, data_dir=None, available_methods=None) -> str | None:
     """Why mlbench cannot produce (method, dataset), or None when it can."""
-    return (dataset_reason(dataset, data_dir=data_dir)
-            or method_reason(method, available_methods=available_methods))
+    return dataset_reason(dataset, data_dir=data_dir) or method_reason(method, available_methods=available_methods)
 
 
 def choose_table(paper: str, metric: str, table=None) -> str:
@@ -125,9 +124,11 @@ def table_cells(paper: str, table) -> list[Cell]:
 
 def runnable_cells(paper: str, table, *, data_dir=None, available_methods=None) -> list[Cell]:
     """The cells of a paper table that mlbench can run here (method registered, data reachable)."""
-    return [c for c in table_cells(paper, table)
-            if cell_reason(c.method, c.dataset, data_dir=data_dir,
-                           available_methods=available_methods) is None]
+    return [
+        c
+        for c in table_cells(paper, table)
+        if cell_reason(c.method, c.dataset, data_dir=data_dir, available_methods=available_methods) is None
+    ]
 
 
 def render_metrics(paper: str, table) -> list[str]:
@@ -138,6 +139,7 @@ def render_metrics(paper: str, table) -> list[str]:
 
 # -- planning --------------------------------------------------------------------------------------
 
+
 def quick_overrides(method: str, epochs: int = QUICK_EPOCHS) -> dict[str, int]:
     """Few epochs for every ``*epochs`` parameter the method declares (pretraining included).
 
@@ -147,9 +149,15 @@ def quick_overrides(method: str, epochs: int = QUICK_EPOCHS) -> dict[str, int]:
     from mlbench.methods import get_method_class
 
     cls = get_method_class(method)
-    return {name: min(default, epochs) for name, default in cls.params.items()
-            if name.endswith("epochs") and isinstance(default, int) and not isinstance(default, bool)
-            and default > 0 and name not in cls.fixed_params}
+    return {
+        name: min(default, epochs)
+        for name, default in cls.params.items()
+        if name.endswith("epochs")
+        and isinstance(default, int)
+        and not isinstance(default, bool)
+        and default > 0
+        and name not in cls.fixed_params
+    }
 
 
 def _cells(paper: str, tables: list[str], data_efficiency: bool, datasets) -> list[Cell]:
@@ -158,15 +166,28 @@ def _cells(paper: str, tables: list[str], data_efficiency: bool, datasets) -> li
         figure = data_efficiency_figure(paper)
         if figure is None:
             raise MlbenchError(f"paper {paper!r} has no data-efficiency figure; drop --data-efficiency.")
-        cells += [Cell(m, d, f) for d in (datasets or figure["datasets"])
-                  for m in figure["methods"] for f in figure["fractions"]]
+        cells += [
+            Cell(m, d, f)
+            for d in (datasets or figure["datasets"])
+            for m in figure["methods"]
+            for f in figure["fractions"]
+        ]
     return list(dict.fromkeys(cells))
 
 
 def plan_reproduction(
-    paper: str, *, tables: Iterable[str] | None = None, seeds: Iterable[int] = DEFAULT_SEEDS,
-    quick: bool = False, strategy: str = "iterative", data_dir=None, datasets=None, methods=None,
-    data_efficiency: bool = False, available_methods=None, folds: int | None = None,
+    paper: str,
+    *,
+    tables: Iterable[str] | None = None,
+    seeds: Iterable[int] = DEFAULT_SEEDS,
+    quick: bool = False,
+    strategy: str = "iterative",
+    data_dir=None,
+    datasets=None,
+    methods=None,
+    data_efficiency: bool = False,
+    available_methods=None,
+    folds: int | None = None,
 ) -> Plan:
     """Every run that ``tables`` of ``paper`` (default: all) need and mlbench can run here
     (``strategy="kfold"`` with ``folds`` K: one run per fold and seed)."""
@@ -181,23 +202,27 @@ def plan_reproduction(
     plan = Plan(paper, tables)
     seeds = list(dict.fromkeys(int(s) for s in seeds))
     cells = _cells(paper, tables, data_efficiency, datasets)
-    plan.unmatched = [m for m in methods or [] if m not in {c.method for c in cells}] + \
-        [d for d in datasets or [] if d not in {c.dataset for c in cells}]
+    plan.unmatched = [m for m in methods or [] if m not in {c.method for c in cells}] + [
+        d for d in datasets or [] if d not in {c.dataset for c in cells}
+    ]
     for cell in cells:
         if (datasets and cell.dataset not in datasets) or (methods and cell.method not in methods):
             continue
-        reason = cell_reason(cell.method, cell.dataset, data_dir=data_dir,
-                             available_methods=available_methods)
+        reason = cell_reason(cell.method, cell.dataset, data_dir=data_dir, available_methods=available_methods)
         if reason:
             plan.blocked.append((cell, reason))
             continue
         overrides = tuple(sorted(quick_overrides(cell.method).items())) if quick else ()
-        plan.specs += [RunSpec(cell.method, cell.dataset, s, split, overrides, cell.train_fraction)
-                       for s in seeds for split in strategies]
+        plan.specs += [
+            RunSpec(cell.method, cell.dataset, s, split, overrides, cell.train_fraction)
+            for s in seeds
+            for split in strategies
+        ]
     return plan
 
 
 # -- the tables to show afterwards ----------------------------------------------------------------
+
 
 def tables_to_render(plan: Plan, store, metric: str | None = None) -> list[tuple[str, str]]:
     """(table, metric) pairs worth rendering: tables with a runnable cell or any of our runs."""
@@ -210,6 +235,6 @@ def tables_to_render(plan: Plan, store, metric: str | None = None) -> list[tuple
             continue
         metrics = render_metrics(plan.paper, table)
         if metric is not None:
-                    metrics = [metric] if metric in paper_layout(plan.paper, table)["metrics"] else []
+            metrics = [metric] if metric in paper_layout(plan.paper, table)["metrics"] else []
         out += [(table, m) for m in metrics]
     return out

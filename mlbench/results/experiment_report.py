@@ -133,9 +133,12 @@ def _verdict(cells: dict, keys: tuple[str, ...], metrics: list[str], protocol: s
         return None
     smoke = [k for k in keys if cells.get(k) and cells[k]["smoke"]]
     warning = f" **(includes smoke runs: {', '.join(smoke)})**" if smoke else ""
-    return (f"{keys[-1]} minus the best of {', '.join(keys[:-1])}: " + ", ".join(parts)
-            + f" → better on {tally['better']}, tied on {tally['tie']}, worse on {tally['worse']} "
-            f"of {len(parts)} (tie = within one pooled seed std; {protocol} protocol){warning}")
+    return (
+        f"{keys[-1]} minus the best of {', '.join(keys[:-1])}: "
+        + ", ".join(parts)
+        + f" → better on {tally['better']}, tied on {tally['tie']}, worse on {tally['worse']} "
+        f"of {len(parts)} (tie = within one pooled seed std; {protocol} protocol){warning}"
+    )
 
 
 def _group_section(group: Group, plan, runs_dir: Path, far: list, lines: list[str]) -> None:
@@ -144,16 +147,17 @@ def _group_section(group: Group, plan, runs_dir: Path, far: list, lines: list[st
     if group.notes:
         add(group.notes + "\n")
     protocols = group.protocols
-    add(f"Split: {group.split.describe()}. Seeds: {' '.join(map(str, group.seeds))}. "
+    add(
+        f"Split: {group.split.describe()}. Seeds: {' '.join(map(str, group.seeds))}. "
         f"Δ = ours ({protocols[0]} protocol) − paper, only where the paper's cell is the same "
-        "dataset and the run is not a smoke run.\n")
+        "dataset and the run is not a smoke run.\n"
+    )
     runs = [r for r in plan.runs if r.group == group.name]
     for fraction in group.train_fractions:
         for dataset in group.datasets:
             cells = {}
             for row in group.rows:
-                specs = [r.spec for r in runs if r.row == row and r.dataset == dataset
-                         and r.train_fraction == fraction]
+                specs = [r.spec for r in runs if r.row == row and r.dataset == dataset and r.train_fraction == fraction]
                 cells[row.key] = collect(runs_dir, specs) if specs else None
             if not any(c for c in cells.values()):
                 continue
@@ -184,36 +188,47 @@ def _group_section(group: Group, plan, runs_dir: Path, far: list, lines: list[st
                     paper_text = "-" if ref is None else f"{ref:.3f}" + ("" if same else f" ({row.paper.dataset})")
                     epochs = "/".join(map(str, res["epochs"])) or "-"
                     fit = f"{np.nanmean(res['fit_seconds']):.0f}" if res["seeds"] else "-"
-                    add(f"| {_label(row, res)} | {metric} | " + " | ".join(ours)
+                    add(
+                        f"| {_label(row, res)} | {metric} | "
+                        + " | ".join(ours)
                         + f" | {paper_text} | {delta} | {','.join(map(str, res['seeds'])) or 'not run'} "
-                        f"| {epochs} | {fit} |")
+                        f"| {epochs} | {fit} |"
+                    )
             add("")
             for comparison in group.comparisons:
-                line = _verdict(cells, comparison.rows, group.metrics,
-                                "paper" if "paper" in protocols else protocols[0])
+                line = _verdict(
+                    cells, comparison.rows, group.metrics, "paper" if "paper" in protocols else protocols[0]
+                )
                 if line:
                     add(f"* {dataset}, {comparison.what}: {line}")
             if group.comparisons:
                 add("")
 
 
-def report_text(experiment: Experiment, *, groups: list[str] | None = None, runs_dir=None,
-                data_dir=None, command: str | None = None) -> str:
+def report_text(
+    experiment: Experiment, *, groups: list[str] | None = None, runs_dir=None, data_dir=None, command: str | None = None
+) -> str:
     runs_dir = resolve_runs_dir(runs_dir)
     plan = plan_experiment(experiment, groups, data_dir=data_dir)
     path = experiment.path
     shown = str(path)
     group_args = f" --groups {' '.join(groups)}" if groups else ""
     lines = [f"# {experiment.title}", ""]
-    lines.append(f"Runs: `mlbench reproduce --experiment {shown}{group_args}` (trains what is "
-                 "missing; rerun to resume; `--jobs N`, `--dry-run`).  ")
-    lines.append(f"This report: `{command or 'mlbench report --experiment ' + shown + group_args}` "
-                 f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; runs directory `{runs_dir}`).  ")
+    lines.append(
+        f"Runs: `mlbench reproduce --experiment {shown}{group_args}` (trains what is "
+        "missing; rerun to resume; `--jobs N`, `--dry-run`).  "
+    )
+    lines.append(
+        f"This report: `{command or 'mlbench report --experiment ' + shown + group_args}` "
+        f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; runs directory `{runs_dir}`).  "
+    )
     lines.append("Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".\n")
-    lines.append("Protocols: **paper** = each metric at its best threshold in 0.1..0.9 on the *test* "
-                 "set with the paper's metric definitions (what the official codes report; "
-                 "optimistic); **val** = thresholds chosen on the validation part; **fixed** = "
-                 "threshold 0.5. Mean ± std over the seeds listed.\n")
+    lines.append(
+        "Protocols: **paper** = each metric at its best threshold in 0.1..0.9 on the *test* "
+        "set with the paper's metric definitions (what the official codes report; "
+        "optimistic); **val** = thresholds chosen on the validation part; **fixed** = "
+        "threshold 0.5. Mean ± std over the seeds listed.\n"
+    )
     if experiment.notes:
         lines += [experiment.notes, ""]
     far: list = []
@@ -222,8 +237,7 @@ def report_text(experiment: Experiment, *, groups: list[str] | None = None, runs
     lines += [f"## Cells more than {FAR_FROM_PAPER} from the paper\n"]
     if far:
         lines += ["| group | dataset | method | metric | ours | paper | Δ |", "|---|---|---|---|---|---|---|"]
-        lines += [f"| {g} | {d} | {label} | {m} | {o:.3f} | {p:.3f} | {o - p:+.3f} |"
-                  for g, d, label, m, o, p in far]
+        lines += [f"| {g} | {d} | {label} | {m} | {o:.3f} | {p:.3f} | {o - p:+.3f} |" for g, d, label, m, o, p in far]
     else:
         lines.append("None.")
     lines.append("")
@@ -232,9 +246,11 @@ def report_text(experiment: Experiment, *, groups: list[str] | None = None, runs
     smoke = [s for s in missing if _smoke_run(runs_dir, s) is not None]
     lines.append("## Not run\n")
     if smoke:
-        lines.append(f"{len(smoke)} run(s) are shown from smoke runs (fewer epochs than this "
-                     "experiment's settings, marked in their rows); they are not the experiment's "
-                     "numbers.\n")
+        lines.append(
+            f"{len(smoke)} run(s) are shown from smoke runs (fewer epochs than this "
+            "experiment's settings, marked in their rows); they are not the experiment's "
+            "numbers.\n"
+        )
     if missing:
         lines.append(f"{len(missing)} of {len(specs)} planned runs are not complete:\n")
         lines += [f"* {s.run_id()}" for s in missing]

@@ -66,13 +66,16 @@ def read_expected(path: Path, default_protocol: str) -> list[dict]:
             _check_field_counts(path)
             frame = pd.read_csv(path, comment="#", dtype={"variant": str})
     except (ValueError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MlbenchError(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}.") from None
+        raise MlbenchError(
+            f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}."
+        ) from None
     except pd.errors.EmptyDataError:
         raise MlbenchError(f"{path} is empty; it needs the columns {', '.join(EXPECTED_COLUMNS)}.") from None
     missing = [c for c in EXPECTED_COLUMNS if c not in frame.columns]
     if missing or frame.empty:
-        raise MlbenchError(f"{path} needs the columns {', '.join(EXPECTED_COLUMNS)} "
-                           f"(missing: {', '.join(missing) or 'rows'}).")
+        raise MlbenchError(
+            f"{path} needs the columns {', '.join(EXPECTED_COLUMNS)} (missing: {', '.join(missing) or 'rows'})."
+        )
     from mlbench.metrics import get_metric
 
     rows = []
@@ -102,8 +105,9 @@ def _check_field_counts(path: Path) -> None:
         lines = path.read_text(encoding="utf-8").splitlines()
         rows = list(csv.reader(lines))
     except (UnicodeDecodeError, csv.Error):
-        raise MlbenchError(f"{path} is not a text (CSV) file; rewrite it, e.g. with "
-                           f"`mlbench check {path} --write`.") from None
+        raise MlbenchError(
+            f"{path} is not a text (CSV) file; rewrite it, e.g. with `mlbench check {path} --write`."
+        ) from None
     width = None
     for number, fields in enumerate(rows, start=1):
         if not fields or fields[0].lstrip().startswith("#"):
@@ -111,17 +115,22 @@ def _check_field_counts(path: Path) -> None:
         if width is None:
             width = len(fields)
         elif len(fields) != width:
-            raise MlbenchError(f"{path}: line {number} has {len(fields)} fields, the header "
-                               f"{width} (cut off?); fix or rewrite it with `mlbench check {path} --write`.")
+            raise MlbenchError(
+                f"{path}: line {number} has {len(fields)} fields, the header "
+                f"{width} (cut off?); fix or rewrite it with `mlbench check {path} --write`."
+            )
 
 
 def _json_records(data) -> list[dict]:
     """A list of records, or the nested form {dataset: {method: {metric: value}}}."""
     if isinstance(data, dict):
         try:
-            return [{"dataset": d, "method": m, "metric": k, "value": v}
-                    for d, methods in data.items() for m, metrics in methods.items()
-                    for k, v in metrics.items()]
+            return [
+                {"dataset": d, "method": m, "metric": k, "value": v}
+                for d, methods in data.items()
+                for m, metrics in methods.items()
+                for k, v in metrics.items()
+            ]
         except AttributeError:
             raise MlbenchError("a JSON expectation object must be {dataset: {method: {metric: value}}}.") from None
     return data
@@ -148,18 +157,35 @@ def check_records(store, expected: list[dict], tolerance: float, split: str | No
     for row in expected:
         key = (row["metric"], row["protocol"], row["train_fraction"])
         if key not in summaries:
-            summaries[key] = summarize(store, row["metric"], row["protocol"],
-                                       train_fraction=row["train_fraction"], split=split)
+            summaries[key] = summarize(
+                store, row["metric"], row["protocol"], train_fraction=row["train_fraction"], split=split
+            )
         summary = summaries[key]
-        hit = summary[(summary["method"] == row["method"]) & (summary["dataset"] == row["dataset"])
-                      & (summary["variant"] == str(row["variant"]))]
-        where = f"{row['dataset']}/{row['method']}" + (f" [{row['variant']}]" if row["variant"] != "default" else "") \
+        hit = summary[
+            (summary["method"] == row["method"])
+            & (summary["dataset"] == row["dataset"])
+            & (summary["variant"] == str(row["variant"]))
+        ]
+        where = (
+            f"{row['dataset']}/{row['method']}"
+            + (f" [{row['variant']}]" if row["variant"] != "default" else "")
             + f" ({row['protocol']})"
+        )
         tol = tolerance if row["tolerance"] is None else float(row["tolerance"])
-        record = {"dataset": row["dataset"], "method": row["method"], "variant": str(row["variant"]),
-                  "metric": row["metric"], "protocol": row["protocol"],
-                  "train_fraction": row["train_fraction"], "value": None, "expected": row["value"],
-                  "tolerance": tol, "n": 0, "status": "pass", "message": ""}
+        record = {
+            "dataset": row["dataset"],
+            "method": row["method"],
+            "variant": str(row["variant"]),
+            "metric": row["metric"],
+            "protocol": row["protocol"],
+            "train_fraction": row["train_fraction"],
+            "value": None,
+            "expected": row["value"],
+            "tolerance": tol,
+            "n": 0,
+            "status": "pass",
+            "message": "",
+        }
         records.append(record)
         if hit.empty:
             record.update(status="fail", message=f"{where}: {row['metric']}: no finished runs in the store")

@@ -38,6 +38,7 @@ PAPER_RECORD_COLUMNS = [*RECORD_COLUMNS, "paper", "delta", "paper_table", "note"
 
 # -- our numbers -----------------------------------------------------------------------------------
 
+
 def _ours(store: pd.DataFrame, metrics, fractions, protocol: str, split) -> dict:
     """(metric, method, dataset, fraction) -> (mean, std, n, variant), preferring the default
     variant and otherwise the variant with the most seeds (e.g. the runs of ``--quick``)."""
@@ -48,8 +49,7 @@ def _ours(store: pd.DataFrame, metrics, fractions, protocol: str, split) -> dict
             if summary.empty:
                 continue
             summary = summary.assign(_pref=(summary["variant"] != DEFAULT_VARIANT).astype(int))
-            summary = summary.sort_values(["_pref", "n", "variant"], ascending=[True, False, True],
-                                          kind="stable")
+            summary = summary.sort_values(["_pref", "n", "variant"], ascending=[True, False, True], kind="stable")
             for row in summary.itertuples(index=False):
                 key = (metric, row.method, row.dataset, fraction)
                 if key not in out:
@@ -76,6 +76,7 @@ def _metric_name(metric: str) -> str:
 
 
 # -- rendering -------------------------------------------------------------------------------------
+
 
 def _escape_separator(text: str, fmt: str) -> str:
     # "|" separates ours/paper/Δ inside a cell; it would end a markdown cell or print as a dash
@@ -115,8 +116,9 @@ class _Lookup:
         from mlbench.papers import paper_results
 
         self.layout, self.ours = layout, ours
-        self.published = {(r.metric, r.method, r.dataset): r.value
-                          for r in paper_results(paper, table).itertuples(index=False)}
+        self.published = {
+            (r.metric, r.method, r.dataset): r.value for r in paper_results(paper, table).itertuples(index=False)
+        }
         self.missing = {tuple(m) for m in layout.get("missing", [])}
         self.data_dir, self.methods = data_dir, available_methods
 
@@ -151,8 +153,16 @@ def _best(values: list[float | None], higher: bool) -> float | None:
 
 
 def render_paper_table(
-    store: pd.DataFrame, paper: str, metric: str, protocol: str = "fixed", fmt: str = "rich",
-    table=None, split: str | None = None, *, data_dir=None, available_methods: Iterable[str] | None = None,
+    store: pd.DataFrame,
+    paper: str,
+    metric: str,
+    protocol: str = "fixed",
+    fmt: str = "rich",
+    table=None,
+    split: str | None = None,
+    *,
+    data_dir=None,
+    available_methods: Iterable[str] | None = None,
 ):
     """Render ``table`` of ``paper`` (default: the first one reporting ``metric``) with our numbers.
 
@@ -162,11 +172,16 @@ def render_paper_table(
     if fmt not in FORMATS:
         raise MlbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
     if fmt in RECORD_FORMATS:
-        return format_records(paper_table_records(store, paper, metric, protocol, table, split,
-                                                  data_dir=data_dir, available_methods=available_methods),
-                              fmt, PAPER_RECORD_COLUMNS)
-    table, layout, metrics, ours, lookup = _prepare(store, paper, metric, protocol, table, split,
-                                                    data_dir, available_methods)
+        return format_records(
+            paper_table_records(
+                store, paper, metric, protocol, table, split, data_dir=data_dir, available_methods=available_methods
+            ),
+            fmt,
+            PAPER_RECORD_COLUMNS,
+        )
+    table, layout, metrics, ours, lookup = _prepare(
+        store, paper, metric, protocol, table, split, data_dir, available_methods
+    )
     if "dataset" in layout["columns"]:
         header, rows = _grid_methods_by_datasets(layout, metric, lookup)
     else:
@@ -187,21 +202,30 @@ def _prepare(store, paper, metric, protocol, table, split, data_dir, available_m
     layout = _with_outside_methods(layout, store, metrics)
     fractions = sorted({method_fraction(layout, m) for m in layout["methods"]})
     ours = _ours(store, metrics, fractions, protocol, split)
-    lookup = _Lookup(paper, table, layout, ours, data_dir,
-                     None if available_methods is None else set(available_methods))
+    lookup = _Lookup(
+        paper, table, layout, ours, data_dir, None if available_methods is None else set(available_methods)
+    )
     return table, layout, metrics, ours, lookup
 
 
 def paper_table_records(
-    store: pd.DataFrame, paper: str, metric: str, protocol: str = "fixed", table=None,
-    split: str | None = None, *, data_dir=None, available_methods: Iterable[str] | None = None,
+    store: pd.DataFrame,
+    paper: str,
+    metric: str,
+    protocol: str = "fixed",
+    table=None,
+    split: str | None = None,
+    *,
+    data_dir=None,
+    available_methods: Iterable[str] | None = None,
 ) -> list[dict]:
     """One record (:data:`PAPER_RECORD_COLUMNS`) per cell of :func:`render_paper_table`'s table:
     ours (unrounded mean, std, n and the variant used; empty where we have no runs), the paper's
     value (empty where it prints none or its text is unreadable), ``delta`` = ours − paper, and
     ``note``: why a cell has no number of ours. A table with metrics as columns gives every metric."""
-    table, layout, metrics, _, lookup = _prepare(store, paper, metric, protocol, table, split,
-                                                 data_dir, available_methods)
+    table, layout, metrics, _, lookup = _prepare(
+        store, paper, metric, protocol, table, split, data_dir, available_methods
+    )
     nan = math.nan
     records = []
     for x in metrics:
@@ -212,12 +236,23 @@ def paper_table_records(
                 theirs = nan if key in lookup.missing else lookup.published.get(key, nan)
                 theirs = nan if theirs is None else float(theirs)
                 mean, std, n, variant = got if got is not None else (nan, nan, None, None)
-                records.append({
-                    "dataset": dataset, "method": method, "method_name": label, "variant": variant,
-                    "protocol": protocol, "metric": x, "mean": mean, "std": std, "n": n,
-                    "paper": theirs, "delta": mean - theirs, "paper_table": str(table),
-                    "note": None if got is not None else (lookup.cell_reason(method, dataset) or "not run"),
-                })
+                records.append(
+                    {
+                        "dataset": dataset,
+                        "method": method,
+                        "method_name": label,
+                        "variant": variant,
+                        "protocol": protocol,
+                        "metric": x,
+                        "mean": mean,
+                        "std": std,
+                        "n": n,
+                        "paper": theirs,
+                        "delta": mean - theirs,
+                        "paper_table": str(table),
+                        "note": None if got is not None else (lookup.cell_reason(method, dataset) or "not run"),
+                    }
+                )
     return records
 
 
@@ -237,10 +272,13 @@ def _with_outside_methods(layout: dict, store: pd.DataFrame, metrics) -> dict:
     extra = [m for m in candidates if m not in own]
     if not extra:
         return layout
-    missing = [*layout.get("missing", []),
-               *[(x, m, d) for x in metrics for m in extra for d in layout["datasets"]]]
-    return {**layout, "methods": [*layout["methods"], *extra],
-            "method_labels": [*layout["method_labels"], *extra], "missing": missing}
+    missing = [*layout.get("missing", []), *[(x, m, d) for x in metrics for m in extra for d in layout["datasets"]]]
+    return {
+        **layout,
+        "methods": [*layout["methods"], *extra],
+        "method_labels": [*layout["method_labels"], *extra],
+        "missing": missing,
+    }
 
 
 def _mark_best(columns: list[list[tuple[str, tuple | None]]], higher: list[bool]):
@@ -248,23 +286,25 @@ def _mark_best(columns: list[list[tuple[str, tuple | None]]], higher: list[bool]
     marked = []
     for column, hib in zip(columns, higher):
         best = _best([g[0] if g else None for _, g in column], hib)
-        marked.append([(t, g is not None and best is not None and math.isclose(g[0], best))
-                       for t, g in column])
+        marked.append([(t, g is not None and best is not None and math.isclose(g[0], best)) for t, g in column])
     return marked
 
 
 def _grid_methods_by_datasets(layout: dict, metric: str, lookup: _Lookup):
     # A reason shared by a whole row (method) or column (dataset) goes into its label once.
     methods, datasets = layout["methods"], layout["datasets"]
-    col_reason = {d: None if lookup.has_ours([(metric, m, d) for m in methods]) else lookup.dataset_reason(d)
-                  for d in datasets}
-    row_reason = {m: None if lookup.has_ours([(metric, m, d) for d in datasets]) else lookup.method_reason(m)
-                  for m in methods}
-    columns = [[lookup.cell(metric, m, d, bool(col_reason[d] or row_reason[m])) for m in methods]
-               for d in datasets]
+    col_reason = {
+        d: None if lookup.has_ours([(metric, m, d) for m in methods]) else lookup.dataset_reason(d) for d in datasets
+    }
+    row_reason = {
+        m: None if lookup.has_ours([(metric, m, d) for d in datasets]) else lookup.method_reason(m) for m in methods
+    }
+    columns = [[lookup.cell(metric, m, d, bool(col_reason[d] or row_reason[m])) for m in methods] for d in datasets]
     marked = _mark_best(columns, [_higher_is_better(metric)] * len(columns))
-    rows = [(_with_reason(label, row_reason[m]), [marked[j][i] for j in range(len(datasets))])
-            for i, (m, label) in enumerate(zip(methods, layout["method_labels"]))]
+    rows = [
+        (_with_reason(label, row_reason[m]), [marked[j][i] for j in range(len(datasets))])
+        for i, (m, label) in enumerate(zip(methods, layout["method_labels"]))
+    ]
     header = [_with_reason(label, col_reason[d]) for d, label in zip(datasets, layout["dataset_labels"])]
     return ["Method", *header], rows
 
@@ -275,8 +315,10 @@ def _grid_rows_by_metrics(layout: dict, metrics: list[str], lookup: _Lookup):
     several = len(layout["datasets"]) > 1
     rows = []
     for dataset, dataset_label in zip(layout["datasets"], layout["dataset_labels"]):
-        reason = {m: None if lookup.has_ours([(x, m, dataset) for x in metrics]) else lookup.cell_reason(m, dataset)
-                  for m in layout["methods"]}
+        reason = {
+            m: None if lookup.has_ours([(x, m, dataset) for x in metrics]) else lookup.cell_reason(m, dataset)
+            for m in layout["methods"]
+        }
         columns = [[lookup.cell(x, m, dataset, bool(reason[m])) for m in layout["methods"]] for x in metrics]
         marked = _mark_best(columns, [_higher_is_better(x) for x in metrics])
         for i, (method, method_label) in enumerate(zip(layout["methods"], layout["method_labels"])):
@@ -299,11 +341,21 @@ def _caption(paper, table, layout, metrics, protocol, ours, split) -> str:
     directions = " / ".join(sorted({"higher" if _higher_is_better(m) else "lower" for m in metrics}))
     fraction_note = ""
     if any(method_fraction(layout, m) != 1.0 for m in layout["methods"]):
-        fraction_note = " Training fractions: " + ", ".join(
-            f"{label} {method_fraction(layout, m):g}"
-            for m, label in zip(layout["methods"], layout["method_labels"])) + "."
-    variants = sorted({f"{method} [{variant}]" for (_, method, _, _), (_, _, _, variant) in ours.items()
-                       if variant != DEFAULT_VARIANT})
+        fraction_note = (
+            " Training fractions: "
+            + ", ".join(
+                f"{label} {method_fraction(layout, m):g}"
+                for m, label in zip(layout["methods"], layout["method_labels"])
+            )
+            + "."
+        )
+    variants = sorted(
+        {
+            f"{method} [{variant}]"
+            for (_, method, _, _), (_, _, _, variant) in ours.items()
+            if variant != DEFAULT_VARIANT
+        }
+    )
     variant_note = f" Non-default variants shown: {', '.join(variants)}." if variants else ""
     split_note = f" Split strategy: {split}." if split else ""
     compare = "" if protocol == "paper" else "; compare like with like with --protocol paper"

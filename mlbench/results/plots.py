@@ -70,19 +70,34 @@ def _label(method: str, variant: str = "default", names: dict[str, str] | None =
 
 # -- grouped bars ----------------------------------------------------------------------------------
 
-def grouped_bars(store: pd.DataFrame, metric: str, stem, protocol: str = "fixed", *, methods=None,
-                 datasets=None, train_fraction: float = 1.0, split: str | None = None) -> list[Path]:
+
+def grouped_bars(
+    store: pd.DataFrame,
+    metric: str,
+    stem,
+    protocol: str = "fixed",
+    *,
+    methods=None,
+    datasets=None,
+    train_fraction: float = 1.0,
+    split: str | None = None,
+) -> list[Path]:
     """Mean ± std over seeds: datasets on the x axis, one bar per (method, variant)."""
-    summary = summarize(store, metric, protocol, methods=methods, datasets=datasets,
-                        train_fraction=train_fraction, split=split)
+    summary = summarize(
+        store, metric, protocol, methods=methods, datasets=datasets, train_fraction=train_fraction, split=split
+    )
     if summary.empty:
         raise MlbenchError(f"no finished runs for metric {metric!r} under protocol {protocol!r}.")
     columns = [d for d in (datasets or []) if d in set(summary["dataset"])] or list(dict.fromkeys(summary["dataset"]))
     keys = list(dict.fromkeys(zip(summary["method"], summary["variant"])))
     if methods:
         keys.sort(key=lambda k: methods.index(k[0]) if k[0] in methods else len(methods))
-    cells = {(m, v, d): (mean, std, n) for m, v, d, mean, std, n in
-             summary[["method", "variant", "dataset", "mean", "std", "n"]].itertuples(index=False)}
+    cells = {
+        (m, v, d): (mean, std, n)
+        for m, v, d, mean, std, n in summary[["method", "variant", "dataset", "mean", "std", "n"]].itertuples(
+            index=False
+        )
+    }
     spec = _metric(metric)
     fig = _figure(max(5.0, 1.1 * len(columns) * max(1, len(keys)) ** 0.5 + 2), 3.8)
     ax = fig.add_subplot()
@@ -93,17 +108,23 @@ def grouped_bars(store: pd.DataFrame, metric: str, stem, protocol: str = "fixed"
     for i, key in enumerate(keys):
         spots = [(x, d) for x, d in enumerate(columns) if key in present[d]]
         offsets = [x + (present[d].index(key) - (len(present[d]) - 1) / 2) * width for x, d in spots]
-        ax.bar(offsets, [cells[(*key, d)][0] for _, d in spots], width,
-               yerr=[cells[(*key, d)][1] for _, d in spots], capsize=3,
-               label=_label(*key, method_names(store)), color=_color(i, len(keys)))
+        ax.bar(
+            offsets,
+            [cells[(*key, d)][0] for _, d in spots],
+            width,
+            yerr=[cells[(*key, d)][1] for _, d in spots],
+            capsize=3,
+            label=_label(*key, method_names(store)),
+            color=_color(i, len(keys)),
+        )
     ax.set_xticks(range(len(columns)), columns)
     ax.set_ylabel(f"{spec.display_name} ({'higher' if spec.higher_is_better else 'lower'} is better)")
     seeds = sorted(set(summary["n"]))
     seed_text = f"{seeds[0]} seed{'s' if seeds[0] > 1 else ''}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]} seeds"
-    ax.set_title(f"{spec.display_name}: mean ± std over {seed_text}, protocol '{protocol}'",
-                 fontsize=10)
-    ax.legend(fontsize=8, ncols=min(len(keys), 4), loc="lower center", bbox_to_anchor=(0.5, 1.08),
-              frameon=False) if len(keys) > 1 else None
+    ax.set_title(f"{spec.display_name}: mean ± std over {seed_text}, protocol '{protocol}'", fontsize=10)
+    ax.legend(
+        fontsize=8, ncols=min(len(keys), 4), loc="lower center", bbox_to_anchor=(0.5, 1.08), frameon=False
+    ) if len(keys) > 1 else None
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     return _save(fig, stem)
@@ -111,15 +132,23 @@ def grouped_bars(store: pd.DataFrame, metric: str, stem, protocol: str = "fixed"
 
 # -- data efficiency (C-GMVAE Fig. 2) ---------------------------------------------------------------
 
-def relative_improvements(store: pd.DataFrame, metric: str = "ma-f1", protocol: str = "fixed", *,
-                          baseline: str = "c2ae", methods=None, datasets=None,
-                          fractions: Sequence[float] = (0.1, 0.5, 1.0), split=None) -> pd.DataFrame:
+
+def relative_improvements(
+    store: pd.DataFrame,
+    metric: str = "ma-f1",
+    protocol: str = "fixed",
+    *,
+    baseline: str = "c2ae",
+    methods=None,
+    datasets=None,
+    fractions: Sequence[float] = (0.1, 0.5, 1.0),
+    split=None,
+) -> pd.DataFrame:
     """Rows (dataset, method, fraction, improvement %) of each method's mean over the
     baseline's mean at the same training fraction: 100 * (m - base) / base."""
     rows = []
     for fraction in fractions:
-        summary = summarize(store, metric, protocol, datasets=datasets, train_fraction=fraction,
-                            split=split)
+        summary = summarize(store, metric, protocol, datasets=datasets, train_fraction=fraction, split=split)
         summary = pick_variant(summary) if not summary.empty else summary
         means = {(m, d): mean for m, d, mean in summary[["method", "dataset", "mean"]].itertuples(index=False)}
         for (method, dataset), mean in means.items():
@@ -127,17 +156,26 @@ def relative_improvements(store: pd.DataFrame, metric: str = "ma-f1", protocol: 
             if method == baseline or base is None or (methods and method not in methods):
                 continue
             improvement = 100.0 * (mean - base) / base if base else np.nan
-            rows.append({"dataset": dataset, "method": method, "fraction": fraction,
-                         "improvement": improvement})
+            rows.append({"dataset": dataset, "method": method, "fraction": fraction, "improvement": improvement})
     return pd.DataFrame(rows, columns=["dataset", "method", "fraction", "improvement"])
 
 
-def data_efficiency(store: pd.DataFrame, stem, metric: str = "ma-f1", protocol: str = "fixed", *,
-                    baseline: str = "c2ae", methods=None, datasets=None,
-                    fractions: Sequence[float] = (0.1, 0.5, 1.0), split=None) -> list[Path]:
+def data_efficiency(
+    store: pd.DataFrame,
+    stem,
+    metric: str = "ma-f1",
+    protocol: str = "fixed",
+    *,
+    baseline: str = "c2ae",
+    methods=None,
+    datasets=None,
+    fractions: Sequence[float] = (0.1, 0.5, 1.0),
+    split=None,
+) -> list[Path]:
     """One panel per dataset: improvement (%) over ``baseline`` against the training fraction."""
-    frame = relative_improvements(store, metric, protocol, baseline=baseline, methods=methods,
-                                  datasets=datasets, fractions=fractions, split=split)
+    frame = relative_improvements(
+        store, metric, protocol, baseline=baseline, methods=methods, datasets=datasets, fractions=fractions, split=split
+    )
     if frame.empty:
         raise MlbenchError(
             f"no runs of {baseline!r} and another method at the same training fraction "
@@ -157,8 +195,13 @@ def data_efficiency(store: pd.DataFrame, stem, metric: str = "ma-f1", protocol: 
         for i, method in enumerate(order):
             line = part[part["method"] == method].sort_values("fraction")
             if not line.empty:
-                ax.plot(100 * line["fraction"], line["improvement"], marker="o", color=f"C{i % 10}",
-                        label=_label(method, names=method_names(store)))
+                ax.plot(
+                    100 * line["fraction"],
+                    line["improvement"],
+                    marker="o",
+                    color=f"C{i % 10}",
+                    label=_label(method, names=method_names(store)),
+                )
         ax.axhline(0, color="grey", lw=0.8, ls="--")
         ax.set_xticks([100 * f for f in fractions], [f"{100 * f:g}%" for f in fractions])
         ax.set_xlabel("training data")
@@ -171,14 +214,14 @@ def data_efficiency(store: pd.DataFrame, stem, metric: str = "ma-f1", protocol: 
 
 # -- label-label embedding heatmap (C-GMVAE Fig. 3) -----------------------------------------------
 
+
 def load_label_embeddings(run_dir) -> np.ndarray:
     path = Path(run_dir) / "scores.npz"
     if not path.is_file():
         raise MlbenchError(f"{run_dir} has no scores.npz; is it a finished run directory?")
     from mlbench.integrity import load_npz_checked
 
-    arrays = load_npz_checked(path, what="run scores file",
-                              fix="redo the run with `mlbench train ... --force`")
+    arrays = load_npz_checked(path, what="run scores file", fix="redo the run with `mlbench train ... --force`")
     if EMBEDDINGS_KEY not in arrays:
         raise MlbenchError(
             f"{path} holds no label embeddings ({EMBEDDINGS_KEY}); only methods that learn "
@@ -198,8 +241,9 @@ def run_label_names(run_dir, data_dir=None) -> list[str] | None:
     config = Path(run_dir) / "config.json"
     if not config.is_file():
         return None
-    dataset = read_json_checked(config, what="the run config", schema={"dataset": str},
-                                fix="redo the run with `mlbench train ... --force`")["dataset"]
+    dataset = read_json_checked(
+        config, what="the run config", schema={"dataset": str}, fix="redo the run with `mlbench train ... --force`"
+    )["dataset"]
     meta = read_meta(resolve_data_dir(data_dir), dataset)
     return list(meta["label_names"]) if meta and "label_names" in meta else None
 
@@ -209,8 +253,10 @@ def _select_labels(names: list[str], labels, max_labels: int, gram: np.ndarray) 
         index = {n: i for i, n in enumerate(names)}
         missing = [lbl for lbl in labels if lbl not in index and not str(lbl).isdigit()]
         if missing:
-            raise MlbenchError(f"unknown label(s) {', '.join(map(str, missing))}; the run's labels are "
-                               f"{', '.join(names[:20])}{' ...' if len(names) > 20 else ''}.")
+            raise MlbenchError(
+                f"unknown label(s) {', '.join(map(str, missing))}; the run's labels are "
+                f"{', '.join(names[:20])}{' ...' if len(names) > 20 else ''}."
+            )
         return [index[lbl] if lbl in index else int(lbl) for lbl in labels]
     if len(names) <= max_labels:
         return list(range(len(names)))
@@ -225,13 +271,21 @@ def _cluster_order(gram: np.ndarray) -> list[int]:
 
     if len(gram) < 3:
         return list(range(len(gram)))
-    return leaves_list(linkage(gram, method="average", metric="cosine"
-                               if np.all(np.linalg.norm(gram, axis=1) > 0) else "euclidean")).tolist()
+    return leaves_list(
+        linkage(gram, method="average", metric="cosine" if np.all(np.linalg.norm(gram, axis=1) > 0) else "euclidean")
+    ).tolist()
 
 
-def label_heatmap(run_dir, stem, *, labels: Sequence[str] | None = None, max_labels: int = 30,
-                  order: str = "cluster", label_names: Sequence[str] | None = None,
-                  data_dir=None) -> list[Path]:
+def label_heatmap(
+    run_dir,
+    stem,
+    *,
+    labels: Sequence[str] | None = None,
+    max_labels: int = 30,
+    order: str = "cluster",
+    label_names: Sequence[str] | None = None,
+    data_dir=None,
+) -> list[Path]:
     """Inner products of the label embeddings, self-products removed (set to 0)."""
     emb = load_label_embeddings(run_dir)
     names = list(label_names or run_label_names(run_dir, data_dir) or [f"label {i}" for i in range(len(emb))])
@@ -264,8 +318,16 @@ def label_heatmap(run_dir, stem, *, labels: Sequence[str] | None = None, max_lab
 
 # -- critical-difference diagram -------------------------------------------------------------------
 
-def cd_diagram(matrix: pd.DataFrame, stem, *, higher_is_better: bool = True, alpha: float = 0.05,
-               title: str = "", names: dict[str, str] | None = None) -> list[Path]:
+
+def cd_diagram(
+    matrix: pd.DataFrame,
+    stem,
+    *,
+    higher_is_better: bool = True,
+    alpha: float = 0.05,
+    title: str = "",
+    names: dict[str, str] | None = None,
+) -> list[Path]:
     """Average ranks with Nemenyi non-significance bars (scikit-posthocs) and the CD; ``names``
     maps method ids to display names (:func:`mlbench.results.tables.method_names`)."""
     from mlbench.results.stats import average_ranks, critical_difference, nemenyi_pvalues, posthoc_tests
@@ -280,6 +342,9 @@ def cd_diagram(matrix: pd.DataFrame, stem, *, higher_is_better: bool = True, alp
     fig = _figure(7, 0.5 + 0.35 * matrix.shape[1])
     ax = fig.add_subplot()
     posthocs.critical_difference_diagram(ranks.rename(index=labels), pvalues, ax=ax, alpha=alpha)
-    ax.set_title(f"{title}{' · ' if title else ''}average rank over {matrix.shape[0]} datasets "
-                 f"(1 = best); Nemenyi CD = {cd:.2f} at α = {alpha:g}", fontsize=9)
+    ax.set_title(
+        f"{title}{' · ' if title else ''}average rank over {matrix.shape[0]} datasets "
+        f"(1 = best); Nemenyi CD = {cd:.2f} at α = {alpha:g}",
+        fontsize=9,
+    )
     return _save(fig, stem)

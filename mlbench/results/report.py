@@ -55,13 +55,21 @@ def _tables_section(store, paper, protocol, split, data_dir) -> list[str]:
     shown = tables_to_render(plan, store)
     lines = ["## Tables", ""]
     for table, metric in shown:
-        lines += [f"### Table {table} · {metric}", "",
-                  render_paper_table(store, paper, metric, protocol, "markdown", table=table,
-                                     split=split, data_dir=data_dir).rstrip(), ""]
+        lines += [
+            f"### Table {table} · {metric}",
+            "",
+            render_paper_table(
+                store, paper, metric, protocol, "markdown", table=table, split=split, data_dir=data_dir
+            ).rstrip(),
+            "",
+        ]
     left_out = [t for t in plan.tables if t not in {t for t, _ in shown}]
     if left_out:
-        lines.append("Not shown (no cell mlbench can run here, no runs): " + "; ".join(
-            f"Table {t} ({paper_layout(paper, t)['caption']})" for t in left_out) + ".")
+        lines.append(
+            "Not shown (no cell mlbench can run here, no runs): "
+            + "; ".join(f"Table {t} ({paper_layout(paper, t)['caption']})" for t in left_out)
+            + "."
+        )
         lines.append("")
     return lines
 
@@ -84,14 +92,21 @@ def _stats_section(store, paper, protocol, split, plots_dir: Path, out_dir: Path
             lines += [f"- {metric}: not computed ({exc})"]
             continue
         ranks = ", ".join(f"{m} {r:.2f}" for m, r in result.average_ranks.items())
-        lines += [f"- **{metric}**: Friedman χ² = {result.statistic:.3f}, p = {result.pvalue:.4g} "
-                  f"({result.n_methods} methods, {result.n_datasets} datasets"
-                  f"{'; datasets left out (not every method ran): ' + ', '.join(dropped) if dropped else ''}"
-                  f"{'; methods left out (too few datasets): ' + ', '.join(left_out) if left_out else ''}). "
-                  f"Average ranks (1 = best): {ranks}."]
+        lines += [
+            f"- **{metric}**: Friedman χ² = {result.statistic:.3f}, p = {result.pvalue:.4g} "
+            f"({result.n_methods} methods, {result.n_datasets} datasets"
+            f"{'; datasets left out (not every method ran): ' + ', '.join(dropped) if dropped else ''}"
+            f"{'; methods left out (too few datasets): ' + ', '.join(left_out) if left_out else ''}). "
+            f"Average ranks (1 = best): {ranks}."
+        ]
         try:
-            png, _ = cd_diagram(matrix, plots_dir / f"cd-{_slug(metric)}", higher_is_better=spec.higher_is_better,
-                                title=metric, names=method_names(store))
+            png, _ = cd_diagram(
+                matrix,
+                plots_dir / f"cd-{_slug(metric)}",
+                higher_is_better=spec.higher_is_better,
+                title=metric,
+                names=method_names(store),
+            )
             lines += ["", f"  ![CD diagram {metric}]({png.relative_to(out_dir).as_posix()})", ""]
         except MlbenchError as exc:
             lines += [f"  (no CD diagram: {exc})"]
@@ -102,8 +117,9 @@ def _slug(metric: str) -> str:
     return metric.replace("@", "at")
 
 
-def _plots_section(store, paper, protocol, split, plots_dir: Path, out_dir: Path, data_dir,
-                   heatmap_run, runs_dir: Path) -> list[str]:
+def _plots_section(
+    store, paper, protocol, split, plots_dir: Path, out_dir: Path, data_dir, heatmap_run, runs_dir: Path
+) -> list[str]:
     from mlbench.papers.plan import data_efficiency_figure
     from mlbench.results.plots import data_efficiency, grouped_bars, label_heatmap
 
@@ -120,22 +136,38 @@ def _plots_section(store, paper, protocol, split, plots_dir: Path, out_dir: Path
         lines.extend([f"### {title}", "", f"![{title}]({png.relative_to(out_dir).as_posix()})", ""])
 
     for metric in metrics:
-        add(f"{metric}: mean ± std per dataset",
-            lambda m=metric: grouped_bars(store, m, plots_dir / f"bars-{_slug(m)}", protocol,
-                                          methods=methods, datasets=datasets, split=split))
+        add(
+            f"{metric}: mean ± std per dataset",
+            lambda m=metric: grouped_bars(
+                store, m, plots_dir / f"bars-{_slug(m)}", protocol, methods=methods, datasets=datasets, split=split
+            ),
+        )
     figure = data_efficiency_figure(paper)
     if figure:
-        add(f"Data efficiency ({figure['metric']} relative to {figure['baseline']})",
-            lambda: data_efficiency(store, plots_dir / "data-efficiency", figure["metric"], protocol,
-                                    baseline=figure["baseline"], methods=list(figure["methods"]),
-                                    fractions=figure["fractions"], split=split))
+        add(
+            f"Data efficiency ({figure['metric']} relative to {figure['baseline']})",
+            lambda: data_efficiency(
+                store,
+                plots_dir / "data-efficiency",
+                figure["metric"],
+                protocol,
+                baseline=figure["baseline"],
+                methods=list(figure["methods"]),
+                fractions=figure["fractions"],
+                split=split,
+            ),
+        )
     run_dir = heatmap_run or _embedding_run(store, runs_dir)
     if run_dir is not None:
-        add(f"Label-label embedding inner products ({Path(run_dir).as_posix()})",
-            lambda: label_heatmap(run_dir, plots_dir / "label-heatmap", data_dir=data_dir))
+        add(
+            f"Label-label embedding inner products ({Path(run_dir).as_posix()})",
+            lambda: label_heatmap(run_dir, plots_dir / "label-heatmap", data_dir=data_dir),
+        )
     else:
-        lines.append("- Label embedding heatmap: no run with stored label embeddings "
-                     "(`extra_label_embeddings`; e.g. a finished cgmvae run).")
+        lines.append(
+            "- Label embedding heatmap: no run with stored label embeddings "
+            "(`extra_label_embeddings`; e.g. a finished cgmvae run)."
+        )
     return lines + [""]
 
 
@@ -149,8 +181,7 @@ def _embedding_run(store, runs_dir: Path) -> Path | None:
     for run_id in runs.sort_values("_pref", kind="stable")["run_id"]:
         path = Path(runs_dir) / run_id / "scores.npz"
         if path.is_file():
-            arrays = load_npz_checked(path, what="run scores file",
-                                      fix="redo the run with `mlbench train ... --force`")
+            arrays = load_npz_checked(path, what="run scores file", fix="redo the run with `mlbench train ... --force`")
             if "extra_label_embeddings" in arrays:
                 return path.parent
     return None
@@ -175,8 +206,7 @@ def _provenance_section(store, runs_dir: Path, command: str | None) -> list[str]
         config = Path(runs_dir) / run_id / "config.json"
         if not config.is_file():
             continue
-        data = read_json_checked(config, what="the run config",
-                                 fix="redo the run with `mlbench train ... --force`")
+        data = read_json_checked(config, what="the run config", fix="redo the run with `mlbench train ... --force`")
         commands[_display_command(data.get("command", "?"))] += 1
         version_sets[tuple(sorted((data.get("versions") or {}).items()))] += 1
     lines = ["## Provenance", "", "Commands that produced the runs (number of runs):", "", "```"]
@@ -185,15 +215,30 @@ def _provenance_section(store, runs_dir: Path, command: str | None) -> list[str]
     for items, n in version_sets.most_common():
         lines.append(f"- {n} run(s): " + ", ".join(f"{k} {v}" for k, v in items))
     now = versions()
-    lines += ["", "This report was made with:", "", "```",
-              command or shlex.join(["mlbench", *sys.argv[1:]]), "```", "",
-              "Versions now: " + ", ".join(f"{k} {v}" for k, v in now.items()), ""]
+    lines += [
+        "",
+        "This report was made with:",
+        "",
+        "```",
+        command or shlex.join(["mlbench", *sys.argv[1:]]),
+        "```",
+        "",
+        "Versions now: " + ", ".join(f"{k} {v}" for k, v in now.items()),
+        "",
+    ]
     return lines
 
 
 def write_report(
-    paper: str, out_dir, *, runs_dir=None, data_dir=None, protocol: str = "fixed",
-    split: str | None = None, heatmap_run=None, command: str | None = None,
+    paper: str,
+    out_dir,
+    *,
+    runs_dir=None,
+    data_dir=None,
+    protocol: str = "fixed",
+    split: str | None = None,
+    heatmap_run=None,
+    command: str | None = None,
 ) -> Path:
     """Write ``<out_dir>/report.md`` and its plots under ``<out_dir>/plots/``."""
     from mlbench.papers import PAPERS, paper_tables
@@ -208,19 +253,22 @@ def write_report(
     plots_dir.mkdir(parents=True, exist_ok=True)
     store = _paper_store(read_store(runs_dir), paper)
     lines = [
-        f"# Reproduction report: {paper}", "",
-        f"> {PAPERS[paper]}", "",
+        f"# Reproduction report: {paper}",
+        "",
+        f"> {PAPERS[paper]}",
+        "",
         f"Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} from the results store "
         f"`{runs_dir}` ({store['run_id'].nunique()} finished runs of this paper's methods and "
         f"datasets). Protocol of our numbers: **{protocol}** ({PROTOCOL_NOTES[protocol]})."
-        + (f" Split strategy: {split}." if split else ""), "",
+        + (f" Split strategy: {split}." if split else ""),
+        "",
         f"Regenerate the runs with `mlbench reproduce --paper {paper}` (it only trains what is "
-        "missing) and this report with the command under Provenance.", "",
+        "missing) and this report with the command under Provenance.",
+        "",
     ]
     lines += _tables_section(store, paper, protocol, split, data_dir)
     lines += _stats_section(store, paper, protocol, split, plots_dir, out_dir)
-    lines += _plots_section(store, paper, protocol, split, plots_dir, out_dir, data_dir, heatmap_run,
-                            runs_dir)
+    lines += _plots_section(store, paper, protocol, split, plots_dir, out_dir, data_dir, heatmap_run, runs_dir)
     lines += _provenance_section(store, runs_dir, command)
     path = out_dir / REPORT_NAME
     path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")

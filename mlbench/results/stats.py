@@ -36,8 +36,14 @@ def pick_variant(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def performance_matrix(
-    store: pd.DataFrame, metric: str, protocol: str = "fixed", *, methods=None, datasets=None,
-    train_fraction: float = 1.0, split: str | None = None,
+    store: pd.DataFrame,
+    metric: str,
+    protocol: str = "fixed",
+    *,
+    methods=None,
+    datasets=None,
+    train_fraction: float = 1.0,
+    split: str | None = None,
 ) -> tuple[pd.DataFrame, list[str], list[str]]:
     """Datasets x methods of the mean over seeds, complete (the Friedman test needs every method
     on every dataset).
@@ -46,8 +52,9 @@ def performance_matrix(
     they lack are dropped); otherwise the sparsest method or dataset is dropped until complete,
     so that one method run on a single dataset does not remove every other dataset.
     """
-    summary = summarize(store, metric, protocol, methods=methods, datasets=datasets,
-                        train_fraction=train_fraction, split=split)
+    summary = summarize(
+        store, metric, protocol, methods=methods, datasets=datasets, train_fraction=train_fraction, split=split
+    )
     if summary.empty:
         raise MlbenchError(f"no finished runs for metric {metric!r} under protocol {protocol!r}.")
     summary = pick_variant(summary)
@@ -92,17 +99,20 @@ class FriedmanResult:
     def to_dict(self) -> dict:
         out = {k: v for k, v in self.__dict__.items() if k != "nemenyi_pvalues"}
         if self.nemenyi_pvalues is not None:
-            out["nemenyi_pvalues"] = {r: {c: float(v) for c, v in row.items()}
-                                      for r, row in self.nemenyi_pvalues.iterrows()}
+            out["nemenyi_pvalues"] = {
+                r: {c: float(v) for c, v in row.items()} for r, row in self.nemenyi_pvalues.iterrows()
+            }
         return out
 
 
 def _check_blocks(matrix: pd.DataFrame) -> None:
     k, n = matrix.shape[1], matrix.shape[0]
     if k < 3:
-        raise MlbenchError(f"the Friedman test needs at least 3 methods with runs on the same "
-                           f"datasets; have {k} ({', '.join(matrix.columns)}). For two methods use "
-                           "the paired test (`mlbench stats --paired A B`).")
+        raise MlbenchError(
+            f"the Friedman test needs at least 3 methods with runs on the same "
+            f"datasets; have {k} ({', '.join(matrix.columns)}). For two methods use "
+            "the paired test (`mlbench stats --paired A B`)."
+        )
     if n < 2:
         raise MlbenchError(f"the Friedman test needs at least 2 datasets every method ran on; have {n}.")
 
@@ -115,8 +125,9 @@ def critical_difference(n_methods: int, n_datasets: int, alpha: float = 0.05) ->
     return float(q * math.sqrt(n_methods * (n_methods + 1) / (6 * n_datasets)))
 
 
-def friedman(matrix: pd.DataFrame, higher_is_better: bool = True, alpha: float = 0.05,
-             nemenyi: bool = True) -> FriedmanResult:
+def friedman(
+    matrix: pd.DataFrame, higher_is_better: bool = True, alpha: float = 0.05, nemenyi: bool = True
+) -> FriedmanResult:
     """Friedman test over the datasets (rows) of ``matrix``; with ``nemenyi``, the post-hoc
     p-values (scikit-posthocs) and the critical difference."""
     from scipy.stats import friedmanchisquare
@@ -124,8 +135,14 @@ def friedman(matrix: pd.DataFrame, higher_is_better: bool = True, alpha: float =
     _check_blocks(matrix)
     statistic, pvalue = friedmanchisquare(*[matrix[c].to_numpy() for c in matrix.columns])
     ranks = average_ranks(matrix, higher_is_better)
-    result = FriedmanResult(float(statistic), float(pvalue), matrix.shape[0], matrix.shape[1],
-                            {k: float(v) for k, v in ranks.items()}, alpha=alpha)
+    result = FriedmanResult(
+        float(statistic),
+        float(pvalue),
+        matrix.shape[0],
+        matrix.shape[1],
+        {k: float(v) for k, v in ranks.items()},
+        alpha=alpha,
+    )
     if nemenyi:
         result.critical_difference = critical_difference(matrix.shape[1], matrix.shape[0], alpha)
         result.nemenyi_pvalues = nemenyi_pvalues(matrix)
@@ -166,12 +183,23 @@ class PairedResult:
         return dict(self.__dict__)
 
 
-def paired_values(store: pd.DataFrame, metric: str, method_a: str, method_b: str,
-                  protocol: str = "fixed", *, datasets=None, train_fraction: float = 1.0,
-                  split: str | None = None) -> pd.DataFrame:
+def paired_values(
+    store: pd.DataFrame,
+    metric: str,
+    method_a: str,
+    method_b: str,
+    protocol: str = "fixed",
+    *,
+    datasets=None,
+    train_fraction: float = 1.0,
+    split: str | None = None,
+) -> pd.DataFrame:
     """Runs of the two methods matched on (dataset, split, seed): columns ``a`` and ``b``."""
-    df = store[(store["metric"] == metric) & (store["protocol"] == protocol)
-               & (store["train_fraction"].astype(float) == float(train_fraction))]
+    df = store[
+        (store["metric"] == metric)
+        & (store["protocol"] == protocol)
+        & (store["train_fraction"].astype(float) == float(train_fraction))
+    ]
     if split:
         from mlbench.data.splits import split_matches
 
@@ -187,22 +215,32 @@ def paired_values(store: pd.DataFrame, metric: str, method_a: str, method_b: str
     return pd.concat(sides, axis=1, join="inner").dropna()
 
 
-def paired_test(store: pd.DataFrame, metric: str, method_a: str, method_b: str,
-                protocol: str = "fixed", **filters) -> PairedResult:
+def paired_test(
+    store: pd.DataFrame, metric: str, method_a: str, method_b: str, protocol: str = "fixed", **filters
+) -> PairedResult:
     """Two-sided Wilcoxon signed-rank test of a vs b over matched (dataset, seed) runs."""
     from scipy.stats import wilcoxon
 
     pairs = paired_values(store, metric, method_a, method_b, protocol, **filters)
     if len(pairs) < 2:
-        raise MlbenchError(f"{method_a!r} and {method_b!r} share {len(pairs)} (dataset, seed) "
-                           "run(s); the paired test needs at least 2.")
+        raise MlbenchError(
+            f"{method_a!r} and {method_b!r} share {len(pairs)} (dataset, seed) "
+            "run(s); the paired test needs at least 2."
+        )
     diff = pairs["a"] - pairs["b"]
     sign = 1 if _higher_is_better(metric) else -1
     if (diff == 0).all():
         statistic, pvalue = 0.0, 1.0  # identical results: no evidence of a difference
     else:
         statistic, pvalue = wilcoxon(pairs["a"], pairs["b"], zero_method="wilcox")
-    return PairedResult(method_a, method_b, len(pairs), float(diff.mean()),
-                        int((sign * diff > 0).sum()), int((diff == 0).sum()),
-                        int((sign * diff < 0).sum()), float(statistic), float(pvalue))
-
+    return PairedResult(
+        method_a,
+        method_b,
+        len(pairs),
+        float(diff.mean()),
+        int((sign * diff > 0).sum()),
+        int((diff == 0).sum()),
+        int((sign * diff < 0).sum()),
+        float(statistic),
+        float(pvalue),
+    )

@@ -19,13 +19,19 @@ PROTOCOL_NOTES = {
     "fixed": "threshold 0.5",
     "val": "one threshold chosen on the validation part for the selection metric",
     "paper": "each metric maximized over thresholds 0.1..0.9 on the TEST part, as the official "
-             "C-GMVAE/MPVAE/MulSupCon code does (oracle threshold: optimistic)",
+    "C-GMVAE/MPVAE/MulSupCon code does (oracle threshold: optimistic)",
 }
 
 
 def summarize(
-    store: pd.DataFrame, metric: str, protocol: str = "fixed", *, datasets=None, methods=None,
-    train_fraction: float = 1.0, split: str | None = None,
+    store: pd.DataFrame,
+    metric: str,
+    protocol: str = "fixed",
+    *,
+    datasets=None,
+    methods=None,
+    train_fraction: float = 1.0,
+    split: str | None = None,
 ) -> pd.DataFrame:
     """Mean, std and run count per (method, variant, dataset); ``folds``/``seeds`` count the
     distinct K-fold folds (0 for other splits) and seeds behind each cell."""
@@ -43,11 +49,18 @@ def summarize(
     out = grouped.agg(mean="mean", std=lambda v: v.std(ddof=1) if len(v) > 1 else 0.0, n="count")
     out = out.reset_index()
     split = df["split"].astype(str)
-    keyed = df.assign(_fold=split.str.extract(r"^kfold\d+-fold(\d+)$")[0],
-                      _strategy=split.str.replace(r"-fold\d+$", "", regex=True))
-    counts = keyed.groupby(["method", "variant", "dataset"], sort=False).agg(
-        folds=("_fold", "nunique"), seeds=("seed", "nunique"), strategies=("_strategy", "nunique"),
-    ).reset_index()
+    keyed = df.assign(
+        _fold=split.str.extract(r"^kfold\d+-fold(\d+)$")[0], _strategy=split.str.replace(r"-fold\d+$", "", regex=True)
+    )
+    counts = (
+        keyed.groupby(["method", "variant", "dataset"], sort=False)
+        .agg(
+            folds=("_fold", "nunique"),
+            seeds=("seed", "nunique"),
+            strategies=("_strategy", "nunique"),
+        )
+        .reset_index()
+    )
     return out.merge(counts, on=["method", "variant", "dataset"], how="left")
 
 
@@ -69,24 +82,24 @@ def row_label(method: str, variant: str, names: dict[str, str] | None = None) ->
 def build_grid(summary: pd.DataFrame, *, datasets=None, methods=None):
     """(rows, columns, cells, best) where cells[(row, col)] = (mean, std, n)."""
     if summary.empty:
-        raise MlbenchError(
-            "no finished runs match; train some with `mlbench train` (see `mlbench table --help`)."
-        )
-    columns = [d for d in (datasets or []) if d in set(summary["dataset"])] or \
-        list(dict.fromkeys(summary["dataset"]))
+        raise MlbenchError("no finished runs match; train some with `mlbench train` (see `mlbench table --help`).")
+    columns = [d for d in (datasets or []) if d in set(summary["dataset"])] or list(dict.fromkeys(summary["dataset"]))
     keys = list(dict.fromkeys(zip(summary["method"], summary["variant"])))
     if methods:
         keys.sort(key=lambda k: methods.index(k[0]) if k[0] in methods else len(methods))
-    cells = {((m, v), d): (mean, std, n)
-             for m, v, d, mean, std, n in summary[["method", "variant", "dataset", "mean", "std", "n"]].itertuples(index=False)}
+    cells = {
+        ((m, v), d): (mean, std, n)
+        for m, v, d, mean, std, n in summary[["method", "variant", "dataset", "mean", "std", "n"]].itertuples(
+            index=False
+        )
+    }
     return keys, columns, cells
 
 
 def best_per_column(keys, columns, cells, higher_is_better: bool) -> dict[str, float]:
     best = {}
     for column in columns:
-        values = [cells[(k, column)][0] for k in keys if (k, column) in cells
-                  and not math.isnan(cells[(k, column)][0])]
+        values = [cells[(k, column)][0] for k in keys if (k, column) in cells and not math.isnan(cells[(k, column)][0])]
         if values:
             best[column] = max(values) if higher_is_better else min(values)
     return best
@@ -101,14 +114,20 @@ def caption(metric: str, protocol: str, summary: pd.DataFrame) -> str:
     direction = "higher" if spec.higher_is_better else "lower"
     over = f"{seed_text} seed(s)"
     if "folds" in summary and not summary.empty and summary["folds"].max() > 0:
-        over = (f"{_span(summary['n'])} run(s): {_span(summary['folds'])} fold(s) of K-fold "
-                f"cross-validation × {_span(summary['seeds'])} seed(s)")
+        over = (
+            f"{_span(summary['n'])} run(s): {_span(summary['folds'])} fold(s) of K-fold "
+            f"cross-validation × {_span(summary['seeds'])} seed(s)"
+        )
         if summary["strategies"].max() > 1:
             over += " (some cells mix split strategies: select one with --split-strategy)"
-    how = (f"Protocol '{protocol}': {PROTOCOL_NOTES[protocol]}." if spec.definition != "cost" else
-           "Measured while training (the same under every protocol); see docs/metrics.md.")
-    return (f"{spec.display_name} ({metric}, {direction} is better); mean ± std over {over}; "
-            f"best per column marked. {how}")
+    how = (
+        f"Protocol '{protocol}': {PROTOCOL_NOTES[protocol]}."
+        if spec.definition != "cost"
+        else "Measured while training (the same under every protocol); see docs/metrics.md."
+    )
+    return (
+        f"{spec.display_name} ({metric}, {direction} is better); mean ± std over {over}; best per column marked. {how}"
+    )
 
 
 def _span(values) -> str:
@@ -117,16 +136,23 @@ def _span(values) -> str:
 
 
 def cell_records(
-    store: pd.DataFrame, metric: str, protocol: str = "fixed", *, datasets=None, methods=None,
-    train_fraction: float = 1.0, split: str | None = None,
+    store: pd.DataFrame,
+    metric: str,
+    protocol: str = "fixed",
+    *,
+    datasets=None,
+    methods=None,
+    train_fraction: float = 1.0,
+    split: str | None = None,
 ) -> list[dict]:
     """One record (:data:`RECORD_COLUMNS`) per cell of :func:`render`'s table, rows in its order:
     the unrounded mean and std over seeds and the run count ``n``."""
     from mlbench.metrics import get_metric
 
     metric = get_metric(metric).id
-    summary = summarize(store, metric, protocol, datasets=datasets, methods=methods,
-                        train_fraction=train_fraction, split=split)
+    summary = summarize(
+        store, metric, protocol, datasets=datasets, methods=methods, train_fraction=train_fraction, split=split
+    )
     keys, columns, cells = build_grid(summary, datasets=datasets, methods=methods)
     names = method_names(store)
     records = []
@@ -134,15 +160,25 @@ def cell_records(
         for column in columns:
             if ((method, variant), column) in cells:
                 mean, std, n = cells[((method, variant), column)]
-                records.append({"dataset": column, "method": method,
-                                "method_name": names.get(method) or method, "variant": variant,
-                                "protocol": protocol, "metric": metric, "mean": float(mean),
-                                "std": float(std), "n": int(n)})
+                records.append(
+                    {
+                        "dataset": column,
+                        "method": method,
+                        "method_name": names.get(method) or method,
+                        "variant": variant,
+                        "protocol": protocol,
+                        "metric": metric,
+                        "mean": float(mean),
+                        "std": float(std),
+                        "n": int(n),
+                    }
+                )
     return records
 
 
-def mixed_strategies(store: pd.DataFrame, metric: str, protocol: str = "fixed", *,
-                     train_fraction: float = 1.0, split: str | None = None) -> bool:
+def mixed_strategies(
+    store: pd.DataFrame, metric: str, protocol: str = "fixed", *, train_fraction: float = 1.0, split: str | None = None
+) -> bool:
     """Whether some cell averages runs of several split strategies (the caption says so; the
     record formats have no caption, so the CLI warns)."""
     summary = summarize(store, metric, protocol, train_fraction=train_fraction, split=split)
@@ -154,8 +190,10 @@ def format_records(records: list[dict], fmt: str, columns: list[str] = RECORD_CO
     (a list of objects; NaN as null)."""
     frame = pd.DataFrame(records, columns=columns)
     if fmt == "json":
-        clean = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-                 for r in frame.astype(object).to_dict("records")]
+        clean = [
+            {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+            for r in frame.astype(object).to_dict("records")
+        ]
         return json.dumps(clean, indent=2) + "\n"
     if "n" in frame:  # an integer column with gaps (paper cells we did not run) stays integer
         frame["n"] = frame["n"].astype("Int64")
@@ -165,8 +203,15 @@ def format_records(records: list[dict], fmt: str, columns: list[str] = RECORD_CO
 
 
 def render(
-    store: pd.DataFrame, metric: str, protocol: str = "fixed", fmt: str = "rich", *,
-    datasets=None, methods=None, train_fraction: float = 1.0, split: str | None = None,
+    store: pd.DataFrame,
+    metric: str,
+    protocol: str = "fixed",
+    fmt: str = "rich",
+    *,
+    datasets=None,
+    methods=None,
+    train_fraction: float = 1.0,
+    split: str | None = None,
 ):
     """The table as a string (markdown/latex/html; csv/json: :func:`cell_records`) or a rich
     Table (``rich``)."""
@@ -175,11 +220,16 @@ def render(
     if fmt not in FORMATS:
         raise MlbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
     if fmt in RECORD_FORMATS:
-        return format_records(cell_records(store, metric, protocol, datasets=datasets, methods=methods,
-                                           train_fraction=train_fraction, split=split), fmt)
+        return format_records(
+            cell_records(
+                store, metric, protocol, datasets=datasets, methods=methods, train_fraction=train_fraction, split=split
+            ),
+            fmt,
+        )
     spec = get_metric(metric)
-    summary = summarize(store, metric, protocol, datasets=datasets, methods=methods,
-                        train_fraction=train_fraction, split=split)
+    summary = summarize(
+        store, metric, protocol, datasets=datasets, methods=methods, train_fraction=train_fraction, split=split
+    )
     keys, columns, cells = build_grid(summary, datasets=datasets, methods=methods)
     best = best_per_column(keys, columns, cells, spec.higher_is_better)
     text = caption(metric, protocol, summary)

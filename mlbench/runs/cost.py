@@ -209,8 +209,11 @@ class CostMeter:
         elif self._sampler is not None:
             peak = self._sampler.stop()
         if peak is not None:
-            out.update(peak_mb=round(max(peak - self._baseline, 0) / MB, 2),
-                       peak_rss_mb=round(peak / MB, 2), baseline_rss_mb=round(self._baseline / MB, 2))
+            out.update(
+                peak_mb=round(max(peak - self._baseline, 0) / MB, 2),
+                peak_rss_mb=round(peak / MB, 2),
+                baseline_rss_mb=round(self._baseline / MB, 2),
+            )
         out["memory_source"] = self._source
         torch = _torch()
         if torch is not None:  # what fit ran with: a neural method's num_threads sets it in fit
@@ -224,20 +227,26 @@ class CostMeter:
 
 
 #: store metric id -> key of the cost dict
-COST_KEYS = {"fit-seconds": "fit_seconds", "predict-seconds": "predict_seconds",
-             "peak-mb": "peak_mb", "peak-gpu-mb": "peak_gpu_mb"}
+COST_KEYS = {
+    "fit-seconds": "fit_seconds",
+    "predict-seconds": "predict_seconds",
+    "peak-mb": "peak_mb",
+    "peak-gpu-mb": "peak_gpu_mb",
+}
 
 
 def cost_values(cost: dict[str, Any]) -> dict[str, float]:
     """{cost metric id: value} for what was measured (an unmeasured cost has no entry, not 0)."""
-    return {metric: float(cost[key]) for metric, key in COST_KEYS.items()
-            if cost.get(key) is not None}
+    return {metric: float(cost[key]) for metric, key in COST_KEYS.items() if cost.get(key) is not None}
 
 
 def describe(cost: dict[str, Any]) -> str:
     """One line for people: ``fit 1.23 s, predict 0.01 s, peak +45.6 MB``."""
-    parts = [f"{name} {cost[f'{name}_seconds']:.3g} s" for name in ("fit", "predict")
-             if cost.get(f"{name}_seconds") is not None]
+    parts = [
+        f"{name} {cost[f'{name}_seconds']:.3g} s"
+        for name in ("fit", "predict")
+        if cost.get(f"{name}_seconds") is not None
+    ]
     if cost.get("peak_mb") is not None:
         parts.append(f"peak +{cost['peak_mb']:.1f} MB")
     if cost.get("peak_gpu_mb") is not None:

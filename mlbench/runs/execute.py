@@ -31,6 +31,8 @@ from mlbench.errors import MlbenchError
 from mlbench.runs.runner import RunSpec, resolve_runs_dir, run_state, train_run
 
 BACKENDS = ("local", "ray")
+
+
 @dataclass
 class RunResult:
     run_id: str
@@ -83,12 +85,24 @@ def prepare_data(specs: Iterable[RunSpec], data_dir=None, mirror=None, notify=la
 
 # -- execution -------------------------------------------------------------------------------------
 
+
 def execute(
-    items: list[tuple[RunSpec, bool]], *, runs_dir=None, data_dir=None, device: str = "cpu",
-    jobs: int = 1, backend: str = "local", ray_address: str | None = None, ray_gpus: float = 0.0,
-    on_result: Callable[[RunResult], None] = lambda r: None, progress: bool = False,
-    threads_per_job: int | None = None, resume: bool = True, zero_division: float = 0.0,
-    preload: tuple[str, ...] = (), describe: Callable[[RunSpec], str] = lambda spec: "",
+    items: list[tuple[RunSpec, bool]],
+    *,
+    runs_dir=None,
+    data_dir=None,
+    device: str = "cpu",
+    jobs: int = 1,
+    backend: str = "local",
+    ray_address: str | None = None,
+    ray_gpus: float = 0.0,
+    on_result: Callable[[RunResult], None] = lambda r: None,
+    progress: bool = False,
+    threads_per_job: int | None = None,
+    resume: bool = True,
+    zero_division: float = 0.0,
+    preload: tuple[str, ...] = (),
+    describe: Callable[[RunSpec], str] = lambda spec: "",
 ) -> list[RunResult]:
     """Run ``items`` (from :func:`pending_runs`) and return one result per run.
 
@@ -113,29 +127,66 @@ def execute(
         # In-process: Ctrl-C reaches train_run, which marks the run incomplete for the next time.
         results = []
         for spec, force in items:
-            results.append(run_one(spec, runs_dir, data_dir, device, force, progress,
-                                   resume=resume, zero_division=zero_division,
-                                   label=describe(spec)))
+            results.append(
+                run_one(
+                    spec,
+                    runs_dir,
+                    data_dir,
+                    device,
+                    force,
+                    progress,
+                    resume=resume,
+                    zero_division=zero_division,
+                    label=describe(spec),
+                )
+            )
             on_result(results[-1])
         return results
-    return _execute_pool(items, runs_dir, data_dir, device, jobs, on_result, threads_per_job,
-                         {"resume": resume, "zero_division": zero_division}, preload)
+    return _execute_pool(
+        items,
+        runs_dir,
+        data_dir,
+        device,
+        jobs,
+        on_result,
+        threads_per_job,
+        {"resume": resume, "zero_division": zero_division},
+        preload,
+    )
 
 
-def run_one(spec: RunSpec, runs_dir, data_dir, device: str, force: bool = False,
-            progress: bool = False, *, resume: bool = True, zero_division: float = 0.0,
-            label: str = "") -> RunResult:
+def run_one(
+    spec: RunSpec,
+    runs_dir,
+    data_dir,
+    device: str,
+    force: bool = False,
+    progress: bool = False,
+    *,
+    resume: bool = True,
+    zero_division: float = 0.0,
+    label: str = "",
+) -> RunResult:
     """One run; a failure is reported, not raised, so that the other runs go on."""
     from mlbench.methods.neural import resolve_device
 
     started = time.perf_counter()
     try:
-        run_dir, what = train_run(spec, runs_dir=runs_dir, data_dir=data_dir,
-                                  device=resolve_device(device), force=force, resume=resume,
-                                  progress=progress, zero_division=zero_division, label=label)
+        run_dir, what = train_run(
+            spec,
+            runs_dir=runs_dir,
+            data_dir=data_dir,
+            device=resolve_device(device),
+            force=force,
+            resume=resume,
+            progress=progress,
+            zero_division=zero_division,
+            label=label,
+        )
     except Exception as exc:  # noqa: BLE001 (KeyboardInterrupt still propagates)
-        return RunResult(spec.run_id(), "failed", str(Path(runs_dir) / spec.run_id()),
-                         _describe(exc), time.perf_counter() - started)
+        return RunResult(
+            spec.run_id(), "failed", str(Path(runs_dir) / spec.run_id()), _describe(exc), time.perf_counter() - started
+        )
     return RunResult(spec.run_id(), what, str(run_dir), None, time.perf_counter() - started)
 
 
@@ -165,9 +216,17 @@ def _init_worker(threads: int, preload: tuple[str, ...] = ()) -> None:
             pass
 
 
-def _execute_pool(items, runs_dir, data_dir, device, jobs, on_result,
-                  threads_per_job: int | None = None, run_options: dict | None = None,
-                  preload: tuple[str, ...] = ()) -> list[RunResult]:
+def _execute_pool(
+    items,
+    runs_dir,
+    data_dir,
+    device,
+    jobs,
+    on_result,
+    threads_per_job: int | None = None,
+    run_options: dict | None = None,
+    preload: tuple[str, ...] = (),
+) -> list[RunResult]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -175,10 +234,21 @@ def _execute_pool(items, runs_dir, data_dir, device, jobs, on_result,
     # spawn, not fork: a forked copy of a parent that already ran torch can deadlock in OpenMP.
     context = multiprocessing.get_context("spawn")
     results = []
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
-                             initargs=(threads, tuple(preload))) as pool:
-        futures = {pool.submit(run_one, spec, str(runs_dir), None if data_dir is None else str(data_dir),
-                               device, force, **(run_options or {})): spec for spec, force in items}
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=(threads, tuple(preload))
+    ) as pool:
+        futures = {
+            pool.submit(
+                run_one,
+                spec,
+                str(runs_dir),
+                None if data_dir is None else str(data_dir),
+                device,
+                force,
+                **(run_options or {}),
+            ): spec
+            for spec, force in items
+        }
         try:
             for future in as_completed(futures):
                 try:
@@ -196,13 +266,12 @@ def _execute_pool(items, runs_dir, data_dir, device, jobs, on_result,
 
 # -- Ray -------------------------------------------------------------------------------------------
 
+
 def _import_ray():
     try:
         import ray
     except ImportError:
-        raise MlbenchError(
-            "--backend ray needs Ray: `pip install mlbench[ray]` (or `pip install ray`)."
-        ) from None
+        raise MlbenchError("--backend ray needs Ray: `pip install mlbench[ray]` (or `pip install ray`).") from None
     return ray
 
 
@@ -239,18 +308,23 @@ def _ray_task(spec: RunSpec, data_files: dict[str, bytes], device: str, command:
         data_dir, runs_dir = Path(scratch) / "data", Path(scratch) / "runs"
         _unpack_dir(data_files, data_dir / spec.dataset)
         try:
-            run_dir, what = train_run(spec, runs_dir=runs_dir, data_dir=data_dir,
-                                      device=resolve_device(device), force=True)
+            run_dir, what = train_run(
+                spec, runs_dir=runs_dir, data_dir=data_dir, device=resolve_device(device), force=True
+            )
         except Exception as exc:  # noqa: BLE001
             return {"run_id": spec.run_id(), "error": _describe(exc)}
         config = json.loads((run_dir / "config.json").read_text())
         config["command"] = command  # the worker's argv is Ray's, not the user's
         config["executor"] = f"ray ({os.uname().nodename})"
         (run_dir / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-        return {"run_id": spec.run_id(), "what": what, "error": None,
-                "files": _pack_dir(run_dir, skip={"checkpoint.pt"}),
-                "rows": read_store(runs_dir).to_dict("records"),
-                "seconds": time.perf_counter() - started}
+        return {
+            "run_id": spec.run_id(),
+            "what": what,
+            "error": None,
+            "files": _pack_dir(run_dir, skip={"checkpoint.pt"}),
+            "rows": read_store(runs_dir).to_dict("records"),
+            "seconds": time.perf_counter() - started,
+        }
 
 
 def adopt_run(payload: dict, runs_dir: Path) -> RunResult:
@@ -290,8 +364,10 @@ def _submit_and_collect(ray, items, runs_dir, data_dir, device, gpus, on_result)
     from mlbench.data.cache import dataset_dir, resolve_data_dir
 
     root = resolve_data_dir(data_dir)
-    shipped = {name: ray.put(_pack_dir(dataset_dir(root, name), skip={"raw"}))
-               for name in dict.fromkeys(spec.dataset for spec, _ in items)}
+    shipped = {
+        name: ray.put(_pack_dir(dataset_dir(root, name), skip={"raw"}))
+        for name in dict.fromkeys(spec.dataset for spec, _ in items)
+    }
     task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=1)(_ray_task)
     command = shlex.join(sys.argv)
     refs = {task.remote(spec, shipped[spec.dataset], device, command): spec for spec, _ in items}

@@ -88,8 +88,7 @@ class RunProgress:
             self._prior_cache[spec.run_id()] = self.prior(spec)
         if self._prior_cache[spec.run_id()] is not None:
             return self._prior_cache[spec.run_id()]
-        same_method = [s for key, values in self._seconds.items() if key[0] == spec.method
-                       for s in values]
+        same_method = [s for key, values in self._seconds.items() if key[0] == spec.method for s in values]
         return sum(same_method) / len(same_method) if same_method else None
 
     def eta(self) -> tuple[float, int]:
@@ -141,19 +140,27 @@ class RunProgress:
         if skipped:
             text += f" ({skipped} more already complete: skipped; --force redoes them)"
         if n > 1:
-            text += (f", {self.jobs} at a time in worker processes" if self.jobs > 1
-                     else ", one after the other")
+            text += f", {self.jobs} at a time in worker processes" if self.jobs > 1 else ", one after the other"
         seconds, untimed = self.eta()
         if n and untimed < n:
-            basis = ("by the recorded fit times of the same settings" if not untimed else
-                     f"for the {n - untimed} with recorded fit times; {untimed} not timed yet")
+            basis = (
+                "by the recorded fit times of the same settings"
+                if not untimed
+                else f"for the {n - untimed} with recorded fit times; {untimed} not timed yet"
+            )
             text += f"; about {format_eta(seconds)} {basis}"
         return text + "."
 
 
-def finished_line(progress: RunProgress, spec: RunSpec, status: str, seconds: float | None,
-                  run_dir: str | Path | None = None, error: str | None = None,
-                  metrics: dict[str, float] | None = None) -> str:
+def finished_line(
+    progress: RunProgress,
+    spec: RunSpec,
+    status: str,
+    seconds: float | None,
+    run_dir: str | Path | None = None,
+    error: str | None = None,
+    metrics: dict[str, float] | None = None,
+) -> str:
     """One plain line per finished run, e.g.
     ``run 4/9 done  bce · yeast · seed 1  ex-f1 0.630  12.1 s  ETA 40 s  runs/yeast/...``.
     Call after :meth:`RunProgress.done`."""
@@ -183,5 +190,10 @@ def stored_metrics(run_dir: str | Path | None, protocol: str = "fixed") -> dict[
 
 
 __all__ = [
-    "RunProgress", "finished_line", "format_eta", "format_seconds", "run_label", "stored_metrics",
+    "RunProgress",
+    "finished_line",
+    "format_eta",
+    "format_seconds",
+    "run_label",
+    "stored_metrics",
 ]

@@ -55,23 +55,30 @@ def check_runs_dir(runs_dir: Path) -> None:
             if not parent.is_dir():
                 raise MlbenchError(
                     f"the runs directory {runs_dir} is under {parent}, which is a file, not a "
-                    f"directory; choose another with --runs-dir or {RUNS_ENV}.")
+                    f"directory; choose another with --runs-dir or {RUNS_ENV}."
+                )
             if not os.access(parent, os.W_OK | os.X_OK):
                 raise MlbenchError(
                     f"cannot write to the runs directory {runs_dir} ({parent} is not writable); "
-                    f"choose another with --runs-dir or {RUNS_ENV}.")
+                    f"choose another with --runs-dir or {RUNS_ENV}."
+                )
             return
 
 
-def run_config_hash(spec: RunSpec, params: dict[str, Any], provenance: dict[str, Any],
-                    device: str) -> str:
+def run_config_hash(spec: RunSpec, params: dict[str, Any], provenance: dict[str, Any], device: str) -> str:
     """The settings a run's numbers depend on (not its start time or command line): a checkpoint
     or model written under another hash is not this run's."""
-    return config_hash({"method": spec.method, "params": params, "seed": spec.seed,
-                        "device": device, "data_sha256": provenance.get("content_sha256"),
-                        "split_id": provenance.get("split_id"),
-                        "train_fraction": spec.train_fraction})
-
+    return config_hash(
+        {
+            "method": spec.method,
+            "params": params,
+            "seed": spec.seed,
+            "device": device,
+            "data_sha256": provenance.get("content_sha256"),
+            "split_id": provenance.get("split_id"),
+            "train_fraction": spec.train_fraction,
+        }
+    )
 
 
 def train_run(
@@ -112,12 +119,19 @@ def train_run(
         return run_dir, "skipped"
     # The data is loaded (and verified) before an old run is cleared: a refused dataset or
     # split leaves the previous run as it was.
-    data = load_split(spec.dataset, spec.strategy, spec.seed, data_dir=data_dir, ratios=spec.ratios,
-                      train_fraction=spec.train_fraction)
+    data = load_split(
+        spec.dataset,
+        spec.strategy,
+        spec.seed,
+        data_dir=data_dir,
+        ratios=spec.ratios,
+        train_fraction=spec.train_fraction,
+    )
     if data.Y_val.shape[0] == 0 and "selection_metric" in params:
         raise MlbenchError(
             f"{spec.method} selects its epoch on validation data, but this split has no "
-            "validation part (official split with val_fraction = 0); give it val_fraction > 0.")
+            "validation part (official split with val_fraction = 0); give it val_fraction > 0."
+        )
     resuming = resume and state in ("incomplete", "running") and (run_dir / "checkpoint.pt").is_file()
     if resuming:  # a foreign or broken checkpoint is refused before the run's files are touched
         from mlbench.methods.neural import check_checkpoint_file
@@ -152,50 +166,86 @@ def train_run(
     atomic_write_json(run_dir / "status.json", {"state": "running", "started_at": config["started_at"]})
 
     seed_everything(spec.seed)
-    context = FitContext(seed=spec.seed, device=device, run_dir=run_dir, progress=progress,
-                         resume=resuming, label=label,
-                         config_hash=run_config_hash(spec, params, data.provenance, device))
+    context = FitContext(
+        seed=spec.seed,
+        device=device,
+        run_dir=run_dir,
+        progress=progress,
+        resume=resuming,
+        label=label,
+        config_hash=run_config_hash(spec, params, data.provenance, device),
+    )
     meter = CostMeter(device).start()
     try:
         with meter.phase("fit"):
             method.fit(data.X_train, data.Y_train, data.X_val, data.Y_val, context=context)
         with meter.phase("predict"):  # validation and test parts
             # No validation part (official, val_fraction = 0): sklearn estimators reject 0 rows.
-            scores_val = (method.predict_proba(data.X_val) if data.Y_val.shape[0] else
-                          np.zeros(data.Y_val.shape, dtype=np.float32))
+            scores_val = (
+                method.predict_proba(data.X_val)
+                if data.Y_val.shape[0]
+                else np.zeros(data.Y_val.shape, dtype=np.float32)
+            )
             scores_test = method.predict_proba(data.X_test)
     except BaseException as exc:
         meter.stop()
         state = "incomplete" if isinstance(exc, KeyboardInterrupt) else "failed"
-        atomic_write_json(run_dir / "status.json", {"state": state, "error": repr(exc)[:500],
-                                                    "at": _now()})
+        atomic_write_json(run_dir / "status.json", {"state": state, "error": repr(exc)[:500], "at": _now()})
         raise
     cost = meter.stop()
-    atomic_save_npz(run_dir / "scores.npz", compressed=True, scores_val=scores_val,
-                    y_val=data.Y_val, scores_test=scores_test, y_test=data.Y_test,
-                    **{f"extra_{k}": v for k, v in method.extras().items()})
+    atomic_save_npz(
+        run_dir / "scores.npz",
+        compressed=True,
+        scores_val=scores_val,
+        y_val=data.Y_val,
+        scores_test=scores_test,
+        y_test=data.Y_test,
+        **{f"extra_{k}": v for k, v in method.extras().items()},
+    )
     method.save(run_dir / "model.pt")
-    metrics = evaluate_all(data.Y_test, scores_test, data.Y_val, scores_val,
-                           val_protocol_metric(selection_metric or params.get("selection_metric")),
-                           zero_division=zero_division)
+    metrics = evaluate_all(
+        data.Y_test,
+        scores_test,
+        data.Y_val,
+        scores_val,
+        val_protocol_metric(selection_metric or params.get("selection_metric")),
+        zero_division=zero_division,
+    )
     atomic_write_json(run_dir / "metrics.json", metrics)
     finished = _now()
     rows = [
-        {"dataset": data.dataset, "method": spec.method, "variant": spec.variant,
-         "seed": spec.seed, "split": spec.strategy, "split_id": data.split.id,
-         "train_fraction": spec.train_fraction, "protocol": protocol, "metric": metric,
-         "value": value, "run_id": run_id, "finished_at": finished,
-         "method_name": method_cls.display_name or spec.method,
-         "zero_division": result["zero_division"],
-         "data_sha256": data.provenance["content_sha256"]}
+        {
+            "dataset": data.dataset,
+            "method": spec.method,
+            "variant": spec.variant,
+            "seed": spec.seed,
+            "split": spec.strategy,
+            "split_id": data.split.id,
+            "train_fraction": spec.train_fraction,
+            "protocol": protocol,
+            "metric": metric,
+            "value": value,
+            "run_id": run_id,
+            "finished_at": finished,
+            "method_name": method_cls.display_name or spec.method,
+            "zero_division": result["zero_division"],
+            "data_sha256": data.provenance["content_sha256"],
+        }
         for protocol, result in metrics.items()
         for metric, value in [*result["metrics"].items(), *cost_values(cost).items()]
     ]  # a cost is the same under every protocol: one row each, so any --protocol table shows it
     add_rows(runs_dir, rows)
-    atomic_write_json(run_dir / "status.json", {
-        "state": "complete", "finished_at": finished, "fit_seconds": round(cost["fit_seconds"], 3),
-        "predict_seconds": round(cost["predict_seconds"], 3), "resumed": resuming, "cost": cost,
-    })
+    atomic_write_json(
+        run_dir / "status.json",
+        {
+            "state": "complete",
+            "finished_at": finished,
+            "fit_seconds": round(cost["fit_seconds"], 3),
+            "predict_seconds": round(cost["predict_seconds"], 3),
+            "resumed": resuming,
+            "cost": cost,
+        },
+    )
     return run_dir, "resumed" if resuming else "done"
 
 
@@ -208,18 +258,29 @@ def val_protocol_metric(selection_metric: str | None) -> str:
     return selection_metric if selection_metric in THRESHOLD_METRIC_IDS else "ma-f1"
 
 
-def evaluate_all(y_test, scores_test, y_val, scores_val, selection_metric: str = "ma-f1",
-                 zero_division: float = 0.0) -> dict:
+def evaluate_all(
+    y_test, scores_test, y_val, scores_val, selection_metric: str = "ma-f1", zero_division: float = 0.0
+) -> dict:
     """Metrics under every protocol, as stored in ``metrics.json``."""
     out = {}
     for protocol in PROTOCOLS:
         if protocol == "val" and len(y_val) == 0:  # no validation part: nothing to select on
             continue
-        result = evaluate(y_test, scores_test, protocol, y_true_val=y_val, scores_val=scores_val,
-                          selection_metric=selection_metric, zero_division=zero_division)
-        out[protocol] = {"metrics": result.metrics, "thresholds": result.thresholds,
-                         "description": result.description,
-                         "zero_division": result.zero_division}
+        result = evaluate(
+            y_test,
+            scores_test,
+            protocol,
+            y_true_val=y_val,
+            scores_val=scores_val,
+            selection_metric=selection_metric,
+            zero_division=zero_division,
+        )
+        out[protocol] = {
+            "metrics": result.metrics,
+            "thresholds": result.thresholds,
+            "description": result.description,
+            "zero_division": result.zero_division,
+        }
     return out
 
 
@@ -257,31 +318,39 @@ def record_external_predictions(
     from mlbench.metrics import validate_inputs
 
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", name or ""):
-        raise MlbenchError(f"--name {name!r} must be letters, digits and _ . + - (it names a "
-                           "directory and a table row), e.g. --name my-model.")
+        raise MlbenchError(
+            f"--name {name!r} must be letters, digits and _ . + - (it names a "
+            "directory and a table row), e.g. --name my-model."
+        )
     try:
         get_method_class(name)
     except MlbenchError:
         pass
     else:
-        raise MlbenchError(f"--name {name!r} is a built-in or installed method; choose another "
-                           "name for outside predictions, e.g. --name {name}-mine.")
-    data = load_split(dataset, strategy, seed, data_dir=data_dir, ratios=ratios,
-                      train_fraction=train_fraction)
+        raise MlbenchError(
+            f"--name {name!r} is a built-in or installed method; choose another "
+            "name for outside predictions, e.g. --name {name}-mine."
+        )
+    data = load_split(dataset, strategy, seed, data_dir=data_dir, ratios=ratios, train_fraction=train_fraction)
     where = f"the test part of {data.dataset} split '{strategy}' seed {seed} (split id {data.split.id})"
     _same_labels(y_true, data.Y_test, "y_true", where, dataset, strategy, seed)
-    _same_labels(y_true_val, data.Y_val, "y_true_val", where.replace("test part", "validation part"),
-                 dataset, strategy, seed)
+    _same_labels(
+        y_true_val, data.Y_val, "y_true_val", where.replace("test part", "validation part"), dataset, strategy, seed
+    )
     y_test = _dense(data.Y_test)
     if np.shape(scores_test) != y_test.shape:
-        raise MlbenchError(f"scores have shape {scores_test.shape} but {where} is {y_test.shape}; "
-                           "predict every test row and label in the split's order.")
+        raise MlbenchError(
+            f"scores have shape {scores_test.shape} but {where} is {y_test.shape}; "
+            "predict every test row and label in the split's order."
+        )
     _, scores_test, _ = validate_inputs(y_test, scores=scores_test)
     y_val = _dense(data.Y_val)
     if scores_val is not None:
         if np.shape(scores_val) != y_val.shape:
-            raise MlbenchError(f"scores_val have shape {np.shape(scores_val)} but the validation "
-                               f"part is {y_val.shape}; predict the split's validation rows.")
+            raise MlbenchError(
+                f"scores_val have shape {np.shape(scores_val)} but the validation "
+                f"part is {y_val.shape}; predict the split's validation rows."
+            )
         _, scores_val, _ = validate_inputs(y_val, scores=scores_val, names=("y_true_val", "scores_val", "y_pred"))
 
     runs_dir = resolve_runs_dir(runs_dir)
@@ -293,12 +362,27 @@ def record_external_predictions(
         remove_run(runs_dir, run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     finished = _now()
-    atomic_write_json(run_dir / "config.json", {
-        "run_id": run_id, "method": name, "display_name": name, "variant": spec.variant,
-        "external": True, "notes": notes, "predictions": source, "overrides": {}, "params": {},
-        "dataset": data.dataset, "split": data.provenance, "seed": int(seed), "device": None,
-        "versions": versions(), "command": shlex.join(sys.argv), "started_at": finished,
-    })
+    atomic_write_json(
+        run_dir / "config.json",
+        {
+            "run_id": run_id,
+            "method": name,
+            "display_name": name,
+            "variant": spec.variant,
+            "external": True,
+            "notes": notes,
+            "predictions": source,
+            "overrides": {},
+            "params": {},
+            "dataset": data.dataset,
+            "split": data.provenance,
+            "seed": int(seed),
+            "device": None,
+            "versions": versions(),
+            "command": shlex.join(sys.argv),
+            "started_at": finished,
+        },
+    )
     arrays = {"scores_test": scores_test, "y_test": y_test}
     if scores_val is not None:
         arrays.update(scores_val=scores_val, y_val=y_val)
@@ -308,18 +392,34 @@ def record_external_predictions(
         if protocol == "val" and scores_val is None:
             continue
         result = evaluate(y_test, scores_test, protocol, y_true_val=y_val, scores_val=scores_val)
-        metrics[protocol] = {"metrics": result.metrics, "thresholds": result.thresholds,
-                             "description": result.description}
+        metrics[protocol] = {
+            "metrics": result.metrics,
+            "thresholds": result.thresholds,
+            "description": result.description,
+        }
     atomic_write_json(run_dir / "metrics.json", metrics)
-    add_rows(runs_dir, [
-        {"dataset": data.dataset, "method": name, "variant": spec.variant, "seed": int(seed),
-         "split": strategy, "split_id": data.split.id, "train_fraction": train_fraction,
-         "protocol": protocol, "metric": metric, "value": value, "run_id": run_id,
-         "finished_at": finished}
-        for protocol, result in metrics.items() for metric, value in result["metrics"].items()
-    ])
-    atomic_write_json(run_dir / "status.json", {"state": "complete", "finished_at": finished,
-                                                "external": True})
+    add_rows(
+        runs_dir,
+        [
+            {
+                "dataset": data.dataset,
+                "method": name,
+                "variant": spec.variant,
+                "seed": int(seed),
+                "split": strategy,
+                "split_id": data.split.id,
+                "train_fraction": train_fraction,
+                "protocol": protocol,
+                "metric": metric,
+                "value": value,
+                "run_id": run_id,
+                "finished_at": finished,
+            }
+            for protocol, result in metrics.items()
+            for metric, value in result["metrics"].items()
+        ],
+    )
+    atomic_write_json(run_dir / "status.json", {"state": "complete", "finished_at": finished, "external": True})
     return run_dir
 
 
@@ -334,8 +434,11 @@ def _same_labels(given, expected, what: str, where: str, dataset, strategy, seed
         return
     given, expected = np.asarray(given), _dense(expected)
     if given.shape != expected.shape or not np.array_equal(given != 0, expected != 0):
-        detail = (f"shape {given.shape} vs {expected.shape}" if given.shape != expected.shape
-                  else f"{int(((given != 0) != (expected != 0)).any(axis=1).sum())} rows differ")
+        detail = (
+            f"shape {given.shape} vs {expected.shape}"
+            if given.shape != expected.shape
+            else f"{int(((given != 0) != (expected != 0)).any(axis=1).sum())} rows differ"
+        )
         raise MlbenchError(
             f"{what} does not match {where} ({detail}); predict on that split (`mlbench split "
             f"{dataset} --strategy {strategy} --seeds {seed}` saves its indices) or give the "

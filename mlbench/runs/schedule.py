@@ -29,8 +29,13 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def auto_jobs(specs: Sequence[RunSpec], *, is_neural: Callable[[str], bool],
-              estimate: Estimate = lambda spec: None, device: str = "cpu") -> int:
+def auto_jobs(
+    specs: Sequence[RunSpec],
+    *,
+    is_neural: Callable[[str], bool],
+    estimate: Estimate = lambda spec: None,
+    device: str = "cpu",
+) -> int:
     """``--jobs`` when the user gives none: the usable cores, capped by the number of runs;
     1 (in this process) for a single run, on one core, on a GPU (parallel processes would share
     one device), and when every run is a classic method whose recorded fit time (if any) is
@@ -40,17 +45,18 @@ def auto_jobs(specs: Sequence[RunSpec], *, is_neural: Callable[[str], bool],
     cores = usable_cores()
     if cores < 2:
         return 1
-    worth_it = any(is_neural(spec.method) or (estimate(spec) or 0.0) > WORKER_START_SECONDS
-                   for spec in specs)
+    worth_it = any(is_neural(spec.method) or (estimate(spec) or 0.0) > WORKER_START_SECONDS for spec in specs)
     return min(cores, len(specs)) if worth_it else 1
 
 
-def longest_first(items: Iterable, key: Callable, *, is_neural: Callable[[str], bool],
-                  estimate: Estimate = lambda spec: None) -> list:
+def longest_first(
+    items: Iterable, key: Callable, *, is_neural: Callable[[str], bool], estimate: Estimate = lambda spec: None
+) -> list:
     """``items`` ordered longest run first (by recorded fit time; an untimed neural run counts
     as longer than any timed one, an untimed classic run as shorter), so the last run to start is
     a short one and the workers finish close together. ``key(item)`` is the item's RunSpec.
     The order of equal runs is kept; it changes no number, since every run seeds itself."""
+
     def cost(item) -> float:
         spec = key(item)
         seconds = estimate(spec)

@@ -64,8 +64,12 @@ def run_state(run_dir: Path) -> str | None:
     path = run_dir / "status.json"
     if not path.is_file():
         return None
-    status = read_json_checked(path, what="run status file", schema={"state": str},
-                               fix=f"redo the run with `mlbench train ... --force` (or delete {run_dir})")
+    status = read_json_checked(
+        path,
+        what="run status file",
+        schema={"state": str},
+        fix=f"redo the run with `mlbench train ... --force` (or delete {run_dir})",
+    )
     return status["state"]
 
 
@@ -73,8 +77,16 @@ def versions() -> dict[str, str]:
     import importlib.metadata as md
 
     out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for package in ("mlbench", "torch", "numpy", "scipy", "scikit-learn", "scikit-multilearn-ng",
-                    "pandas", "liac-arff"):
+    for package in (
+        "mlbench",
+        "torch",
+        "numpy",
+        "scipy",
+        "scikit-learn",
+        "scikit-multilearn-ng",
+        "pandas",
+        "liac-arff",
+    ):
         try:
             out[package] = md.version(package)
         except md.PackageNotFoundError:
@@ -92,8 +104,12 @@ def load_scores(run_dir: Path) -> dict[str, np.ndarray]:
             f"{run_dir} has no scores.npz (run state: {state or 'unknown'}); finish it with "
             "`mlbench train ... --resume`."
         )
-    return load_npz_checked(path, what="run scores file", keys=("scores_test", "y_test"),
-                            fix="redo the run with `mlbench train ... --force`")
+    return load_npz_checked(
+        path,
+        what="run scores file",
+        keys=("scores_test", "y_test"),
+        fix="redo the run with `mlbench train ... --force`",
+    )
 
 
 def clear_run_dir(run_dir: Path) -> None:

@@ -22,8 +22,20 @@ import pandas as pd
 from mlbench.integrity import read_results_csv
 from mlbench.io import atomic_path, atomic_write_text, file_lock
 
-COLUMNS = ["dataset", "method", "variant", "seed", "split", "split_id", "train_fraction",
-           "protocol", "metric", "value", "run_id", "finished_at"]
+COLUMNS = [
+    "dataset",
+    "method",
+    "variant",
+    "seed",
+    "split",
+    "split_id",
+    "train_fraction",
+    "protocol",
+    "metric",
+    "value",
+    "run_id",
+    "finished_at",
+]
 # Written on every row, optional when reading, so that older stores still load.
 HASH_COLUMNS = ["zero_division", "method_name", "data_sha256"]
 STORE_NAME = "results.csv"
@@ -51,8 +63,7 @@ def add_rows(runs_dir: Path, rows: list[dict]) -> None:
         current = read_store(runs_dir)
         current = current[~current["run_id"].isin(set(new["run_id"]))]
         merged = pd.concat([current, new], ignore_index=True) if len(current) else new
-        merged = merged.sort_values(["dataset", "method", "variant", "seed", "protocol", "metric"],
-                                    kind="stable")
+        merged = merged.sort_values(["dataset", "method", "variant", "seed", "protocol", "metric"], kind="stable")
         write_store(runs_dir, merged)
 
 

@@ -38,8 +38,13 @@ def _arff_parts(directory: Path, stem: str) -> dict[str, Path]:
         base = _strip_arff(path.name)
         if base is None or not path.is_file():
             continue
-        for role, suffix in (("train", "-train"), ("test", "-test"), ("train", "_train"),
-                             ("test", "_test"), ("all", "")):
+        for role, suffix in (
+            ("train", "-train"),
+            ("test", "-test"),
+            ("train", "_train"),
+            ("test", "_test"),
+            ("all", ""),
+        ):
             if base == stem + suffix:
                 found.setdefault(role, path)
     if "train" in found and "test" in found:
@@ -85,8 +90,7 @@ def detect_format(path: Path, name: str) -> str:
             f"_data.npy or .txt/.svm file); {FORMAT_HINT}."
         )
     if not path.exists():
-        raise MlbenchError(f"{path} does not exist; give the file or directory of your dataset "
-                           "with --from PATH.")
+        raise MlbenchError(f"{path} does not exist; give the file or directory of your dataset with --from PATH.")
     lower = path.name.lower()
     if lower.endswith(".xml"):
         return "mulan"
@@ -125,15 +129,16 @@ def locate(fmt: str, path: Path, name: str) -> dict[str, Path]:
         raise MlbenchError(f"unknown format {fmt!r}; {FORMAT_HINT}.")
     path = Path(path).resolve()
     if not path.exists():
-        raise MlbenchError(f"{path} does not exist; give the file or directory of your dataset "
-                           "with --from PATH.")
+        raise MlbenchError(f"{path} does not exist; give the file or directory of your dataset with --from PATH.")
     directory = path if path.is_dir() else path.parent
     if fmt == "mulan":
         if path.is_dir():
             xml = _single(sorted(directory.glob("*.xml")), "Mulan .xml", directory, name)
             if xml is None:
-                raise MlbenchError(f"{directory} has no Mulan .xml file naming the labels; add "
-                                   f"{name}.xml, or use --format meka for an ARFF with -C k.")
+                raise MlbenchError(
+                    f"{directory} has no Mulan .xml file naming the labels; add "
+                    f"{name}.xml, or use --format meka for an ARFF with -C k."
+                )
             stem = xml.stem
         elif path.suffix.lower() == ".xml":
             xml, stem = path, path.stem
@@ -142,8 +147,10 @@ def locate(fmt: str, path: Path, name: str) -> dict[str, Path]:
             stem = re.sub(r"[-_](train|test)$", "", base)
             xml = directory / f"{stem}.xml"
             if not xml.is_file():
-                raise MlbenchError(f"{xml} not found; a Mulan dataset is {stem}.xml plus "
-                                   f"{stem}.arff (or {stem}-train.arff + {stem}-test.arff).")
+                raise MlbenchError(
+                    f"{xml} not found; a Mulan dataset is {stem}.xml plus "
+                    f"{stem}.arff (or {stem}-train.arff + {stem}-test.arff)."
+                )
         parts = _arff_parts(directory, stem)
         if not parts:
             raise MlbenchError(
@@ -164,8 +171,9 @@ def locate(fmt: str, path: Path, name: str) -> dict[str, Path]:
             return {"all": path}
         texts = [p for p in sorted(directory.iterdir()) if p.suffix.lower() in _TEXT_SUFFIXES]
         for stem in (name, *sorted({re.sub(r"[-_](train|test)$", "", p.stem) for p in texts})):
-            split = {role: p for p in texts for role in ("train", "test")
-                     if p.stem in (f"{stem}_{role}", f"{stem}-{role}")}
+            split = {
+                role: p for p in texts for role in ("train", "test") if p.stem in (f"{stem}_{role}", f"{stem}-{role}")
+            }
             if len(split) == 2:
                 return split
         found = _single(texts, "libsvm text", directory, name)
@@ -174,8 +182,7 @@ def locate(fmt: str, path: Path, name: str) -> dict[str, Path]:
         return {"all": found}
     if fmt == "npz":
         if path.is_dir():
-            candidates = [p for p in sorted(directory.glob("*.npz"))
-                          if not p.stem.endswith(("_X", "_Y"))]
+            candidates = [p for p in sorted(directory.glob("*.npz")) if not p.stem.endswith(("_X", "_Y"))]
             found = _single(candidates, ".npz", directory, name)
             if found is None:
                 raise MlbenchError(f"{directory} has no .npz file; give it with --from.")
@@ -190,8 +197,10 @@ def locate(fmt: str, path: Path, name: str) -> dict[str, Path]:
     if path.is_dir():
         data = _single(sorted(directory.glob("*_data.npy")), "_data.npy", directory, name)
         if data is None:
-            raise MlbenchError(f"{directory} has no <name>_data.npy; a bundle is <name>_data.npy "
-                               "plus <name>_{train,val,test}_idx.npy.")
+            raise MlbenchError(
+                f"{directory} has no <name>_data.npy; a bundle is <name>_data.npy "
+                "plus <name>_{train,val,test}_idx.npy."
+            )
     else:
         data = path
     stem = data.name.removesuffix(".npy").removesuffix("_data")
@@ -201,8 +210,9 @@ def locate(fmt: str, path: Path, name: str) -> dict[str, Path]:
     return files
 
 
-def read(fmt: str, name: str, files: dict[str, Path], *, n_features: int | None = None,
-         n_labels: int | None = None) -> Dataset:
+def read(
+    fmt: str, name: str, files: dict[str, Path], *, n_features: int | None = None, n_labels: int | None = None
+) -> Dataset:
     """Parse the files of a user dataset (bundles are read by ``mlbench.data.fetch``)."""
     if fmt in ("mulan", "meka"):
         from mlbench.data.formats.meka import read_arff_dataset

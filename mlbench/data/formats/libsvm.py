@@ -58,18 +58,19 @@ def _read_part(path: Path, n_features: int | None, n_labels: int | None):
             handle.seek(0)
             n_rows, d, L, line_offset = None, n_features, n_labels, 1
         try:
-            X, labels = load_svmlight_file(handle, multilabel=True, zero_based=True,
-                                           dtype=np.float32)
+            X, labels = load_svmlight_file(handle, multilabel=True, zero_based=True, dtype=np.float32)
         except ValueError as exc:
-            raise MlbenchError(f"{path}: not libsvm multi-label text ({exc}); lines must be "
-                               "'l1,l2 f:v f:v ...'.") from None
+            raise MlbenchError(
+                f"{path}: not libsvm multi-label text ({exc}); lines must be 'l1,l2 f:v f:v ...'."
+            ) from None
     X = sp.csr_matrix(X)
     X.sort_indices()
     # Plain files: 1-based feature ids unless some line uses id 0 (scikit-learn's "auto").
     base = 1 if not header and X.nnz and not (X.indices == 0).any() else 0
     if n_rows is not None and X.shape[0] != n_rows:
-        raise MlbenchError(f"{path}: the header says {n_rows} samples but the file has "
-                           f"{X.shape[0]} lines; fix the header or the file.")
+        raise MlbenchError(
+            f"{path}: the header says {n_rows} samples but the file has {X.shape[0]} lines; fix the header or the file."
+        )
     columns = X.indices.astype(np.int64) - base
     if columns.size and columns.max() >= d:
         position = int(np.argmax(columns >= d))
@@ -95,8 +96,9 @@ def _read_part(path: Path, n_features: int | None, n_labels: int | None):
     return X, Y
 
 
-def read_libsvm(name: str, files: dict[str, Path], *, n_features: int | None = None,
-                n_labels: int | None = None) -> Dataset:
+def read_libsvm(
+    name: str, files: dict[str, Path], *, n_features: int | None = None, n_labels: int | None = None
+) -> Dataset:
     parts, codes = [], []
     for role in ("train", "test", "all"):
         if role in files:
@@ -110,6 +112,12 @@ def read_libsvm(name: str, files: dict[str, Path], *, n_features: int | None = N
             codes.append(np.full(X.shape[0], _ROLE_CODES[role], dtype=np.int8))
     X = sp.vstack([p[0] for p in parts], format="csr")
     Y = np.vstack([p[1] for p in parts])
-    return Dataset(name, X, Y, [f"f{j}" for j in range(X.shape[1])],
-                   [f"label{j}" for j in range(Y.shape[1])], np.concatenate(codes),
-                   {"n_missing_imputed": 0, "dropped_attributes": []})
+    return Dataset(
+        name,
+        X,
+        Y,
+        [f"f{j}" for j in range(X.shape[1])],
+        [f"label{j}" for j in range(Y.shape[1])],
+        np.concatenate(codes),
+        {"n_missing_imputed": 0, "dropped_attributes": []},
+    )

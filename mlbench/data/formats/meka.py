@@ -28,7 +28,7 @@ def relation_of(path: Path, max_lines: int = 10_000) -> str:
             for _, line in zip(range(max_lines), handle):
                 stripped = line.strip()
                 if stripped.lower().startswith("@relation"):
-                    return stripped[len("@relation"):].strip()
+                    return stripped[len("@relation") :].strip()
                 if stripped.lower().startswith(("@attribute", "@data")):
                     return ""
     except OSError as exc:
@@ -56,8 +56,7 @@ def read_arff_dataset(name: str, fmt: str, files: dict[str, Path]) -> Dataset:
                     "fix the names in the XML, or pass the XML that belongs to this ARFF."
                 ) from None
             raise
-        if parts and (parsed.feature_names != parts[0].feature_names
-                      or parsed.label_names != parts[0].label_names):
+        if parts and (parsed.feature_names != parts[0].feature_names or parsed.label_names != parts[0].label_names):
             raise MlbenchError(
                 f"{path.name} has different attributes from {files['train'].name}; the train "
                 "and test files of one dataset must declare the same attributes."

@@ -24,8 +24,11 @@ def _load_arrays(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as npz:
             return {key: npz[key] for key in npz.files}
     except ValueError as exc:
-        hint = (" Save names as str arrays (np.array(names, dtype=str)), not object arrays."
-                if "allow_pickle" in str(exc) else "")
+        hint = (
+            " Save names as str arrays (np.array(names, dtype=str)), not object arrays."
+            if "allow_pickle" in str(exc)
+            else ""
+        )
         raise MlbenchError(f"{path}: cannot read as .npz without pickle ({exc}).{hint}") from None
     except (OSError, EOFError) as exc:
         raise MlbenchError(f"{path}: not a readable .npz file ({exc}).") from None
@@ -48,8 +51,10 @@ def read_npz(name: str, files: dict[str, Path]) -> Dataset:
     elif "X" in files:
         X = _load_sparse(files["X"], "X")
     else:
-        raise MlbenchError(f"{path} has no array 'X' and there is no {path.stem}_X.npz beside it; "
-                           "save the features as X (dense) or with scipy.sparse.save_npz.")
+        raise MlbenchError(
+            f"{path} has no array 'X' and there is no {path.stem}_X.npz beside it; "
+            "save the features as X (dense) or with scipy.sparse.save_npz."
+        )
     if "Y" in arrays:
         Y = arrays["Y"]
     elif "Y" in files:
@@ -59,8 +64,7 @@ def read_npz(name: str, files: dict[str, Path]) -> Dataset:
     if X.ndim != 2 or Y.ndim != 2:
         raise MlbenchError(f"{path}: X and Y must be 2-D, got shapes {X.shape} and {Y.shape}.")
     if X.shape[0] != Y.shape[0]:
-        raise MlbenchError(f"{path}: X has {X.shape[0]} rows but Y has {Y.shape[0]}; they must "
-                           "hold the same samples.")
+        raise MlbenchError(f"{path}: X has {X.shape[0]} rows but Y has {Y.shape[0]}; they must hold the same samples.")
     values = X.data if sp.issparse(X) else X
     if not np.issubdtype(values.dtype, np.number) or not np.isfinite(values).all():
         raise MlbenchError(f"{path}: X must be numeric and finite (no NaN/inf); impute first.")
@@ -83,9 +87,15 @@ def read_npz(name: str, files: dict[str, Path]) -> Dataset:
         upstream[idx] = code
     if ("train_idx" in arrays) != ("test_idx" in arrays):
         raise MlbenchError(f"{path}: give both train_idx and test_idx, or neither.")
-    return Dataset(name, X if sp.issparse(X) else np.asarray(X), Y.astype(np.uint8),
-                   feature_names, label_names, upstream,
-                   {"n_missing_imputed": 0, "dropped_attributes": []})
+    return Dataset(
+        name,
+        X if sp.issparse(X) else np.asarray(X),
+        Y.astype(np.uint8),
+        feature_names,
+        label_names,
+        upstream,
+        {"n_missing_imputed": 0, "dropped_attributes": []},
+    )
 
 
 def _names(arrays, key: str, count: int, prefix: str, path: Path) -> list[str]:

@@ -51,9 +51,7 @@ def positive_mask(y_anchor: torch.Tensor, y_ref: torch.Tensor, pattern: str) -> 
     raise ValueError(f"pattern must be 'all' or 'any' here, got {pattern!r}")
 
 
-def supcon_loss(
-    sim: torch.Tensor, pos_mask: torch.Tensor, temperature: float
-) -> tuple[torch.Tensor, torch.Tensor]:
+def supcon_loss(sim: torch.Tensor, pos_mask: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
     """SupCon over one positive set per anchor (MulSupCon paper Eq. 1, used for ALL and ANY).
 
     L^(i) = -1/|P^(i)| sum_{p in P^(i)} log( exp(s_p/τ) / sum_{a in A} exp(s_a/τ) ), with A all N
@@ -193,7 +191,10 @@ def rbf_smoothness_loss(
 
 
 def distribution_contrastive_loss(
-    d_anchor: torch.Tensor, d_ref: torch.Tensor, pos_mask: torch.Tensor, temperature: float,
+    d_anchor: torch.Tensor,
+    d_ref: torch.Tensor,
+    pos_mask: torch.Tensor,
+    temperature: float,
     exclude: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Contrastive similarity of distributions among positives (MulSupConLD-CLD).
@@ -232,9 +233,7 @@ __all__ = [
 # --- MulCon: label-level contrastive loss (LLCL) ---
 
 
-def label_level_contrastive_loss(
-    z: torch.Tensor, labels: torch.Tensor, temperature: float = 0.2
-) -> torch.Tensor:
+def label_level_contrastive_loss(z: torch.Tensor, labels: torch.Tensor, temperature: float = 0.2) -> torch.Tensor:
     """MulCon's label-level contrastive loss, Eq. 8 of Dao et al. (ICLR 2022 submission).
 
     ``z`` (M, d): the L2-normalised projections of the *active* label-level embeddings of a
