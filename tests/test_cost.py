@@ -184,6 +184,10 @@ def test_old_store_without_cost_rows_and_outside_predictions(env, capsys, tmp_pa
     assert_one_line_error(code, err, "no finished runs match")
     code, out, err = run(capsys, "table", "--metric", "ex-f1", "--format", "csv")
     assert code == 0 and "br," in out.lower(), err
+    # asked beside a metric the store has, the absent cost is a warning, not a failure
+    code, out, err = run(capsys, "table", "--metric", "ex-f1", "fit-seconds", "--format", "csv")
+    assert code == 0 and set(pd.read_csv(io.StringIO(out))["metric"]) == {"ex-f1"}
+    assert "no stored run has fit-seconds" in " ".join(err.split())
     # a new run beside the old rows: its cost is shown, the old run counts for quality only
     code, _, err = run(capsys, "train", "--method", "br", "-d", "yeast", "--seed", "1", "-q")
     assert code == 0, err

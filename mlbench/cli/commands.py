@@ -698,6 +698,18 @@ def table(
         )
     _warn_stale(store, data_dir)
     metrics = list(dict.fromkeys(metric))
+    if len(metrics) > 1 and paper is None:  # show what the store has; one absent metric is no reason to fail
+        from mlbench.metrics import get_metric
+
+        stored = set(store["metric"])
+        absent = [m for m in metrics if get_metric(m).id not in stored]
+        if absent and len(absent) < len(metrics):
+            err_console.print(
+                f"[yellow]warning:[/] no stored run has {', '.join(absent)} (e.g. cost rows of runs made "
+                "before mlbench recorded cost); showing the others.",
+                highlight=False,
+            )
+            metrics = [m for m in metrics if m not in absent]
     if paper is not None:
         _paper_tables(store, paper, metrics, protocol, fmt, paper_table, split_strategy)
         return
