@@ -70,10 +70,10 @@ def _child(which: str, dataset: str, data_dir: str, repeats: int, out: str, queu
         else:
             from skmultilearn.adapt import MLkNN as NgMLkNN
 
-            from mlbench.methods.classic import _features, _FeatureScaling
+            from mlbench.methods.classic import feature_matrix
 
-            X, Xt = _features(X), _features(Xt)
-            scaling = _FeatureScaling("minmax", False, X)  # the same features as ours sees
+            X, Xt = feature_matrix(X), feature_matrix(Xt)
+            scaling = MLkNN(k=10, s=1.0).fit(X, Y).scaling_  # the same features as ours sees
             Xs, Xts = scaling.transform(X), scaling.transform(Xt)
             start, start_cpu = time.perf_counter(), time.process_time()
             model = NgMLkNN(k=10, s=1.0, ignore_first_neighbours=1).fit(Xs, Y)
@@ -90,7 +90,13 @@ def _run(which, dataset, data_dir, repeats, out):
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(which, dataset, data_dir, repeats, out, queue))
     proc.start()
-    result = queue.get()
+    while True:  # a child that dies (an import error, out of memory) must not hang the parent
+        try:
+            result = queue.get(timeout=5)
+            break
+        except Exception:
+            if not proc.is_alive():
+                raise SystemExit(f"the {which} measurement on {dataset} failed (exit {proc.exitcode}); see above")
     proc.join()
     return result
 
