@@ -210,6 +210,7 @@ def test_failed_run_is_reported_and_others_go_on(tmp_path, data_dir):
 # -- parallel and Ray --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_jobs_run_in_worker_processes(tmp_path, data_dir):
     runs = tmp_path / "runs"
     specs = [RunSpec("br", "emotions", 0), RunSpec("mlknn", "emotions", 0)]

@@ -202,6 +202,26 @@ def test_paper_records_are_plain_numbers(store, tmp_path):
     assert not out.startswith("#") and "±" not in out and "*" not in out
 
 
+def test_datasets_and_methods_select_columns_and_rows_of_the_layout(store, tmp_path):
+    kw = dict(data_dir=tmp_path, available_methods=AVAILABLE)
+    full = pd.read_csv(io.StringIO(render_paper_table(store, "cgmvae", "ex-f1", "fixed", "csv", **kw)))
+    out = render_paper_table(
+        store, "cgmvae", "ex-f1", "fixed", "csv", datasets=["scene", "yeast"], methods=["mlknn", "br"], **kw
+    )
+    part = pd.read_csv(io.StringIO(out))
+    # the layout's order (yeast before scene, BR before MLkNN), the same cells as the full table
+    assert list(dict.fromkeys(part["dataset"])) == ["yeast", "scene"]
+    assert list(dict.fromkeys(part["method"])) == ["br", "mlknn"]
+    key = ["method", "dataset"]
+    pd.testing.assert_frame_equal(
+        part.set_index(key), full.set_index(key).loc[part.set_index(key).index], check_like=True, check_dtype=False
+    )
+    text = rich_text(render_paper_table(store, "cgmvae", "ex-f1", "fixed", "rich", datasets=["yeast"], **kw))
+    assert "yeast" in text and "scene" not in text and "eBird" not in text
+    with pytest.raises(MlbenchError, match="no dataset 'yaest'; its datasets: ebird"):
+        render_paper_table(store, "cgmvae", "ex-f1", "fixed", "csv", datasets=["yaest"], **kw)
+
+
 def test_caption_states_protocol_seeds_and_oracle(store, tmp_path):
     for protocol in ("fixed", "val", "paper"):
         out = render_paper_table(

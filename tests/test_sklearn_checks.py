@@ -92,10 +92,10 @@ def expected_failed_checks(estimator) -> dict[str, str]:
     return out
 
 
-def _estimators():
+def _estimators(fast: bool):
     out = []
     for method_id in method_ids():
-        if method_id in NOT_YET_CHECKED:
+        if method_id in NOT_YET_CHECKED or (method_id in FAST) != fast:
             continue
         cls = get_method_class(method_id)
         try:
@@ -113,8 +113,13 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-@parametrize_with_checks(_estimators(), expected_failed_checks=expected_failed_checks)
-def test_sklearn_check(estimator, check, request):
-    if type(estimator).id not in FAST:
-        request.applymarker(pytest.mark.slow)
+@parametrize_with_checks(_estimators(fast=True), expected_failed_checks=expected_failed_checks)
+def test_sklearn_check(estimator, check):
+    check(estimator)
+
+
+# A mark at collection time (not request.applymarker at run time), so `-m "not slow"` deselects them.
+@pytest.mark.slow
+@parametrize_with_checks(_estimators(fast=False), expected_failed_checks=expected_failed_checks)
+def test_sklearn_check_slow(estimator, check):
     check(estimator)

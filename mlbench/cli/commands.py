@@ -711,7 +711,7 @@ def table(
             )
             metrics = [m for m in metrics if m not in absent]
     if paper is not None:
-        _paper_tables(store, paper, metrics, protocol, fmt, paper_table, split_strategy)
+        _paper_tables(store, paper, metrics, protocol, fmt, paper_table, split_strategy, datasets, methods)
         return
     from mlbench.results import tables as tb
 
@@ -757,9 +757,9 @@ def table(
         )
 
 
-def _paper_tables(store, paper, metrics, protocol, fmt, paper_table, split) -> None:
+def _paper_tables(store, paper, metrics, protocol, fmt, paper_table, split, datasets, methods) -> None:
     """Each paper table holding one of ``metrics``, once (a table with metrics as its columns
-    shows all of them at once)."""
+    shows all of them at once), with only ``datasets`` and ``methods`` of its layout if given."""
     from mlbench.papers import paper_layout
     from mlbench.papers.plan import choose_table
     from mlbench.results import paper_tables as pt
@@ -774,14 +774,21 @@ def _paper_tables(store, paper, metrics, protocol, fmt, paper_table, split) -> N
         records = [
             r
             for (chosen, _), m in shown.items()
-            for r in pt.paper_table_records(store, paper, m, protocol, chosen, split)
+            for r in pt.paper_table_records(
+                store, paper, m, protocol, chosen, split, datasets=datasets, methods=methods
+            )
         ]
         print(format_records(records, fmt, pt.PAPER_RECORD_COLUMNS), end="")
         return
     for i, ((chosen, _), m) in enumerate(shown.items()):
         if i and fmt != "rich":
             print()
-        print_rendered(pt.render_paper_table(store, paper, m, protocol, fmt, table=chosen, split=split), fmt)
+        print_rendered(
+            pt.render_paper_table(
+                store, paper, m, protocol, fmt, table=chosen, split=split, datasets=datasets, methods=methods
+            ),
+            fmt,
+        )
 
 
 def _warn_stale(store, data_dir) -> None:

@@ -385,7 +385,7 @@ class ExperimentPlan:
 def official_ratios(dataset: str, val_fraction: float, data_dir=None) -> tuple[float, float, float]:
     """Ratios for the ``official`` strategy whose validation share is ``val_fraction`` of the
     upstream training part (the strategy ignores the train/test shares; only the validation size
-    counts). Computed as benchmarks/reproduce_mulsupcon.py did, so run ids match its runs."""
+    counts). Computed as the retired benchmarks/reproduce_mulsupcon.py did, so run ids match its runs."""
     import numpy as np
 
     from mlbench.data import load_dataset

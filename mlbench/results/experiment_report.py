@@ -23,7 +23,7 @@ import numpy as np
 
 from mlbench.io import atomic_write_text, read_json
 from mlbench.papers.catalog import paper_value
-from mlbench.papers.experiment import Experiment, Group, Row, plan_experiment
+from mlbench.papers.experiment import Experiment, Group, Row, plan_experiment, shipped_experiments
 from mlbench.runs.spec import RunSpec, resolve_runs_dir, run_state, versions
 
 FAR_FROM_PAPER = 0.02
@@ -187,7 +187,7 @@ def _group_section(group: Group, plan, runs_dir: Path, far: list, lines: list[st
                             far.append((group.title, dataset, row.label, metric, float(np.mean(first)), ref))
                     paper_text = "-" if ref is None else f"{ref:.3f}" + ("" if same else f" ({row.paper.dataset})")
                     epochs = "/".join(map(str, res["epochs"])) or "-"
-                    fit = f"{np.nanmean(res['fit_seconds']):.0f}" if res["seeds"] else "-"
+                    fit = _seconds(np.nanmean(res["fit_seconds"])) if res["seeds"] else "-"
                     add(
                         f"| {_label(row, res)} | {metric} | "
                         + " | ".join(ours)
@@ -210,8 +210,7 @@ def report_text(
 ) -> str:
     runs_dir = resolve_runs_dir(runs_dir)
     plan = plan_experiment(experiment, groups, data_dir=data_dir)
-    path = experiment.path
-    shown = str(path)
+    shown = _shown_experiment(experiment)
     group_args = f" --groups {' '.join(groups)}" if groups else ""
     lines = [f"# {experiment.title}", ""]
     lines.append(
@@ -264,8 +263,38 @@ def report_text(
     return "\n".join(lines)
 
 
+def _seconds(value: float) -> str:
+    """Two significant figures: BR's 0.12 s must not print as 0."""
+    return "-" if math.isnan(value) else f"{value:.2g}" if value < 10 else f"{value:.0f}"
+
+
+def _shown_experiment(experiment: Experiment) -> str:
+    """How a command names the experiment: the id of a shipped one, else its path (relative to
+    the working directory where it lies below it), so a printed command runs as shown."""
+    path = Path(experiment.path).resolve()
+    for name, shipped in shipped_experiments().items():
+        if Path(shipped).resolve() == path:
+            return name
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def write_experiment_report(experiment: Experiment, out: str | Path, **kwargs) -> Path:
     command = "mlbench " + shlex.join(sys.argv[1:]) if Path(sys.argv[0]).name == "mlbench" else None
+    if command is None:
+        groups = kwargs.get("groups")
+        command = shlex.join(
+            [
+                "mlbench",
+                "report",
+                "--experiment",
+                _shown_experiment(experiment),
+                *(["--groups", *groups] if groups else []),
+            ]
+            + ["--out", str(out)]
+        )
     path = Path(out) / f"{experiment.name}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, report_text(experiment, command=command, **kwargs))

@@ -28,6 +28,7 @@ from mlbench.results.tables import (
     RECORD_COLUMNS,
     RECORD_FORMATS,
     format_records,
+    mean_std_text,
     render_grid,
     summarize,
 )
@@ -98,11 +99,11 @@ def _cell_text(ours, paper_value, paper_missing: bool, note: str | None) -> str:
         theirs = f"{paper_value:.3f}"
     if ours is None:
         return f"– | {theirs}" + (f" | {note}" if note else "")
-    mean, std = ours[0], ours[1]
+    mean, text = ours[0], mean_std_text(*ours[:3])
     if theirs in ("–", "?") or math.isnan(mean):
-        return f"{mean:.3f} ± {std:.3f} | {theirs}"
+        return f"{text} | {theirs}"
     delta = round(mean - paper_value, 3) + 0.0  # + 0.0 turns -0.0 into 0.0: no "-0.000"
-    return f"{mean:.3f} ± {std:.3f} | {theirs} | {delta:+.3f}"
+    return f"{text} | {theirs} | {delta:+.3f}"
 
 
 def _with_reason(label: str, reason: str | None) -> str:
@@ -163,24 +164,36 @@ def render_paper_table(
     *,
     data_dir=None,
     available_methods: Iterable[str] | None = None,
+    datasets: Iterable[str] | None = None,
+    methods: Iterable[str] | None = None,
 ):
     """Render ``table`` of ``paper`` (default: the first one reporting ``metric``) with our numbers.
 
     ``available_methods`` replaces the method registry and ``data_dir`` locates imported bundle
-    datasets; both only decide which reason a cell without runs shows.
+    datasets; both only decide which reason a cell without runs shows. ``datasets`` and
+    ``methods`` keep only those columns and rows of the paper's layout, in the layout's order.
     """
     if fmt not in FORMATS:
         raise MlbenchError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
     if fmt in RECORD_FORMATS:
         return format_records(
             paper_table_records(
-                store, paper, metric, protocol, table, split, data_dir=data_dir, available_methods=available_methods
+                store,
+                paper,
+                metric,
+                protocol,
+                table,
+                split,
+                data_dir=data_dir,
+                available_methods=available_methods,
+                datasets=datasets,
+                methods=methods,
             ),
             fmt,
             PAPER_RECORD_COLUMNS,
         )
     table, layout, metrics, ours, lookup = _prepare(
-        store, paper, metric, protocol, table, split, data_dir, available_methods
+        store, paper, metric, protocol, table, split, data_dir, available_methods, datasets, methods
     )
     if "dataset" in layout["columns"]:
         header, rows = _grid_methods_by_datasets(layout, metric, lookup)
@@ -190,7 +203,7 @@ def render_paper_table(
     return render_grid(rows, header, _caption(paper, table, layout, metrics, protocol, ours, split), fmt)
 
 
-def _prepare(store, paper, metric, protocol, table, split, data_dir, available_methods):
+def _prepare(store, paper, metric, protocol, table, split, data_dir, available_methods, datasets=None, methods=None):
     """(table id, layout, metrics shown, our numbers, lookup) of one paper table."""
     from mlbench.papers import paper_layout
 
@@ -198,6 +211,8 @@ def _prepare(store, paper, metric, protocol, table, split, data_dir, available_m
         raise MlbenchError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOL_NOTES)}.")
     table = choose_table(paper, metric, table)
     layout = paper_layout(paper, table)
+    layout = _keep(layout, "datasets", "dataset_labels", datasets, f"{paper} table {table}")
+    layout = _keep(layout, "methods", "method_labels", methods, f"{paper} table {table}")
     metrics = [metric] if "dataset" in layout["columns"] else list(layout["metrics"])
     layout = _with_outside_methods(layout, store, metrics)
     fractions = sorted({method_fraction(layout, m) for m in layout["methods"]})
@@ -206,6 +221,18 @@ def _prepare(store, paper, metric, protocol, table, split, data_dir, available_m
         paper, table, layout, ours, data_dir, None if available_methods is None else set(available_methods)
     )
     return table, layout, metrics, ours, lookup
+
+
+def _keep(layout: dict, key: str, labels_key: str, wanted, where: str) -> dict:
+    """``layout`` with only the ``wanted`` entries of ``layout[key]`` (and their labels)."""
+    if not wanted:
+        return layout
+    have = list(layout[key])
+    unknown = [w for w in wanted if w not in have]
+    if unknown:
+        raise MlbenchError(f"{where} has no {key[:-1]} {', '.join(map(repr, unknown))}; its {key}: {', '.join(have)}.")
+    keep = [i for i, name in enumerate(have) if name in set(wanted)]
+    return {**layout, key: [have[i] for i in keep], labels_key: [layout[labels_key][i] for i in keep]}
 
 
 def paper_table_records(
@@ -218,13 +245,15 @@ def paper_table_records(
     *,
     data_dir=None,
     available_methods: Iterable[str] | None = None,
+    datasets: Iterable[str] | None = None,
+    methods: Iterable[str] | None = None,
 ) -> list[dict]:
     """One record (:data:`PAPER_RECORD_COLUMNS`) per cell of :func:`render_paper_table`'s table:
     ours (unrounded mean, std, n and the variant used; empty where we have no runs), the paper's
     value (empty where it prints none or its text is unreadable), ``delta`` = ours − paper, and
     ``note``: why a cell has no number of ours. A table with metrics as columns gives every metric."""
     table, layout, metrics, _, lookup = _prepare(
-        store, paper, metric, protocol, table, split, data_dir, available_methods
+        store, paper, metric, protocol, table, split, data_dir, available_methods, datasets, methods
     )
     nan = math.nan
     records = []

@@ -202,6 +202,11 @@ def format_records(records: list[dict], fmt: str, columns: list[str] = RECORD_CO
     return buffer.getvalue()
 
 
+def mean_std_text(mean: float, std: float, n: int | None) -> str:
+    """``mean ± std`` over the runs of a cell; one run has no spread to show, so just its value."""
+    return f"{mean:.3f}" if n == 1 else f"{mean:.3f} ± {std:.3f}"
+
+
 def render(
     store: pd.DataFrame,
     metric: str,
@@ -237,8 +242,8 @@ def render(
     def cell(key, column) -> tuple[str, bool]:
         if (key, column) not in cells:
             return "–", False
-        mean, std, _ = cells[(key, column)]
-        return f"{mean:.3f} ± {std:.3f}", column in best and math.isclose(mean, best[column])
+        mean, std, n = cells[(key, column)]
+        return mean_std_text(mean, std, n), column in best and math.isclose(mean, best[column])
 
     names = method_names(store)
     rows = [(row_label(*key, names), [cell(key, c) for c in columns]) for key in keys]
