@@ -161,7 +161,7 @@ def test_each_format_through_fetch_split_train_table(kind, toy, tmp_path, capsys
     data, runs = tmp_path / "data", tmp_path / "runs"
     dirs = ["--data-dir", data]
     code, out, err = run(
-        capsys, "fetch", "mine", "--from", source, *(["--format", fmt] if fmt else []), *options, *dirs
+        capsys, "fetch", "mine", "--from", source, *(["--input-format", fmt] if fmt else []), *options, *dirs
     )
     assert code == 0, err
     cached = load_cached(data, "mine")
@@ -242,7 +242,7 @@ def test_bad_input_is_one_line_and_writes_nothing(toy, tmp_path, capsys):
     # format not detectable
     (tmp_path / "odd").mkdir()
     (tmp_path / "odd" / "notes.md").write_text("hello\n")
-    cases.append((["fetch", "mine", "--from", tmp_path / "odd"], ["cannot tell the format", "--format mulan|meka"]))
+    cases.append((["fetch", "mine", "--from", tmp_path / "odd"], ["cannot tell the format", "--input-format mulan|meka"]))
     # XML labels missing from the ARFF
     root, _, _ = write_mulan(tmp_path / "mulan", X, Y)
     (root / "toy.xml").write_text((root / "toy.xml").read_text().replace("lab2", "lab9"))
@@ -250,7 +250,7 @@ def test_bad_input_is_one_line_and_writes_nothing(toy, tmp_path, capsys):
     # -C larger than the attribute count
     source, _, _ = write_meka(tmp_path / "meka", X, Y)
     source.write_text(source.read_text().replace("-C 3", "-C 30"))
-    cases.append((["fetch", "mine", "--from", source, "--format", "meka"], ["-C 30", "8 attributes", "set -C"]))
+    cases.append((["fetch", "mine", "--from", source, "--input-format", "meka"], ["-C 30", "8 attributes", "set -C"]))
     # libsvm ids out of range
     bad = tmp_path / "bad_label.txt"
     bad.write_text(f"2 {D} {L}\n0,1 0:1.0\n0,{L} 1:2.0\n")

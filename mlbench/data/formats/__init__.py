@@ -18,7 +18,7 @@ from mlbench.data.cache import Dataset
 from mlbench.errors import MlbenchError
 
 FORMATS = ("mulan", "meka", "libsvm", "npz", "bundle")
-FORMAT_HINT = "pass --format " + "|".join(FORMATS)
+FORMAT_HINT = "pass --input-format " + "|".join(FORMATS)
 _ARFF_SUFFIXES = (".arff", ".arff.gz", ".arff.bz2")
 _TEXT_SUFFIXES = (".txt", ".svm", ".libsvm", ".svmlight")
 
@@ -137,7 +137,7 @@ def locate(fmt: str, path: Path, name: str) -> dict[str, Path]:
             if xml is None:
                 raise MlbenchError(
                     f"{directory} has no Mulan .xml file naming the labels; add "
-                    f"{name}.xml, or use --format meka for an ARFF with -C k."
+                    f"{name}.xml, or use --input-format meka for an ARFF with -C k."
                 )
             stem = xml.stem
         elif path.suffix.lower() == ".xml":
