@@ -77,6 +77,20 @@ def test_predict_proba_shape_range_dtype(data):
     assert est.predict_proba(data[4][:0]).shape == (0, 5)
 
 
+def test_num_threads_holds_for_the_method_only(data):
+    """``num_threads`` applies inside fit and predict and is restored after: it used to stay set
+    for every later run of the process."""
+    seen = []
+    est = BCEMethod(**{**SMALL, "epochs": 1, "num_threads": 2})
+    est.on_epoch_end = lambda stage, record: seen.append(torch.get_num_threads())
+    X, Y, Xv, Yv, Xt, _ = data
+    assert torch.get_num_threads() == 1  # the module's fixture
+    est.fit(X, Y, Xv, Yv, FitContext(progress=False))
+    assert seen == [2] and torch.get_num_threads() == 1
+    est.predict_proba(Xt)
+    assert torch.get_num_threads() == 1
+
+
 def test_sparse_input_matches_dense(data):
     X, Y, Xv, Yv, Xt, _ = data
     dense = BCEMethod(**{**SMALL, "epochs": 2}).fit(X, Y, Xv, Yv, FitContext(progress=False))

@@ -242,7 +242,9 @@ def test_bad_input_is_one_line_and_writes_nothing(toy, tmp_path, capsys):
     # format not detectable
     (tmp_path / "odd").mkdir()
     (tmp_path / "odd" / "notes.md").write_text("hello\n")
-    cases.append((["fetch", "mine", "--from", tmp_path / "odd"], ["cannot tell the format", "--input-format mulan|meka"]))
+    cases.append(
+        (["fetch", "mine", "--from", tmp_path / "odd"], ["cannot tell the format", "--input-format mulan|meka"])
+    )
     # XML labels missing from the ARFF
     root, _, _ = write_mulan(tmp_path / "mulan", X, Y)
     (root / "toy.xml").write_text((root / "toy.xml").read_text().replace("lab2", "lab9"))

@@ -128,7 +128,9 @@ def fetch(
     ] = None,
     fmt: Annotated[
         Optional[str],
-        typer.Option("--input-format", help="Format of --from: mulan | meka | libsvm | npz | bundle (default: detected)."),
+        typer.Option(
+            "--input-format", help="Format of --from: mulan | meka | libsvm | npz | bundle (default: detected)."
+        ),
     ] = None,
     n_features: Annotated[
         Optional[int], typer.Option("--n-features", help="Feature count of headerless libsvm files (or of a bundle).")

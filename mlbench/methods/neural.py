@@ -179,6 +179,20 @@ def _selection_value(y_true: np.ndarray, scores: np.ndarray, metric: str, thresh
     return float(value), t
 
 
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """torch's intra-op thread count set to ``n`` (> 0) inside, and restored after: a method's
+    ``num_threads`` must not leak into the later runs of the same process; 0 leaves it alone."""
+    before = torch.get_num_threads()
+    if n > 0:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if n > 0:
+            torch.set_num_threads(before)
+
+
 class NeuralMethod(MultiLabelMethod):
     """Base class of the neural methods; see the module docstring for the contract."""
 
@@ -267,9 +281,10 @@ class NeuralMethod(MultiLabelMethod):
         ctx = context or FitContext(progress=False)  # no bars inside GridSearchCV & co.
         if Y_val is None:
             X, Y, X_val, Y_val = carve_validation(X, Y, self.validation_fraction, ctx.seed)
-        self._setup(ctx, X, Y, X_val, Y_val)
-        self.module_ = self.build_module(self.n_features_, self.n_labels_).to(self.device_)
-        self.train_stages()
+        with torch_threads(self.hparams["num_threads"]):
+            self._setup(ctx, X, Y, X_val, Y_val)
+            self.module_ = self.build_module(self.n_features_, self.n_labels_).to(self.device_)
+            self.train_stages()
         if ctx.run_dir is not None:
             self.save(Path(ctx.run_dir) / MODEL)
             (Path(ctx.run_dir) / CHECKPOINT).unlink(missing_ok=True)
@@ -278,7 +293,8 @@ class NeuralMethod(MultiLabelMethod):
 
     @torch.no_grad()
     def predict_proba(self, X) -> np.ndarray:
-        return self._scores(self.module_, self._to_device(X)).astype(np.float64)
+        with torch_threads(self.hparams["num_threads"]):
+            return self._scores(self.module_, self._to_device(X)).astype(np.float64)
 
     def predict_scores_tensor(self, module: nn.Module, X: torch.Tensor) -> torch.Tensor:
         """``predict_scores`` over a whole device tensor, batched, in eval mode."""
@@ -493,8 +509,6 @@ class NeuralMethod(MultiLabelMethod):
     def _setup(self, ctx: FitContext, X, Y, X_val, Y_val) -> None:
         self.context_ = ctx
         self.device_ = resolve_device(ctx.device)
-        if self.hparams["num_threads"] > 0:
-            torch.set_num_threads(self.hparams["num_threads"])
         self._check_hparams()
         if self.device_.startswith("cuda"):
             # Only CUDA has nondeterministic kernels. On CPU the call is not needed, and it costs
