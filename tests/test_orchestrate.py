@@ -207,6 +207,23 @@ def test_failed_run_is_reported_and_others_go_on(tmp_path, data_dir):
     assert "mlbench fetch scene" in results[0].error
 
 
+def test_a_run_another_process_is_training_is_refused_and_left_alone(tmp_path, data_dir):
+    """The run lock: a second process (here a second open file, which flock treats alike) that
+    reaches a run being trained gets a one-line refusal; the other runs go on."""
+    from mlbench.io import try_file_lock
+
+    runs = tmp_path / "runs"
+    busy, free = RunSpec("br", "emotions", 0), RunSpec("br", "emotions", 1)
+    lock = runs / ".locks" / (busy.run_id().replace("/", "__") + ".lock")
+    with try_file_lock(lock) as held:
+        assert held
+        results = orc.execute([(busy, False), (free, False)], runs_dir=runs, data_dir=data_dir)
+        assert [r.status for r in results] == ["failed", "done"]
+        assert "being trained by another mlbench process" in results[0].error
+        assert not (runs / busy.run_id()).exists()  # nothing of the other process's run touched
+    assert orc.execute([(busy, False)], runs_dir=runs, data_dir=data_dir)[0].status == "done"
+
+
 # -- parallel and Ray --------------------------------------------------------------------------------
 
 

@@ -29,7 +29,7 @@ from mlbench.data import load_split
 from mlbench.data.splits import DEFAULT_RATIOS
 from mlbench.errors import MlbenchError
 from mlbench.integrity import config_hash, load_npz_checked, read_json_checked  # noqa: F401
-from mlbench.io import atomic_save_npz, atomic_write_json
+from mlbench.io import atomic_save_npz, atomic_write_json, try_file_lock
 from mlbench.methods import FitContext, get_method_class, resolve_params
 from mlbench.methods.neural import seed_everything
 from mlbench.metrics.protocols import PROTOCOLS, evaluate
@@ -109,6 +109,51 @@ def train_run(
     check_seed(spec.seed)
     check_runs_dir(runs_dir)
     read_store(runs_dir)  # an unreadable store is reported now, not after the run
+    # Two mlbench processes on one runs directory (two terminals, two reproduce lanes) must not
+    # train the same run at once: each would clear and rewrite the other's files.
+    with try_file_lock(runs_dir / ".locks" / (run_id.replace("/", "__") + ".lock")) as mine:
+        if not mine:
+            raise MlbenchError(
+                f"run {run_id} is being trained by another mlbench process on {runs_dir}; "
+                "let it finish (rerun this command afterwards to pick up what is left)."
+            )
+        return _train_unlocked(
+            spec,
+            run_id,
+            run_dir,
+            runs_dir,
+            method_cls,
+            params,
+            overrides,
+            data_dir,
+            device,
+            force,
+            resume,
+            progress,
+            selection_metric,
+            zero_division,
+            label,
+        )
+
+
+def _train_unlocked(
+    spec,
+    run_id,
+    run_dir,
+    runs_dir,
+    method_cls,
+    params,
+    overrides,
+    data_dir,
+    device,
+    force,
+    resume,
+    progress,
+    selection_metric,
+    zero_division,
+    label,
+) -> tuple[Path, str]:
+    """:func:`train_run` once its settings are checked and its run lock is held."""
     try:
         state = run_state(run_dir)
     except MlbenchError:
