@@ -101,7 +101,6 @@ def train_run(
     """
     runs_dir = resolve_runs_dir(runs_dir)
     run_id = spec.run_id()
-    run_dir = runs_dir / run_id
     # Everything that can be refused is checked before the run directory is touched.
     overrides = dict(spec.overrides)
     method_cls = get_method_class(spec.method)  # unknown method -> clear error before loading data
@@ -119,31 +118,26 @@ def train_run(
             )
         return _train_unlocked(
             spec,
-            run_id,
-            run_dir,
-            runs_dir,
             method_cls,
             params,
-            overrides,
-            data_dir,
-            device,
-            force,
-            resume,
-            progress,
-            selection_metric,
-            zero_division,
-            label,
+            runs_dir,
+            data_dir=data_dir,
+            device=device,
+            force=force,
+            resume=resume,
+            progress=progress,
+            selection_metric=selection_metric,
+            zero_division=zero_division,
+            label=label,
         )
 
 
 def _train_unlocked(
-    spec,
-    run_id,
-    run_dir,
-    runs_dir,
+    spec: RunSpec,
     method_cls,
-    params,
-    overrides,
+    params: dict,
+    runs_dir: Path,
+    *,
     data_dir,
     device,
     force,
@@ -154,6 +148,8 @@ def _train_unlocked(
     label,
 ) -> tuple[Path, str]:
     """:func:`train_run` once its settings are checked and its run lock is held."""
+    run_id, overrides = spec.run_id(), dict(spec.overrides)
+    run_dir = runs_dir / run_id
     try:
         state = run_state(run_dir)
     except MlbenchError:
