@@ -27,6 +27,7 @@ from mlbench.cli._app import (  # noqa: F401
     console,
     err_console,
     print_json,
+    print_paper_tables,
     print_rendered,
     read_runs_store,
 )
@@ -760,28 +761,9 @@ def table(
 def _paper_tables(store, paper, metrics, protocol, fmt, paper_table, split) -> None:
     """Each paper table holding one of ``metrics``, once (a table with metrics as its columns
     shows all of them at once)."""
-    from mlbench.papers import paper_layout
     from mlbench.papers.plan import choose_table
-    from mlbench.results import paper_tables as pt
-    from mlbench.results.tables import RECORD_FORMATS, format_records
 
-    shown = {}
-    for m in metrics:
-        chosen = choose_table(paper, m, paper_table)
-        by_dataset = "dataset" in paper_layout(paper, chosen)["columns"]
-        shown.setdefault((chosen, m if by_dataset else None), m)
-    if fmt in RECORD_FORMATS:
-        records = [
-            r
-            for (chosen, _), m in shown.items()
-            for r in pt.paper_table_records(store, paper, m, protocol, chosen, split)
-        ]
-        print(format_records(records, fmt, pt.PAPER_RECORD_COLUMNS), end="")
-        return
-    for i, ((chosen, _), m) in enumerate(shown.items()):
-        if i and fmt != "rich":
-            print()
-        print_rendered(pt.render_paper_table(store, paper, m, protocol, fmt, table=chosen, split=split), fmt)
+    print_paper_tables(store, paper, [(choose_table(paper, m, paper_table), m) for m in metrics], protocol, fmt, split)
 
 
 def _warn_stale(store, data_dir) -> None:
