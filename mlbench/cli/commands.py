@@ -150,7 +150,8 @@ def fetch(
 ) -> None:
     """Download, verify (sha256), parse and cache datasets; import your own with --from."""
     from mlbench.data.fetch import fetch_dataset
-    from mlbench.data.registry import DATASETS, get_dataset
+    from mlbench.data.registry import DATASETS
+    from mlbench.data.user_registry import get_dataset
 
     if all_:
         names = [n for n, spec in DATASETS.items() if not spec.is_bundle]
@@ -792,7 +793,7 @@ def verify(
 ) -> None:
     """Re-hash cached data, splits, run directories and the results store; exit 1 on a mismatch."""
     from mlbench.data.cache import resolve_data_dir
-    from mlbench.data.registry import get_dataset
+    from mlbench.data.user_registry import get_dataset
     from mlbench.runs.runner import resolve_runs_dir
     from mlbench.verify import verify_all
 
