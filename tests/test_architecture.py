@@ -100,14 +100,16 @@ def test_no_module_imports_private_names_of_another():
     assert not private, "\n".join(private)
 
 
-def test_no_import_cycle():
-    """Among module-level imports: an import inside a function runs after every module has
-    loaded, which is how a few modules of one stage (data/) reach each other lazily; across
-    stages the layering test already rules out any cycle, lazy or not."""
-    graph = _imports(module_level_only=True)
+def _cycles(graph, skip: frozenset[tuple[str, str]] = frozenset()) -> list[str]:
+    """The import cycles of ``graph`` (from :func:`_imports`), leaving out the edges in ``skip``."""
     modules = set(graph)
     adjacency = {
-        m: {i for t, names, _ in edges for i in _resolve(t, names, modules) if i in modules and i != m}
+        m: {
+            i
+            for t, names, _ in edges
+            for i in _resolve(t, names, modules)
+            if i in modules and i != m and (m, i) not in skip
+        }
         for m, edges in graph.items()
     }
     # A package's __init__ re-exporting its submodules is not a cycle when they never import it back.
@@ -128,7 +130,30 @@ def test_no_import_cycle():
     for module in sorted(adjacency):
         if module not in state:
             visit(module, [])
+    return cycles
+
+
+def test_no_import_cycle():
+    """Among module-level imports; across stages the layering test already rules out any cycle."""
+    cycles = _cycles(_imports(module_level_only=True))
     assert not cycles, "import cycles:\n" + "\n".join(cycles)
+
+
+# The one cycle left when imports inside functions count: the method registry in methods/base.py
+# loads the plugin module, whose classes subclass base's (untangling it moves the registry's
+# lookup functions, which most of the package imports). Nothing else may join it.
+LAZY_CYCLE_EDGES = frozenset({("mlbench.methods.base", "mlbench.methods.plugins")})
+
+
+def test_no_import_cycle_counting_imports_inside_functions():
+    """A lazy import that closes a cycle hides a tangle (data/ had registry -> user_registry ->
+    fetch -> user_registry); none is left but :data:`LAZY_CYCLE_EDGES`."""
+    graph = _imports()
+    cycles = _cycles(graph, skip=LAZY_CYCLE_EDGES)
+    assert not cycles, "import cycles (counting imports inside functions):\n" + "\n".join(cycles)
+    modules = set(graph)
+    edges = {(m, i) for m, e in graph.items() for t, n, _ in e for i in _resolve(t, n, modules)}
+    assert LAZY_CYCLE_EDGES <= edges, "an allowed cycle is gone: remove it from LAZY_CYCLE_EDGES"
 
 
 READ_ONLY = [

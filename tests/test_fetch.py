@@ -12,7 +12,8 @@ import pytest
 from mlbench.data.cache import is_cached, load_cached
 from mlbench.data.download import mirror_url as rewrite
 from mlbench.data.fetch import fetch_dataset
-from mlbench.data.registry import DATASETS, get_dataset
+from mlbench.data.registry import DATASETS
+from mlbench.data.user_registry import get_dataset
 from mlbench.errors import MlbenchError
 
 from .conftest import MIRROR_DIR

@@ -4,6 +4,7 @@ the small one, yeast the one in the papers' tables); nothing touches the network
 
 from __future__ import annotations
 
+import io
 import json
 
 import pandas as pd
@@ -12,6 +13,7 @@ import pytest
 from mlbench.errors import MlbenchError
 from mlbench.io import read_json
 from mlbench.papers import plan as planning
+from mlbench.results.paper_tables import PAPER_RECORD_COLUMNS
 from mlbench.runs import execute as orc
 from mlbench.runs.runner import RunSpec
 from mlbench.runs.store import COLUMNS, STORE_NAME, read_store
@@ -286,6 +288,8 @@ def test_reproduce_cli_trains_renders_and_resumes(tmp_path, data_dir, capsys):
         "--paper",
         "cgmvae",
         "--table",
+        "1",
+        "--table",
         "3",
         "--datasets",
         "yeast",
@@ -302,15 +306,24 @@ def test_reproduce_cli_trains_renders_and_resumes(tmp_path, data_dir, capsys):
         "-q",
     ]
     assert run_cli(args) == 0
-    out = capsys.readouterr().out
-    assert "1 runs needed, 0 already in the store, 1 to run" in out
-    assert "yeast/mlknn/default/iterative-seed0" in out
-    row = next(line for line in out.splitlines() if line.startswith("yeast,mlknn,MLKNN,"))
+    out, err = capsys.readouterr()
+    # the plan and the per-run lines go to stderr: stdout is one CSV of both tables' records
+    assert "1 runs needed, 0 already in the store, 1 to run" in err
+    assert "yeast/mlknn/default/iterative-seed0" in err
+    records = pd.read_csv(io.StringIO(out))
+    assert list(records.columns) == PAPER_RECORD_COLUMNS and out.count("dataset,method,") == 1
+    assert set(zip(records["paper_table"], records["metric"])) == {(1, "ex-f1"), (1, "mi-f1"), (3, "p@1")}
+    row = records[(records["paper_table"] == 3) & (records["method"] == "mlknn") & (records["dataset"] == "yeast")]
+    assert row["paper"].tolist() == [0.73] and row["n"].tolist() == [1]  # MLkNN on yeast, C-GMVAE Table 3
+    assert row["mean"].between(0, 1).all()
+    assert run_cli([*args[:-3], "--format", "json", "-q"]) == 0  # resumed: nothing to run, the same records
+    out, err = capsys.readouterr()
+    assert "1 already in the store, 0 to run" in err
     assert (
-        ",fixed,p@1," in row and ",0.73," in row and row.endswith(",3,")
-    )  # MLkNN on yeast, precision@1 in C-GMVAE Table 3, beside ours
-    assert run_cli(args) == 0
-    assert "1 already in the store, 0 to run" in capsys.readouterr().out
+        pd.DataFrame(json.loads(out))[["paper_table", "metric", "mean"]]
+        .astype({"paper_table": int})
+        .equals(records[["paper_table", "metric", "mean"]])
+    )
     assert run_cli([*args[:-3], "--dry-run"]) == 0
 
 

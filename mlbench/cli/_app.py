@@ -239,3 +239,19 @@ def print_rendered(out, fmt: str) -> None:
         console.print(out)
     else:
         print(out, end="")
+
+
+def print_paper_tables(
+    store, paper: str, tables, protocol: str, fmt: str, split=None, data_dir=None, datasets=None, methods=None
+) -> None:
+    """(table, metric) renderings of a paper's tables: the grid formats one after another, the
+    record formats one document (``table --paper``, and ``reproduce`` after its runs)."""
+    from mlbench.results.paper_tables import render_paper_tables
+
+    renderings = render_paper_tables(
+        store, paper, tables, protocol, fmt, split, data_dir=data_dir, datasets=datasets, methods=methods
+    )
+    for i, out in enumerate(renderings):
+        if i and fmt != "rich":
+            print()
+        print_rendered(out, fmt)

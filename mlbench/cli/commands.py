@@ -27,6 +27,7 @@ from mlbench.cli._app import (  # noqa: F401
     console,
     err_console,
     print_json,
+    print_paper_tables,
     print_rendered,
     read_runs_store,
 )
@@ -151,7 +152,8 @@ def fetch(
 ) -> None:
     """Download, verify (sha256), parse and cache datasets; import your own with --from."""
     from mlbench.data.fetch import fetch_dataset
-    from mlbench.data.registry import DATASETS, get_dataset
+    from mlbench.data.registry import DATASETS
+    from mlbench.data.user_registry import get_dataset
 
     if all_:
         names = [n for n, spec in DATASETS.items() if not spec.is_bundle]
@@ -762,35 +764,18 @@ def table(
 def _paper_tables(store, paper, metrics, protocol, fmt, paper_table, split, datasets, methods) -> None:
     """Each paper table holding one of ``metrics``, once (a table with metrics as its columns
     shows all of them at once), with only ``datasets`` and ``methods`` of its layout if given."""
-    from mlbench.papers import paper_layout
     from mlbench.papers.plan import choose_table
-    from mlbench.results import paper_tables as pt
-    from mlbench.results.tables import RECORD_FORMATS, format_records
 
-    shown = {}
-    for m in metrics:
-        chosen = choose_table(paper, m, paper_table)
-        by_dataset = "dataset" in paper_layout(paper, chosen)["columns"]
-        shown.setdefault((chosen, m if by_dataset else None), m)
-    if fmt in RECORD_FORMATS:
-        records = [
-            r
-            for (chosen, _), m in shown.items()
-            for r in pt.paper_table_records(
-                store, paper, m, protocol, chosen, split, datasets=datasets, methods=methods
-            )
-        ]
-        print(format_records(records, fmt, pt.PAPER_RECORD_COLUMNS), end="")
-        return
-    for i, ((chosen, _), m) in enumerate(shown.items()):
-        if i and fmt != "rich":
-            print()
-        print_rendered(
-            pt.render_paper_table(
-                store, paper, m, protocol, fmt, table=chosen, split=split, datasets=datasets, methods=methods
-            ),
-            fmt,
-        )
+    print_paper_tables(
+        store,
+        paper,
+        [(choose_table(paper, m, paper_table), m) for m in metrics],
+        protocol,
+        fmt,
+        split,
+        datasets=datasets,
+        methods=methods,
+    )
 
 
 def _warn_stale(store, data_dir) -> None:
@@ -819,7 +804,7 @@ def verify(
 ) -> None:
     """Re-hash cached data, splits, run directories and the results store; exit 1 on a mismatch."""
     from mlbench.data.cache import resolve_data_dir
-    from mlbench.data.registry import get_dataset
+    from mlbench.data.user_registry import get_dataset
     from mlbench.runs.runner import resolve_runs_dir
     from mlbench.verify import verify_all
 

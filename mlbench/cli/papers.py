@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Optional
@@ -17,16 +18,19 @@ from mlbench.cli._app import (  # noqa: F401
     JsonFlag,
     Methods,
     Mirror,
+    OutputFormat,
     Paper,
     Protocol,
     RunsDir,
     SplitStrategy,
     TrainFraction,
     app,
+    check_format,
     check_protocol,
     console,
     err_console,
     print_json,
+    print_paper_tables,
     print_rendered,
     read_runs_store,
 )
@@ -103,10 +107,11 @@ def reproduce(
         typer.Option("--data-efficiency", help="Also the runs of C-GMVAE Fig. 2 (10/50/100% of the training data)."),
     ] = False,
     metric: Annotated[
-        Optional[str], typer.Option("--metric", help="Render only this metric's tables afterwards.")
+        Optional[list[str]],
+        typer.Option("--metric", help="Render only these metrics' tables afterwards (`--metric ex-f1 ma-f1`)."),
     ] = None,
     protocol: Protocol = "fixed",
-    fmt: Annotated[str, typer.Option("--format", help="rich | markdown | latex | csv | html.")] = "rich",
+    fmt: OutputFormat = "rich",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; train nothing.")] = False,
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda.")] = "auto",
     runs_dir: RunsDir = None,
@@ -122,12 +127,13 @@ def reproduce(
 ) -> None:
     """Train what a paper's tables (--paper) or an experiment file (--experiment) needs and the store lacks (rerun to resume)."""
     from mlbench.papers import plan as planning
-    from mlbench.results.paper_tables import render_paper_table
+    from mlbench.results.tables import RECORD_FORMATS
     from mlbench.runs import execute as orc
     from mlbench.runs.spec import check_seed
 
     _paper_or_experiment(paper, experiment)
     check_protocol(protocol)
+    fmt = check_format(fmt)  # before hours of training, not after
     seeds = [check_seed(s) for s in seeds]
     if backend == "local" and not dry_run:  # a missing GPU is one error now, not one per run later
         from mlbench.methods.neural import resolve_device
@@ -167,21 +173,23 @@ def reproduce(
     if split_strategy == "kfold":  # tables average the folds of this K
         split_strategy = f"kfold{folds}"
     todo = orc.pending_runs(plan.specs, runs_dir)
-    _print_plan(plan, todo, dry_run)
-    if dry_run:
-        return
-    results = []
-    if todo:
-        results = _run_plan(
-            todo, runs_dir, data_dir, mirror, device, jobs, backend, ray_address, ray_gpus, quiet, threads_per_job
-        )
+    # csv/json: the records alone on stdout; the plan and the per-run lines go to stderr
+    with contextlib.redirect_stdout(sys.stderr) if fmt in RECORD_FORMATS else contextlib.nullcontext():
+        _print_plan(plan, todo, dry_run)
+        if dry_run:
+            return
+        results = []
+        if todo:
+            results = _run_plan(
+                todo, runs_dir, data_dir, mirror, device, jobs, backend, ray_address, ray_gpus, quiet, threads_per_job
+            )
     store = read_runs_store(runs_dir)
-    for i, (tbl, m) in enumerate(planning.tables_to_render(plan, store, metric)):
-        if i and fmt != "rich":
-            print()
-        print_rendered(
-            render_paper_table(store, paper, m, protocol, fmt, table=tbl, split=split_strategy, data_dir=data_dir), fmt
-        )
+    if metric:
+        shown = [pair for m in dict.fromkeys(metric) for pair in planning.tables_to_render(plan, store, m)]
+        shown.sort(key=lambda pair: plan.tables.index(pair[0]))  # in the paper's order; stable: metrics as given
+    else:
+        shown = planning.tables_to_render(plan, store)
+    print_paper_tables(store, paper, shown, protocol, fmt, split_strategy, data_dir)
     _exit_on_failures(results)
 
 
@@ -464,7 +472,13 @@ def check(
 
 @app.command()
 def stats(
-    metric: Annotated[str, typer.Option("--metric", help="Metric id, e.g. ex-f1.")] = "ex-f1",
+    metric: Annotated[
+        list[str],
+        typer.Option(
+            "--metric",
+            help="Metric id(s), e.g. ex-f1 (`--metric ex-f1 ma-f1`: one test per metric, in that order).",
+        ),
+    ] = ["ex-f1"],
     methods: Methods = None,
     datasets: Datasets = None,
     protocol: Protocol = "fixed",
@@ -474,25 +488,53 @@ def stats(
         typer.Option("--paired", help="Wilcoxon signed-rank test of two methods over (dataset, seed): `--paired A B`."),
     ] = None,
     cd_diagram: Annotated[
-        Optional[Path], typer.Option("--cd-diagram", help="Write the CD diagram to STEM.png and STEM.svg.")
+        Optional[Path],
+        typer.Option(
+            "--cd-diagram",
+            help="Write the CD diagram to STEM.png and STEM.svg (several metrics: STEM-<metric>.png/.svg each).",
+        ),
     ] = None,
     train_fraction: TrainFraction = 1.0,
     split_strategy: SplitStrategy = None,
     runs_dir: RunsDir = None,
-    as_json: JsonFlag = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Machine-readable output: one object per metric (several: a JSON list).")
+    ] = False,
 ) -> None:
-    """Friedman test over datasets with Nemenyi post-hoc (and CD diagram), or a paired test."""
+    """Friedman test over datasets with Nemenyi post-hoc (and CD diagram), or a paired test; one per metric."""
     from mlbench.metrics import get_metric
-    from mlbench.results import stats as st
 
     check_protocol(protocol)
-    spec = get_metric(metric)
+    specs = list({spec.id: spec for spec in map(get_metric, metric)}.values())  # aliases named twice: once
     store = read_runs_store(runs_dir)
     filters = dict(train_fraction=train_fraction, split=split_strategy)
-    if paired:
-        result = st.paired_test(store, spec.id, paired[0], paired[1], protocol, datasets=datasets, **filters)
-        _show_paired(result, spec, as_json)
-        return
+    records = []
+    for spec in specs:
+        if paired:
+            records.append(_paired_of(store, spec, paired, protocol, datasets, filters, as_json))
+            continue
+        stem = cd_diagram
+        if cd_diagram is not None and len(specs) > 1:  # one diagram per metric, named after it
+            stem = cd_diagram.with_name(f"{cd_diagram.name}-{_slug(spec.id)}")
+        records.append(_friedman_of(store, spec, protocol, methods, datasets, alpha, stem, filters, as_json))
+    if as_json:  # one metric: the object alone, as before several were accepted
+        print_json(records[0] if len(records) == 1 else records)
+
+
+def _paired_of(store, spec, paired, protocol, datasets, filters, as_json) -> dict:
+    from mlbench.results import stats as st
+
+    result = st.paired_test(store, spec.id, paired[0], paired[1], protocol, datasets=datasets, **filters)
+    if not as_json:
+        _show_paired(result, spec)
+    return {**result.to_dict(), "metric": spec.id}
+
+
+def _friedman_of(store, spec, protocol, methods, datasets, alpha, cd_stem, filters, as_json) -> dict:
+    """Friedman (+ Nemenyi, + the CD diagram at ``cd_stem``) of one metric: shown unless
+    ``as_json``; returned as the --json object."""
+    from mlbench.results import stats as st
+
     matrix, dropped, left_out = st.performance_matrix(
         store, spec.id, protocol, methods=methods, datasets=datasets, **filters
     )
@@ -501,35 +543,32 @@ def stats(
         result.critical_difference = st.critical_difference(result.n_methods, result.n_datasets, alpha)
         result.nemenyi_pvalues = st.nemenyi_pvalues(matrix)
     except MlbenchError as exc:  # scikit-posthocs missing: Friedman alone is still useful
-        if cd_diagram is not None:
+        if cd_stem is not None:
             raise
         err_console.print(f"[yellow]note:[/] {exc}", highlight=False)
-    if cd_diagram is not None:
+    if cd_stem is not None:
         from mlbench.results.plots import cd_diagram as draw
         from mlbench.results.tables import method_names
 
         paths = draw(
             matrix,
-            cd_diagram,
+            cd_stem,
             higher_is_better=spec.higher_is_better,
             alpha=alpha,
             title=spec.id,
             names=method_names(store),
         )
-    if as_json:
-        print_json(
-            {
-                **result.to_dict(),
-                "metric": spec.id,
-                "protocol": protocol,
-                "dropped_datasets": dropped,
-                "dropped_methods": left_out,
-            }
-        )
-        return
-    _show_friedman(matrix, result, spec, protocol, dropped, left_out)
-    if cd_diagram is not None:
-        console.print("[green]✓[/] CD diagram: " + ", ".join(map(str, paths)), highlight=False)
+    if not as_json:
+        _show_friedman(matrix, result, spec, protocol, dropped, left_out)
+        if cd_stem is not None:
+            console.print("[green]✓[/] CD diagram: " + ", ".join(map(str, paths)), highlight=False)
+    return {
+        **result.to_dict(),
+        "metric": spec.id,
+        "protocol": protocol,
+        "dropped_datasets": dropped,
+        "dropped_methods": left_out,
+    }
 
 
 def _show_friedman(matrix, result, spec, protocol, dropped, left_out) -> None:
@@ -571,10 +610,7 @@ def _show_friedman(matrix, result, spec, protocol, dropped, left_out) -> None:
         console.print(pv)
 
 
-def _show_paired(result, spec, as_json: bool) -> None:
-    if as_json:
-        print_json({**result.to_dict(), "metric": spec.id})
-        return
+def _show_paired(result, spec) -> None:
     better = "higher" if spec.higher_is_better else "lower"
     console.print(
         f"{result.method_a} vs {result.method_b} on {spec.display_name} ({spec.id}, {better} is "
@@ -618,7 +654,7 @@ def _done(paths) -> None:
 @plot_app.command("bars")
 def plot_bars(
     metrics: Annotated[
-        list[str], typer.Option("--metrics", help="One figure per metric (`--metrics ex-f1 ma-f1`).")
+        list[str], typer.Option("--metrics", help="Metric id(s): one figure per metric (`--metrics ex-f1 ma-f1`).")
     ] = ["ex-f1"],
     out: Out = Path("plots"),
     methods: Methods = None,
@@ -651,7 +687,9 @@ def plot_bars(
 
 @plot_app.command("data-efficiency")
 def plot_data_efficiency(
-    metric: Annotated[str, typer.Option("--metric", help="Metric id.")] = "ma-f1",
+    metric: Annotated[
+        list[str], typer.Option("--metric", help="Metric id(s): one figure per metric (`--metric ma-f1 mi-f1`).")
+    ] = ["ma-f1"],
     baseline: Annotated[str, typer.Option("--baseline", help="Method the improvements are relative to.")] = "c2ae",
     out: Out = Path("plots"),
     methods: Methods = None,
@@ -665,19 +703,21 @@ def plot_data_efficiency(
     from mlbench.results.plots import data_efficiency
 
     check_protocol(protocol)
-    out = _out_dir(out) / f"data-efficiency-{_slug(metric)}"
-    _done(
-        data_efficiency(
-            read_runs_store(runs_dir),
-            out,
-            metric,
-            protocol,
-            baseline=baseline,
-            methods=methods,
-            datasets=datasets,
-            split=split_strategy,
+    out = _out_dir(out)
+    store = read_runs_store(runs_dir)
+    for m in dict.fromkeys(metric):
+        _done(
+            data_efficiency(
+                store,
+                out / f"data-efficiency-{_slug(m)}",
+                m,
+                protocol,
+                baseline=baseline,
+                methods=methods,
+                datasets=datasets,
+                split=split_strategy,
+            )
         )
-    )
 
 
 @plot_app.command("heatmap")
@@ -711,7 +751,9 @@ def plot_heatmap(
 
 @plot_app.command("cd")
 def plot_cd(
-    metric: Annotated[str, typer.Option("--metric", help="Metric id.")] = "ex-f1",
+    metric: Annotated[
+        list[str], typer.Option("--metric", help="Metric id(s): one diagram per metric (`--metric ex-f1 ma-f1`).")
+    ] = ["ex-f1"],
     out: Out = Path("plots"),
     methods: Methods = None,
     datasets: Datasets = None,
@@ -725,28 +767,29 @@ def plot_cd(
     from mlbench.metrics import get_metric
     from mlbench.results.plots import cd_diagram
     from mlbench.results.stats import performance_matrix
-
-    check_protocol(protocol)
-    spec = get_metric(metric)
     from mlbench.results.tables import method_names
 
+    check_protocol(protocol)
+    specs = list({spec.id: spec for spec in map(get_metric, metric)}.values())
+    out = _out_dir(out)
     store = read_runs_store(runs_dir)
-    matrix, _, _ = performance_matrix(
-        store,
-        spec.id,
-        protocol,
-        methods=methods,
-        datasets=datasets,
-        train_fraction=train_fraction,
-        split=split_strategy,
-    )
-    _done(
-        cd_diagram(
-            matrix,
-            _out_dir(out) / f"cd-{_slug(spec.id)}",
-            higher_is_better=spec.higher_is_better,
-            alpha=alpha,
-            title=spec.id,
-            names=method_names(store),
+    for spec in specs:
+        matrix, _, _ = performance_matrix(
+            store,
+            spec.id,
+            protocol,
+            methods=methods,
+            datasets=datasets,
+            train_fraction=train_fraction,
+            split=split_strategy,
         )
-    )
+        _done(
+            cd_diagram(
+                matrix,
+                out / f"cd-{_slug(spec.id)}",
+                higher_is_better=spec.higher_is_better,
+                alpha=alpha,
+                title=spec.id,
+                names=method_names(store),
+            )
+        )

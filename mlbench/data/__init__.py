@@ -18,8 +18,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from mlbench.data.cache import Dataset, load_cached, resolve_data_dir
-from mlbench.data.registry import DATASETS, DatasetSpec, get_dataset
+from mlbench.data.registry import DATASETS, DatasetSpec
 from mlbench.data.splits import DEFAULT_RATIOS, Split, get_split, train_subset
+from mlbench.data.user_registry import get_dataset
 
 __all__ = ["DATASETS", "Dataset", "DatasetSpec", "SplitData", "get_dataset", "load_dataset", "load_split"]
 

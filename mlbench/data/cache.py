@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from mlbench.data.inputs import check_inputs
+from mlbench.data.registry import DATASETS
 from mlbench.errors import MlbenchError
 from mlbench.integrity import (
     CorruptFileError,
@@ -177,8 +179,6 @@ def is_cached(data_dir: Path, name: str) -> bool:
 
 
 def refetch_command(name: str) -> str:
-    from mlbench.data.registry import DATASETS
-
     spec = DATASETS.get(name)
     bundle = " --from DIR" if spec is not None and spec.is_bundle else ""
     return f"`mlbench fetch {name}{bundle} --force`"
@@ -211,10 +211,7 @@ def load_cached(data_dir: Path, name: str, *, verify: bool = False) -> Dataset:
     record = meta.get("dataset_file")
     if isinstance(record, dict) and not matches_record(npz_path, record, full=verify):
         raise modified
-    if meta.get("origin") == "local":  # a user's files: refuse a cache they no longer match
-        from mlbench.data.user_registry import check_inputs
-
-        check_inputs(name, meta)
+    check_inputs(name, meta)  # a user's local files: refuse a cache they no longer match
     arrays = load_npz_checked(npz_path, what="the cached dataset file", fix=fix, keys=("Y", "upstream_split"))
     try:
         if "X" in arrays:

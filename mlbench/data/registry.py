@@ -13,13 +13,16 @@ sha256) and a format:
 
 The union files Mulan also ships (``<name>.arff``) are the concatenation of train and test, so
 they are not fetched: the split files give the same data plus the upstream train/test membership.
+
+Only the built-in datasets: :func:`mlbench.data.user_registry.get_dataset` looks a name up here
+and then in the user's registry (which imports this module, never the reverse).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mlbench.errors import MlbenchError, suggest
+from mlbench.errors import MlbenchError
 
 
 @dataclass(frozen=True)
@@ -609,24 +612,3 @@ _SPECS = [
 
 DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in _SPECS}
 ALIASES = {alias.lower(): spec.name for spec in _SPECS for alias in spec.aliases}
-
-
-def get_dataset(name: str, data_dir=None) -> DatasetSpec:
-    """The spec for ``name`` (case-insensitive; aliases such as ``bkms`` accepted), else the
-    user dataset ``name`` of the data directory's user registry (:mod:`mlbench.data.user_registry`)."""
-    key = name.lower()
-    key = ALIASES.get(key, key)
-    if key in DATASETS:
-        return DATASETS[key]
-    from mlbench.data.user_registry import user_specs
-
-    users = user_specs(data_dir)
-    if name in users:
-        return users[name]
-    folded = {n.lower(): spec for n, spec in users.items()}
-    if key in folded:
-        return folded[key]
-    raise MlbenchError(
-        suggest(name, [*DATASETS, *users], "dataset") + " See `mlbench datasets`; "
-        "import a dataset of your own with `mlbench fetch NAME --from PATH`."
-    )

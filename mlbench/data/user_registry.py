@@ -32,12 +32,12 @@ from typing import Any
 
 from mlbench import __version__
 from mlbench.data.cache import is_cached, load_cached, resolve_data_dir, save_dataset
-from mlbench.data.registry import DatasetSpec, RemoteFile, Source
-from mlbench.errors import MlbenchError
+from mlbench.data.inputs import LOCAL, check_unchanged
+from mlbench.data.registry import ALIASES, DATASETS, DatasetSpec, RemoteFile, Source
+from mlbench.errors import MlbenchError, suggest
 from mlbench.io import atomic_write_json, file_lock
 
 REGISTRY_NAME = "user-datasets.json"
-LOCAL = "local"
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
 _ROLES = ("train", "test", "all", "xml", "X", "Y", "data", "train_idx", "val_idx", "test_idx")
@@ -48,8 +48,6 @@ def registry_path(data_dir) -> Path:
 
 
 def is_builtin(name: str) -> bool:
-    from mlbench.data.registry import ALIASES, DATASETS
-
     key = name.lower()
     return key in DATASETS or key in ALIASES
 
@@ -169,6 +167,25 @@ def user_entries(data_dir=None) -> dict[str, dict]:
 def user_specs(data_dir=None) -> dict[str, DatasetSpec]:
     """Every dataset of the data directory's user registry, by name."""
     return {name: entry_to_spec(e) for name, e in user_entries(data_dir).items()}
+
+
+def get_dataset(name: str, data_dir=None) -> DatasetSpec:
+    """The spec for ``name`` (case-insensitive; aliases such as ``bkms`` accepted), else the
+    user dataset ``name`` of the data directory's user registry."""
+    key = name.lower()
+    key = ALIASES.get(key, key)
+    if key in DATASETS:
+        return DATASETS[key]
+    users = user_specs(data_dir)
+    if name in users:
+        return users[name]
+    folded = {n.lower(): spec for n, spec in users.items()}
+    if key in folded:
+        return folded[key]
+    raise MlbenchError(
+        suggest(name, [*DATASETS, *users], "dataset") + " See `mlbench datasets`; "
+        "import a dataset of your own with `mlbench fetch NAME --from PATH`."
+    )
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -318,7 +335,7 @@ def import_local(
 
 
 def _import_user_bundle(name, files, data_dir, n_features, n_labels, provenance):
-    from mlbench.data.fetch import import_bundle
+    from mlbench.data.bundle import import_bundle  # downloads (pooch): only when importing a bundle
     from mlbench.data.registry import BundleLayout
 
     if n_labels is None:
@@ -355,7 +372,7 @@ def fetch_local(spec: DatasetSpec, data_dir=None, *, force: bool = False):
                 f"{path}, an input file of {spec.name!r}, is gone and the dataset is not cached "
                 f"in {data_dir}; import it again with `mlbench fetch {spec.name} --from PATH --force`."
             )
-        _check_unchanged(spec.name, f, entry.get("imported_from"), size_key="size")
+        check_unchanged(spec.name, f, entry.get("imported_from"), size_key="size")
     options = entry.get("options", {})
     return import_local(
         spec.name,
@@ -366,27 +383,3 @@ def fetch_local(spec: DatasetSpec, data_dir=None, *, force: bool = False):
         n_features=options.get("n_features"),
         n_labels=options.get("n_labels"),
     )
-
-
-def _check_unchanged(name: str, record: dict, imported_from, size_key: str = "bytes") -> None:
-    from mlbench.data.download import sha256_of
-
-    path = Path(record["path"])
-    stat = path.stat()
-    if stat.st_size == record.get(size_key) and stat.st_mtime_ns == record.get("mtime_ns"):
-        return  # untouched since import: skip re-hashing (a file is re-hashed once touched)
-    if sha256_of(path) != record["sha256"]:
-        raise MlbenchError(
-            f"{path}, an input file of dataset {name!r}, changed since it was imported (sha256 "
-            f"was {record['sha256'][:12]}...); re-import it with `mlbench fetch {name} --from "
-            f"{imported_from or path} --force` (runs made before keep the old checksum)."
-        )
-
-
-def check_inputs(name: str, meta: dict) -> None:
-    """Refuse the cache of a local dataset whose input files changed (missing ones are fine)."""
-    if meta.get("origin") != LOCAL:
-        return
-    for record in meta.get("files", []):
-        if "path" in record and Path(record["path"]).is_file():
-            _check_unchanged(name, record, meta.get("imported_from"))

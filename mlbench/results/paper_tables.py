@@ -203,6 +203,55 @@ def render_paper_table(
     return render_grid(rows, header, _caption(paper, table, layout, metrics, protocol, ours, split), fmt)
 
 
+def render_paper_tables(
+    store: pd.DataFrame,
+    paper: str,
+    tables: Iterable[tuple[str, str]],
+    protocol: str = "fixed",
+    fmt: str = "rich",
+    split: str | None = None,
+    *,
+    data_dir=None,
+    datasets: Iterable[str] | None = None,
+    methods: Iterable[str] | None = None,
+) -> list:
+    """Several (table, metric) renderings of ``paper``, each once (a table whose columns are
+    metrics shows all of them in one rendering, whichever of them is named): one
+    :func:`render_paper_table` output per rendering, or for the record formats a single
+    document of all their records (one header, a ``paper_table`` column). ``datasets`` and
+    ``methods``: as for :func:`render_paper_table`."""
+    from mlbench.papers import paper_layout
+
+    shown = {}
+    for table, metric in tables:
+        by_dataset = "dataset" in paper_layout(paper, table)["columns"]
+        shown.setdefault((table, metric if by_dataset else None), metric)
+    if fmt in RECORD_FORMATS:
+        records = [
+            r
+            for (table, _), metric in shown.items()
+            for r in paper_table_records(
+                store, paper, metric, protocol, table, split, data_dir=data_dir, datasets=datasets, methods=methods
+            )
+        ]
+        return [format_records(records, fmt, PAPER_RECORD_COLUMNS)]
+    return [
+        render_paper_table(
+            store,
+            paper,
+            metric,
+            protocol,
+            fmt,
+            table=table,
+            split=split,
+            data_dir=data_dir,
+            datasets=datasets,
+            methods=methods,
+        )
+        for (table, _), metric in shown.items()
+    ]
+
+
 def _prepare(store, paper, metric, protocol, table, split, data_dir, available_methods, datasets=None, methods=None):
     """(table id, layout, metrics shown, our numbers, lookup) of one paper table."""
     from mlbench.papers import paper_layout
