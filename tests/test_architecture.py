@@ -222,6 +222,22 @@ def test_read_only_commands_never_import_torch(tmp_path):
     assert "NO-TORCH" in done.stdout, done.stderr[-2000:]
 
 
+def test_help_and_table_do_not_load_scipy_sparse(tmp_path):
+    """scipy.sparse costs ~20% of `mlbench table`'s start-up (benchmarks/cli_latency.py): the
+    data modules import it inside the functions that handle matrices."""
+    _small_store(tmp_path / "runs")
+    code = (
+        "import sys\nfrom mlbench.cli import main\n"
+        "for argv in (['--help'], ['table']):\n"
+        "    try:\n        main(argv)\n    except SystemExit as exc:\n        assert not exc.code, (argv, exc.code)\n"
+        "    assert 'scipy.sparse' not in sys.modules, f'mlbench {argv} imported scipy.sparse'\n"
+        "print('NO-SCIPY')\n"
+    )
+    env = dict(os.environ, MLBENCH_DATA=str(tmp_path / "data"), MLBENCH_RUNS=str(tmp_path / "runs"))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert "NO-SCIPY" in done.stdout, done.stderr[-2000:]
+
+
 def test_split_never_imports_torch(tmp_path):
     """`split` writes files but trains nothing: no torch either (it used to reach it through the runner)."""
     env = dict(os.environ, MLBENCH_DATA=str(tmp_path / "data"), MLBENCH_RUNS=str(tmp_path / "runs"))

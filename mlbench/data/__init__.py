@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from mlbench.data.cache import Dataset, load_cached, resolve_data_dir
 from mlbench.data.registry import DATASETS, DatasetSpec
 from mlbench.data.splits import DEFAULT_RATIOS, Split, get_split, train_subset
 from mlbench.data.user_registry import get_dataset
+
+if TYPE_CHECKING:  # scipy.sparse costs ~0.3 s to import: not for the read-only commands
+    import scipy.sparse as sp
 
 __all__ = ["DATASETS", "Dataset", "DatasetSpec", "SplitData", "get_dataset", "load_dataset", "load_split"]
 

@@ -18,10 +18,9 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from mlbench.data.inputs import check_inputs
 from mlbench.data.registry import DATASETS
@@ -34,6 +33,9 @@ from mlbench.integrity import (
     read_json_checked,
 )
 from mlbench.io import atomic_save_npz, atomic_write_json
+
+if TYPE_CHECKING:  # scipy.sparse costs ~0.3 s to import: not for the read-only commands
+    import scipy.sparse as sp
 
 META_SCHEMA = {
     "name": str,
@@ -92,6 +94,8 @@ class Dataset:
 def stack_arff_parts(name: str, parts: list, codes: list[np.ndarray]) -> Dataset:
     """One dataset from the parsed ARFF files of its upstream parts (train, test, ...), stacked
     in order; ``codes`` holds each part's per-row upstream role code."""
+    import scipy.sparse as sp
+
     if any(sp.issparse(p.X) for p in parts):
         X = sp.vstack([sp.csr_matrix(p.X) for p in parts], format="csr")
     else:
@@ -117,6 +121,8 @@ def dataset_dir(data_dir: Path, name: str) -> Path:
 
 
 def _content_hash(X, Y: np.ndarray, upstream: np.ndarray) -> str:
+    import scipy.sparse as sp
+
     digest = hashlib.sha256()
     if sp.issparse(X):
         for part in (X.data, X.indices, X.indptr):
@@ -130,6 +136,8 @@ def _content_hash(X, Y: np.ndarray, upstream: np.ndarray) -> str:
 
 def save_dataset(data_dir: Path, dataset: Dataset, provenance: dict[str, Any]) -> Dataset:
     """Write the cache for ``dataset``; ``provenance`` holds source name, files and checksums."""
+    import scipy.sparse as sp
+
     directory = dataset_dir(data_dir, dataset.name)
     X = dataset.X.tocsr() if sp.issparse(dataset.X) else np.ascontiguousarray(dataset.X)
     X = X.astype(np.float32)
@@ -196,6 +204,8 @@ def read_meta(data_dir: Path, name: str) -> dict[str, Any] | None:
 def load_cached(data_dir: Path, name: str, *, verify: bool = False) -> Dataset:
     """Load a cached dataset, verified against its record; a clear error names the fetch
     command when it is missing, unreadable or modified."""
+    import scipy.sparse as sp
+
     if not is_cached(data_dir, name):
         raise MlbenchError(
             f"dataset {name!r} is not fetched in {data_dir}; run `mlbench fetch {name}` (or pass --data-dir)."

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from mlbench.data.cache import UPSTREAM_TEST, UPSTREAM_TRAIN, UPSTREAM_VAL, Dataset, dataset_dir
 from mlbench.errors import MlbenchError
@@ -123,6 +122,8 @@ def part_sizes(n: int, ratios) -> np.ndarray:
 def iterative_stratification(Y: np.ndarray, ratios, rng: np.random.Generator) -> list[np.ndarray]:
     """Split the rows of the 0/1 matrix ``Y`` into parts of exactly ``part_sizes`` rows,
     keeping every label's positives as close to ``ratios`` as the sizes allow."""
+    import scipy.sparse as sp
+
     n, n_labels = Y.shape
     ratios = np.asarray(ratios, dtype=float)
     capacity = part_sizes(n, ratios)
