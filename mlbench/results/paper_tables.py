@@ -344,7 +344,7 @@ def _with_outside_methods(layout: dict, store: pd.DataFrame, metrics) -> dict:
     candidates = [m for m in dict.fromkeys(ran) if m not in layout["methods"] and m not in PAPER_METHODS]
     if not candidates:  # the common case needs no method registry (and so no torch)
         return layout
-    from mlbench.methods.base import builtin_method_ids
+    from mlbench.method_sources import builtin_method_ids
 
     own = builtin_method_ids()  # from the modules' source: no registry import, so no torch
     extra = [m for m in candidates if m not in own]
