@@ -200,7 +200,7 @@ def check_labels(Y, n_rows: int | None = None, what: str = "Y"):
             "or binarise label lists with sklearn.preprocessing.MultiLabelBinarizer."
         )
     values = Y.data if sp.issparse(Y) else Y
-    # two comparisons, not np.unique: 0.17 s on delicious's 12884 x 983 labels (MLkNN's fit is ~1 s)
+    # two comparisons, not np.unique (0.17 s on delicious's 12884 x 983 labels, ~5 % of MLkNN there)
     if values.dtype.kind not in "biuf" or not ((values == 0) | (values == 1)).all():
         values = np.unique(values)
         raise ParameterError(

@@ -106,9 +106,10 @@ class MLkNN(MultiLabelMethod):
 
     Hand-written rather than scikit-multilearn-ng's ``MLkNN`` (kept as the test reference): ng
     loops in Python over samples x labels on DOK/LIL matrices. Measured (benchmarks/mlknn_speed.py,
-    docs/benchmarks.md): yeast 2.0 -> 0.08 CPU-seconds; delicious 168 s and 2.7 GB (ng) -> 5 s and
-    0.5 GB, on a 2-core machine at load 10; the same probabilities (ng differs only where
-    training rows are exact duplicates, see _drop_self).
+    docs/benchmarks.md): yeast 2.3 (ng) -> 0.06-0.07 CPU-seconds; delicious 168 s and 2.7 GB (ng)
+    -> 3.1 s and 0.32 GB (4.0 s and 0.47 GB before the own sparse search), on a 2-core machine at
+    load 8; the same probabilities (ng differs only where training rows are exact duplicates,
+    see _drop_self).
     """
 
     id = "mlknn"
@@ -206,8 +207,9 @@ def _sparse_kneighbors(Q, train_T, train_sq_norms, n_neighbors: int) -> np.ndarr
     additions and ``argpartition``. Here the same floating-point operations in the same order on
     the same operands (so bit-identical distances, and the same ``argpartition``/``argsort``
     calls, so the same tie order) run on blocks of :data:`MLKNN_SPARSE_BLOCK_BYTES` in one reused
-    buffer. Measured on delicious (benchmarks/mlknn_speed.py, docs/benchmarks.md): MLkNN fit +
-    predict 4.4 -> 3.2 CPU-seconds at load 7 on 2 cores, identical probabilities.
+    buffer. Measured on delicious (benchmarks/mlknn_speed.py --before, docs/benchmarks.md): MLkNN
+    fit + predict 3.66 -> 2.92 CPU-seconds and 474 -> 323 MB peak against scikit-learn's
+    kneighbors, interleaved at load 8-9 on 2 cores, identical probabilities.
     """
     from sklearn.utils.sparsefuncs import sparse_matmul_to_dense
 
