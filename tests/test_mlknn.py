@@ -152,3 +152,24 @@ def test_cli_rejects_bad_normalize_before_writing_a_run(tmp_path, monkeypatch, c
     assert code != 0 and "Traceback" not in err
     assert err.count("error:") == 1 and "normalize=minmax or --set normalize=none" in " ".join(err.split())
     assert not (tmp_path / "runs" / "yeast").exists()
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-130])  # 1e-130: products below 2^-400, no -2 folding
+def test_own_sparse_search_equals_scikit_learns_kneighbors(scale, monkeypatch):
+    # Non-integer values, so distances round; duplicated rows (rows 0-2 eight times, more than
+    # the 6 neighbours), so some distances round below 0 and are clipped to exact ties; both the
+    # bit-identical distances and the tie order must match.
+    rng = np.random.default_rng(3)
+    X = sp.random(300, 40, density=0.2, format="csr", random_state=3, data_rvs=lambda n: rng.random(n) * 3)
+    X = sp.vstack([X, X[:40], X[:10]] + [X[:3]] * 6).tocsr() * scale
+    Q = sp.vstack([X[::7], sp.random(30, 40, density=0.2, format="csr", random_state=4) * scale]).tocsr()
+    from sklearn.neighbors import NearestNeighbors
+
+    expected = NearestNeighbors(n_neighbors=6).fit(X).kneighbors(Q, 6, return_distance=False)
+    monkeypatch.setattr(classic, "MLKNN_SPARSE_BLOCK_BYTES", 8 * X.shape[0] * 5)  # 5-row blocks
+    X_T, sq_norms = X.T.tocsr(), np.asarray(X.multiply(X).sum(axis=1)).T
+    np.testing.assert_array_equal(classic._sparse_kneighbors(Q, X_T, sq_norms, 6), expected)
+    Y = (X[:, :5].toarray() > 0.5 * scale).astype(int)
+    ours = MLkNN(k=5, normalize="none").fit(X, Y).predict_proba(Q)
+    monkeypatch.setattr(classic, "MLKNN_SPARSE_BLOCK_BYTES", 0)  # scikit-learn's kneighbors
+    np.testing.assert_array_equal(ours, MLkNN(k=5, normalize="none").fit(X, Y).predict_proba(Q))

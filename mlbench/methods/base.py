@@ -199,8 +199,10 @@ def check_labels(Y, n_rows: int | None = None, what: str = "Y"):
             f"shape {Y.shape} (a class vector is not multi-label data); reshape one binary label to (n, 1) "
             "or binarise label lists with sklearn.preprocessing.MultiLabelBinarizer."
         )
-    values = np.unique(Y.data if sp.issparse(Y) else Y)
-    if values.dtype.kind not in "biuf" or not np.isin(values, (0, 1)).all():
+    values = Y.data if sp.issparse(Y) else Y
+    # two comparisons, not np.unique (0.17 s on delicious's 12884 x 983 labels, ~5 % of MLkNN there)
+    if values.dtype.kind not in "biuf" or not ((values == 0) | (values == 1)).all():
+        values = np.unique(values)
         raise ParameterError(
             f"Unknown label type: {what} must be a 0/1 multi-label indicator matrix, found "
             f"values {values[:5].tolist()}; binarise it, e.g. with "

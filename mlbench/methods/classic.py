@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.extmath import row_norms
 
 from mlbench.errors import MlbenchError
 from mlbench.methods.base import MultiLabelMethod, register_method
@@ -80,6 +81,10 @@ class BinaryRelevance(MultiLabelMethod):
 
 #: Bytes of one query chunk's distance block (rows x n_train float64) in MLkNN's kNN search.
 MLKNN_BLOCK_BYTES = 100 * 2**20
+#: Bytes of one distance block in MLkNN's own sparse kNN search (:func:`_sparse_kneighbors`):
+#: small enough to stay in cache between the product, the additions and ``argpartition``.
+#: 0 uses scikit-learn's ``kneighbors`` instead (the same neighbours, slower; for comparisons).
+MLKNN_SPARSE_BLOCK_BYTES = 4 * 2**20
 
 
 @register_method
@@ -101,9 +106,10 @@ class MLkNN(MultiLabelMethod):
 
     Hand-written rather than scikit-multilearn-ng's ``MLkNN`` (kept as the test reference): ng
     loops in Python over samples x labels on DOK/LIL matrices. Measured (benchmarks/mlknn_speed.py,
-    docs/benchmarks.md): yeast 2.0 -> 0.08 CPU-seconds; delicious 168 s and 2.7 GB (ng) -> 5 s and
-    0.5 GB, on a 2-core machine at load 10; the same probabilities (ng differs only where
-    training rows are exact duplicates, see _drop_self).
+    docs/benchmarks.md): yeast 2.3 (ng) -> 0.06-0.07 CPU-seconds; delicious 168 s and 2.7 GB (ng)
+    -> 3.1 s and 0.32 GB (4.0 s and 0.47 GB before the own sparse search), on a 2-core machine at
+    load 8; the same probabilities (ng differs only where training rows are exact duplicates,
+    see _drop_self).
     """
 
     id = "mlknn"
@@ -131,17 +137,19 @@ class MLkNN(MultiLabelMethod):
         n, self.n_labels_ = Y.shape
         # n_neighbors=k as in ng, so the "auto" algorithm choice (and tie order) is the same
         self.index_ = NearestNeighbors(n_neighbors=k).fit(X)
+        # sparse training points: our own search (_sparse_kneighbors) on the transpose scikit-learn
+        # would build per chunk, and the squared norms it would recompute per chunk
+        self.train_T_ = X.T.tocsr() if sp.issparse(X) else None
+        self.train_sq_norms_ = row_norms(X, squared=True)[None, :] if sp.issparse(X) else None
         self.Y_ = sp.csr_matrix(Y, dtype=np.int32)
         labels = np.arange(self.n_labels_)
-        # hist[l * (k+1) + j]: training points with j positive neighbours for label l
-        hist_pos = np.zeros(self.n_labels_ * (k + 1), dtype=np.int64)
-        hist_all = np.zeros_like(hist_pos)
+        # hist[2 (l (k+1) + j) + y]: training points with j positive neighbours for label l and y_l = y
+        hist = np.zeros(2 * self.n_labels_ * (k + 1), dtype=np.int64)
         for rows, counts in self._neighbour_counts(X, leave_self_out=True):
-            cell = counts + (k + 1) * labels
-            hist_all += np.bincount(cell.ravel(), minlength=hist_all.size)
-            hist_pos += np.bincount(cell[Y[rows] == 1], minlength=hist_pos.size)
-        c = hist_pos.reshape(self.n_labels_, k + 1)
-        c_neg = hist_all.reshape(self.n_labels_, k + 1) - c
+            cell = 2 * (counts + (k + 1) * labels) + Y[rows]
+            hist += np.bincount(cell.ravel(), minlength=hist.size)
+        c = hist[1::2].reshape(self.n_labels_, k + 1)
+        c_neg = hist[0::2].reshape(self.n_labels_, k + 1)
         n_pos = Y.sum(axis=0)
         # same operations and order as ng's, so the probabilities agree to rounding
         prior_true = (s + n_pos) / (s * 2 + n)
@@ -170,21 +178,75 @@ class MLkNN(MultiLabelMethod):
         n_train = self.index_.n_samples_fit_
         # multiples of 256 rows: scikit-learn's own query chunk, so chunking cannot change results
         step = max(256, MLKNN_BLOCK_BYTES // (8 * n_train) // 256 * 256)
+        n_query = k + 1 if leave_self_out else k
         for start in range(0, X.shape[0], step):
             rows = slice(start, min(start + step, X.shape[0]))
-            with config_context(working_memory=max(1, MLKNN_BLOCK_BYTES // 2**20)):
-                if leave_self_out:
-                    nbrs = _drop_self(
-                        self.index_.kneighbors(X[rows], k + 1, return_distance=False), np.arange(rows.start, rows.stop)
-                    )
-                else:
-                    nbrs = self.index_.kneighbors(X[rows], k, return_distance=False)
+            if MLKNN_SPARSE_BLOCK_BYTES and sp.issparse(X) and self.train_T_ is not None:
+                nbrs = _sparse_kneighbors(X[rows], self.train_T_, self.train_sq_norms_, n_query)
+            else:
+                with config_context(working_memory=max(1, MLKNN_BLOCK_BYTES // 2**20)):
+                    nbrs = self.index_.kneighbors(X[rows], n_query, return_distance=False)
+            if leave_self_out:
+                nbrs = _drop_self(nbrs, np.arange(rows.start, rows.stop))
             m = nbrs.shape[0]
             adjacency = sp.csr_matrix(
                 (np.ones(m * k, dtype=np.int32), nbrs.ravel(), np.arange(0, m * k + 1, k)),
                 shape=(m, n_train),
             )
             yield rows, (adjacency @ self.Y_).toarray()
+
+
+def _sparse_kneighbors(Q, train_T, train_sq_norms, n_neighbors: int) -> np.ndarray:
+    """Indices of the ``n_neighbors`` nearest training points of each row of the CSR matrix ``Q``,
+    nearest first: exactly what ``NearestNeighbors(...).fit(X).kneighbors(Q, n_neighbors)``
+    returns for CSR ``X`` (``train_T = X.T.tocsr()``, ``train_sq_norms`` its squared row norms).
+
+    Hand-written because scikit-learn does not use its fast kNN search for sparse-sparse
+    Euclidean distances (scikit-learn#28191): it falls back to ``pairwise_distances_chunked``,
+    whose ~100 MB blocks (1000 x 12884 on delicious) leave the cache between the product, the
+    additions and ``argpartition``. Here the same floating-point operations in the same order on
+    the same operands (so bit-identical distances, and the same ``argpartition``/``argsort``
+    calls, so the same tie order) run on blocks of :data:`MLKNN_SPARSE_BLOCK_BYTES` in one reused
+    buffer. Measured on delicious (benchmarks/mlknn_speed.py --before, docs/benchmarks.md): MLkNN
+    fit + predict 3.66 -> 2.92 CPU-seconds and 474 -> 323 MB peak against scikit-learn's
+    kneighbors, interleaved at load 8-9 on 2 cores, identical probabilities.
+    """
+    from sklearn.utils.sparsefuncs import sparse_matmul_to_dense
+
+    n_train = train_T.shape[1]
+    step = max(1, min(MLKNN_BLOCK_BYTES, MLKNN_SPARSE_BLOCK_BYTES) // (8 * n_train))
+    # scikit-learn's -2 * (q @ x) as q @ (-2 x): the same bits (scaling by a power of two is
+    # exact) as long as no product leaves the normal range, which these bounds guarantee
+    fold_minus_two = _within(Q.data, 2.0**-400, 2.0**400) and _within(train_T.data, 2.0**-400, 2.0**400)
+    right = train_T * -2.0 if fold_minus_two else train_T
+    dist_buffer = np.empty((min(step, Q.shape[0]), n_train))
+    nbrs = np.empty((Q.shape[0], n_neighbors), dtype=np.intp)
+    for start in range(0, Q.shape[0], step):
+        stop = min(start + step, Q.shape[0])
+        lo, hi = Q.indptr[start], Q.indptr[stop]
+        # a row slice without scipy's general indexing (0.4 ms a call)
+        q = sp.csr_matrix(
+            (Q.data[lo:hi], Q.indices[lo:hi], Q.indptr[start : stop + 1] - lo), shape=(stop - start, Q.shape[1])
+        )
+        # scikit-learn's _euclidean_distances(squared=True): -2 q.x + |q|^2 + |x|^2, clipped at 0
+        dist = sparse_matmul_to_dense(q, right, out=dist_buffer[: stop - start])
+        if not fold_minus_two:
+            dist *= -2
+        dist += row_norms(q, squared=True)[:, None]
+        dist += train_sq_norms
+        if dist.min() < 0:  # rounding; reading is cheaper than clipping every block
+            np.maximum(dist, 0, out=dist)
+        # scikit-learn's _kneighbors_reduce_func
+        nearest = np.argpartition(dist, n_neighbors - 1, axis=1)[:, :n_neighbors]
+        rows = np.arange(stop - start)[:, None]
+        nbrs[start:stop] = nearest[rows, np.argsort(dist[rows, nearest])]
+    return nbrs
+
+
+def _within(values: np.ndarray, low: float, high: float) -> bool:
+    """Every nonzero |value| lies in [low, high]."""
+    magnitude = np.abs(values[values != 0])
+    return magnitude.size == 0 or (low <= magnitude.min() and magnitude.max() <= high)
 
 
 def _drop_self(nbrs: np.ndarray, self_index: np.ndarray) -> np.ndarray:
