@@ -49,6 +49,11 @@ def train_specs(
             complete = False
         (skipped if complete and not force else todo).append(spec)
 
+    if _workers_likely(todo, jobs, device):
+        from mlbench.runs.workers import warm_up
+
+        warm_up()  # the workers' fork server imports torch while this process loads the registry
+
     def is_neural(method_id: str) -> bool:
         return get_method_class(method_id).is_neural
 
@@ -124,6 +129,17 @@ def train_specs(
         for r in failed:
             err_console.print(f"  {r.run_id}: {r.error}", highlight=False, soft_wrap=True, markup=False)
         raise typer.Exit(1)
+
+
+def _workers_likely(todo: Sequence[RunSpec], jobs: int | None, device: str) -> bool:
+    """Whether this command will very likely train in worker processes (decided without the
+    method registry): ``--jobs`` above 1, or none and a built-in neural method among the runs."""
+    from mlbench.methods.base import builtin_neural_method_ids
+    from mlbench.runs.schedule import usable_cores
+
+    if len(todo) < 2 or jobs == 1 or usable_cores() < 2 or device.startswith("cuda"):
+        return False
+    return jobs is not None or bool({spec.method for spec in todo} & builtin_neural_method_ids())
 
 
 def _train_here(todo, reporter: RunReporter, *, runs_dir, data_dir, device, force, resume, bars, zero_division) -> None:

@@ -342,6 +342,44 @@ def builtin_method_ids() -> frozenset[str]:
     return frozenset(found)
 
 
+def builtin_neural_method_ids() -> frozenset[str]:
+    """The built-in method ids whose class derives from ``NeuralMethod``, read from the source
+    with :mod:`ast` like :func:`builtin_method_ids`: ``train`` decides from them, before it
+    imports the registry (3-6 s of torch), whether to start its worker processes' fork server
+    at once. Class names are unique across :mod:`mlbench.methods`; a test keeps the result
+    equal to the registry's ``is_neural`` (it may also hold the id of an unregistered base)."""
+    import ast
+
+    bases: dict[str, list[str]] = {}  # class name, or a variant's id, -> its base class names
+    registered: dict[str, str] = {}  # method id -> class name
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                bases[node.name] = [getattr(b, "id", getattr(b, "attr", "")) for b in node.bases]
+                for stmt in node.body:
+                    if (
+                        isinstance(stmt, ast.Assign)
+                        and any(getattr(t, "id", None) == "id" for t in stmt.targets)
+                        and isinstance(stmt.value, ast.Constant)
+                    ):
+                        registered[stmt.value.value] = node.name
+            elif (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "register_variant"
+                and len(node.args) >= 2
+                and isinstance(node.args[1], ast.Constant)
+                and isinstance(node.args[0], ast.Name)
+            ):
+                registered[node.args[1].value] = node.args[0].id
+
+    def neural(name: str, seen: frozenset[str] = frozenset()) -> bool:
+        if name == "NeuralMethod":
+            return True
+        return name not in seen and any(neural(b, seen | {name}) for b in bases.get(name, ()))
+
+    return frozenset(i for i, name in registered.items() if neural(name))
+
+
 def method_ids() -> list[str]:
     _load_builtin_methods()
     return sorted(METHODS)
