@@ -49,10 +49,7 @@ def train_specs(
             complete = False
         (skipped if complete and not force else todo).append(spec)
 
-    if _workers_likely(todo, jobs, device):
-        from mlbench.runs.workers import warm_up
-
-        warm_up()  # the workers' fork server imports torch while this process loads the registry
+    start_workers_early({spec.method for spec in todo}, len(todo), jobs, device)
 
     def is_neural(method_id: str) -> bool:
         return get_method_class(method_id).is_neural
@@ -131,15 +128,20 @@ def train_specs(
         raise typer.Exit(1)
 
 
-def _workers_likely(todo: Sequence[RunSpec], jobs: int | None, device: str) -> bool:
-    """Whether this command will very likely train in worker processes (decided without the
-    method registry): ``--jobs`` above 1, or none and a built-in neural method among the runs."""
+def start_workers_early(methods: set[str], runs: int, jobs: int | None, device: str) -> None:
+    """Start the worker processes' fork server now (it imports torch and the methods in the
+    background, while this process loads its own) if the command will very likely train in
+    workers, decided without importing torch: ``--jobs`` above 1, or none and a built-in neural
+    method among the runs. Unused (on a GPU that ``--device auto`` finds, say), it exits with
+    the command."""
     from mlbench.methods.base import builtin_neural_method_ids
     from mlbench.runs.schedule import usable_cores
+    from mlbench.runs.workers import warm_up
 
-    if len(todo) < 2 or jobs == 1 or usable_cores() < 2 or device.startswith("cuda"):
-        return False
-    return jobs is not None or bool({spec.method for spec in todo} & builtin_neural_method_ids())
+    if runs < 2 or jobs == 1 or usable_cores() < 2 or device.startswith("cuda"):
+        return
+    if jobs is not None or set(methods) & builtin_neural_method_ids():
+        warm_up()
 
 
 def _train_here(todo, reporter: RunReporter, *, runs_dir, data_dir, device, force, resume, bars, zero_division) -> None:
