@@ -138,7 +138,7 @@ def start_workers_early(methods: set[str], runs: int, jobs: int | None, device: 
     from mlbench.runs.schedule import usable_cores
     from mlbench.runs.workers import warm_up
 
-    if runs < 2 or jobs == 1 or usable_cores() < 2 or device.startswith("cuda"):
+    if runs < 2 or (jobs is not None and jobs < 2) or usable_cores() < 2 or device.startswith("cuda"):
         return
     if jobs is not None or set(methods) & builtin_neural_method_ids():
         warm_up()
