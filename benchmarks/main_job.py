@@ -3,6 +3,7 @@ then `mlbench table --metric ex-f1`, each mode in a fresh runs directory, as a u
 
     python benchmarks/main_job.py                      # --jobs 1 (one after the other) vs auto
     python benchmarks/main_job.py --modes 1 2 auto --repeat 3
+    python benchmarks/main_job.py --trees before=/tmp/base after=.   # two checkouts, interleaved
 
 The data is fetched and split once beforehand (not timed: the README's block does that first).
 Modes are interleaved over the repeats, so a change in the machine's load hits every mode alike.
@@ -27,8 +28,20 @@ TRAIN = ["train", "--method", "br", "mlknn", "bce", "--dataset", "yeast", "--see
 TABLE = ["table", "--metric", "ex-f1"]
 
 
+def adopt_orphans() -> None:
+    """Become the subreaper of the commands' descendants (Linux): the workers' fork server
+    outlives its command by a moment, as an orphan, and its CPU time (the imports it did for
+    every worker) would otherwise never reach RUSAGE_CHILDREN."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):  # not Linux: the fork server's CPU time goes uncounted
+        pass
+
+
 def mlbench(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of the command and its worker processes)."""
+    """(wall seconds, CPU seconds of the command and all its descendants)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(
@@ -39,6 +52,11 @@ def mlbench(args: list[str], env: dict[str, str]) -> tuple[float, float]:
         stderr=subprocess.DEVNULL,
     )
     wall = time.perf_counter() - started
+    while True:  # reap the adopted orphans (they exit once their command has)
+        try:
+            os.wait()
+        except ChildProcessError:
+            break
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # workers count once they are joined
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
@@ -62,9 +80,17 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument(
+        "--trees",
+        nargs="+",
+        default=[],
+        metavar="NAME=PATH",
+        help="time each mode with each checkout (its directory put first on PYTHONPATH), interleaved.",
+    )
+    parser.add_argument(
         "--omp1", action="store_true", help="OMP_NUM_THREADS=1 for the whole command (workers set 1 thread anyway)."
     )
     args = parser.parse_args()
+    adopt_orphans()
 
     with tempfile.TemporaryDirectory(prefix="mlbench-main-job-") as scratch:
         root = Path(scratch)
@@ -73,22 +99,26 @@ def main() -> None:
             env["OMP_NUM_THREADS"] = "1"
         mlbench(["fetch", "yeast"], env)
         mlbench(["split", "yeast", "--seeds", "0", "1", "2"], env)
+        trees = [tree.split("=", 1) for tree in args.trees] or [("", None)]
         print(
-            f"{'mode':>6} {'rep':>3} {'load':>5} {'train s':>8} {'table s':>8} {'total s':>8} "
+            f"{'tree':>8} {'mode':>6} {'rep':>3} {'load':>5} {'train s':>8} {'table s':>8} {'total s':>8} "
             f"{'CPU s':>6} {'bce ex-f1':>9}"
         )
         for rep in range(args.repeat):
             for mode in args.modes:
-                runs = root / f"runs-{mode}-{rep}"
-                run_env = {**env, "MLBENCH_RUNS": str(runs)}
-                load = load_average()
-                train, train_cpu = mlbench(TRAIN + ([] if mode == "auto" else ["--jobs", mode]), run_env)
-                table, table_cpu = mlbench(TABLE, run_env)
-                print(
-                    f"{mode:>6} {rep:>3} {load:5.2f} {train:8.1f} {table:8.1f} "
-                    f"{train + table:8.1f} {train_cpu + table_cpu:6.1f} {bce_ex_f1(runs):9.4f}",
-                    flush=True,
-                )
+                for name, path in trees:
+                    runs = root / f"runs-{name}-{mode}-{rep}"
+                    run_env = {**env, "MLBENCH_RUNS": str(runs)}
+                    if path is not None:
+                        run_env["PYTHONPATH"] = os.pathsep.join([str(Path(path).resolve()), env.get("PYTHONPATH", "")])
+                    load = load_average()
+                    train, train_cpu = mlbench(TRAIN + ([] if mode == "auto" else ["--jobs", mode]), run_env)
+                    table, table_cpu = mlbench(TABLE, run_env)
+                    print(
+                        f"{name:>8} {mode:>6} {rep:>3} {load:5.2f} {train:8.1f} {table:8.1f} "
+                        f"{train + table:8.1f} {train_cpu + table_cpu:6.1f} {bce_ex_f1(runs):9.4f}",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

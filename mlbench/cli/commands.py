@@ -382,21 +382,26 @@ def train(
         typer.Option(
             "--jobs",
             "-j",
-            help="Runs at a time, in worker processes (default: the usable cores, capped by the runs, when a neural or slow run is among them; 1: one after the other in this process).",
+            help="Runs at a time, in worker processes (default: the usable cores, capped by the runs, when a neural or slow run is among them, or one per neural run where they would not share out evenly among the cores; 1: one after the other in this process).",
         ),
     ] = None,
 ) -> None:
     """Train methods on datasets (one run per method x dataset x seed) and store the results."""
-    from mlbench.methods.neural import resolve_device
+    from mlbench.cli.training import start_workers_early
     from mlbench.metrics import check_zero_division
-    from mlbench.runs.runner import RunSpec
 
     zero_division = check_zero_division(zero_division)
     cfg = load_config_file(config) if config else {}
     methods_ = method or _as_list(cfg.get("method"))
     datasets_ = dataset or _as_list(cfg.get("dataset"))
     seeds = seed or _as_list(cfg.get("seeds", cfg.get("seed"))) or [0]
+    # Before this process imports torch (resolve_device), so the workers' imports run beside its.
+    start_workers_early(
+        set(methods_), len(methods_) * max(1, len(datasets_)) * len(seeds), jobs, cfg.get("device", device)
+    )
     from mlbench.data.splits import expand_strategy
+    from mlbench.methods.neural import resolve_device
+    from mlbench.runs.runner import RunSpec
 
     strategies = expand_strategy(
         split_strategy or cfg.get("split_strategy"), folds or cfg.get("folds"), fold or _as_list(cfg.get("fold"))

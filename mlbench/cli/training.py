@@ -49,6 +49,8 @@ def train_specs(
             complete = False
         (skipped if complete and not force else todo).append(spec)
 
+    start_workers_early({spec.method for spec in todo}, len(todo), jobs, device)
+
     def is_neural(method_id: str) -> bool:
         return get_method_class(method_id).is_neural
 
@@ -124,6 +126,22 @@ def train_specs(
         for r in failed:
             err_console.print(f"  {r.run_id}: {r.error}", highlight=False, soft_wrap=True, markup=False)
         raise typer.Exit(1)
+
+
+def start_workers_early(methods: set[str], runs: int, jobs: int | None, device: str) -> None:
+    """Start the worker processes' fork server now (it imports torch and the methods in the
+    background, while this process loads its own) if the command will very likely train in
+    workers, decided without importing torch: ``--jobs`` above 1, or none and a built-in neural
+    method among the runs. Unused (on a GPU that ``--device auto`` finds, say), it exits with
+    the command."""
+    from mlbench.method_sources import builtin_neural_method_ids
+    from mlbench.runs.schedule import usable_cores
+    from mlbench.runs.workers import warm_up
+
+    if runs < 2 or (jobs is not None and jobs < 2) or usable_cores() < 2 or device.startswith("cuda"):
+        return
+    if jobs is not None or set(methods) & builtin_neural_method_ids():
+        warm_up()
 
 
 def _train_here(todo, reporter: RunReporter, *, runs_dir, data_dir, device, force, resume, bars, zero_division) -> None:

@@ -48,9 +48,12 @@ What the loop guarantees:
 * **Logs.** One record per epoch (stage, epoch, train loss and parts, validation value, lr,
   seconds) is appended to ``context.log`` and, with ``context.run_dir``, written to
   ``train_log.csv``.
-* **Checkpoints.** With ``context.run_dir`` set, ``checkpoint.pt`` (module, optimizer, scheduler,
-  all RNG states, epoch, best state so far, log) is written atomically after every epoch, so a
-  KeyboardInterrupt (which propagates) loses at most the epoch in flight. ``context.resume``
+* **Checkpoints.** With ``context.run_dir`` set, a checkpoint (module, optimizer, scheduler, all
+  RNG states, epoch, best state so far, log) is taken in memory after every epoch and written
+  atomically to ``checkpoint.pt`` (with ``train_log.csv``) when :data:`CHECKPOINT_EVERY_SECONDS`
+  have passed since the last write, and whenever ``fit`` is left by an exception, so a
+  KeyboardInterrupt (which propagates) loses at most the epoch in flight, and a hard kill at most
+  that many seconds of training. ``context.resume``
   continues from it and gives exactly the result of an uninterrupted run. Mutable training state
   must therefore live in the module (parameters/buffers), the optimizer or the scheduler. When
   ``fit`` completes, the selected weights are saved as ``model.pt`` and the checkpoint is deleted
@@ -60,6 +63,7 @@ What the loop guarantees:
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import io
 import os
@@ -89,6 +93,10 @@ MODEL = "model.pt"
 CHECKPOINT_VERSION = 2
 MODEL_FORMAT, MODEL_VERSION = "mlbench-model", 1
 TRAIN_LOG = "train_log.csv"
+# Writing checkpoint.pt and train_log.csv after every epoch cost 8% of a BCE fit on yeast
+# (1.5 of 19 CPU-s, 100 epochs of 0.15 s); the copy in memory each epoch costs ~1 ms. So the
+# copy is written at most this often, and on every exception that leaves ``fit``.
+CHECKPOINT_EVERY_SECONDS = 30.0
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -155,6 +163,17 @@ def _set_rng_state(state: dict[str, Any], generator: torch.Generator) -> None:
 
 def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+
+
+def _snapshot(obj: Any) -> Any:
+    """A copy of ``obj`` (a state dict) that later in-place updates of its tensors leave alone."""
+    if torch.is_tensor(obj):
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        return {key: _snapshot(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_snapshot(value) for value in obj)
+    return copy.deepcopy(obj)
 
 
 def _selection_value(y_true: np.ndarray, scores: np.ndarray, metric: str, threshold: str) -> tuple[float, float | None]:
@@ -267,7 +286,8 @@ class NeuralMethod(MultiLabelMethod):
         self.run_stage("train", self.module_, epochs=self.hparams["epochs"])
 
     def on_epoch_end(self, stage: str, record: dict[str, Any]) -> None:
-        """Called after each epoch's checkpoint is on disk (tests use it to interrupt)."""
+        """Called after each epoch's checkpoint is taken (an exception raised here writes it to
+        disk; tests use it to interrupt)."""
 
     # -- fit / predict -------------------------------------------------------------------------
     def fit(self, X, Y, X_val=None, Y_val=None, context: FitContext | None = None):
@@ -284,11 +304,16 @@ class NeuralMethod(MultiLabelMethod):
         with torch_threads(self.hparams["num_threads"]):
             self._setup(ctx, X, Y, X_val, Y_val)
             self.module_ = self.build_module(self.n_features_, self.n_labels_).to(self.device_)
-            self.train_stages()
+            try:
+                self.train_stages()
+            except BaseException:
+                self._flush_checkpoint(on_error=True)
+                raise
         if ctx.run_dir is not None:
             self.save(Path(ctx.run_dir) / MODEL)
+            _write_log_csv(Path(ctx.run_dir) / TRAIN_LOG, self.log_)
             (Path(ctx.run_dir) / CHECKPOINT).unlink(missing_ok=True)
-        self._ckpt = None
+        self._ckpt = self._pending = None
         return self
 
     @torch.no_grad()
@@ -550,6 +575,8 @@ class NeuralMethod(MultiLabelMethod):
         self._done: dict[str, Any] = {}
         self.log_ = ctx.log
         self._ckpt = self._load_checkpoint() if ctx.resume and ctx.run_dir is not None else None
+        self._pending: tuple[dict[str, Any] | None, int] | None = None  # (current, log length) not on disk yet
+        self._written_at = time.monotonic()
 
     def _check_hparams(self) -> None:
         if self.hparams["selection_metric"] != "loss":
@@ -595,12 +622,30 @@ class NeuralMethod(MultiLabelMethod):
         current = {
             "stage": stage,
             "module": _cpu_state(module),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict() if scheduler is not None else None,
-            "state": state,
+            "optimizer": _snapshot(optimizer.state_dict()),
+            "scheduler": _snapshot(scheduler.state_dict()) if scheduler is not None else None,
+            "state": dict(state),  # its best_state is replaced on improvement, never changed in place
             "rng": _rng_state(self.generator_),
         }
-        self._write_checkpoint(current)
+        self._pending = (current, len(self.log_))
+        if time.monotonic() - self._written_at >= CHECKPOINT_EVERY_SECONDS:
+            self._flush_checkpoint()
+
+    def _flush_checkpoint(self, on_error: bool = False) -> None:
+        """Write the checkpoint taken last, if it is not on disk yet."""
+        if self._pending is None or self.context_.run_dir is None:
+            return
+        current, n_records = self._pending
+        try:
+            self._write_checkpoint(current, self.log_[:n_records])
+        except Exception:
+            if not on_error:
+                raise
+            # Leaving fit on another exception (Ctrl-C, a diverged loss): that one is reported;
+            # a resume then starts from an older checkpoint, or from scratch.
+            return
+        self._pending = None
+        self._written_at = time.monotonic()
 
     def _stage_done(self, stage: str, module: nn.Module) -> None:
         self._done[stage] = {
@@ -609,8 +654,8 @@ class NeuralMethod(MultiLabelMethod):
             "best_epoch": self.best_epoch_,
             "rng": _rng_state(self.generator_),
         }
-        if self.context_.run_dir is not None:
-            self._write_checkpoint(None)
+        if self.context_.run_dir is not None:  # written with the next checkpoint, or on an exception
+            self._pending = (None, len(self.log_))
 
     def _checkpoint_identity(self) -> dict[str, Any]:
         """What a checkpoint must match to be this run's: written into it, checked on resume."""
@@ -623,18 +668,18 @@ class NeuralMethod(MultiLabelMethod):
             "shape": (int(self.train_[0].shape[0]), self.n_features_, self.n_labels_),
         }
 
-    def _write_checkpoint(self, current: dict[str, Any] | None) -> None:
+    def _write_checkpoint(self, current: dict[str, Any] | None, log: list[dict[str, Any]]) -> None:
         run_dir = Path(self.context_.run_dir)
         blob = {
             "version": CHECKPOINT_VERSION,
             **self._checkpoint_identity(),
             "done": self._done,
             "current": current,
-            "log": list(self.log_),
+            "log": list(log),
         }
         with atomic_path(run_dir / CHECKPOINT) as tmp:
             torch.save(to_plain(blob), tmp)
-        _write_log_csv(run_dir / TRAIN_LOG, self.log_)
+        _write_log_csv(run_dir / TRAIN_LOG, log)
 
     def _load_checkpoint(self) -> dict[str, Any] | None:
         path = Path(self.context_.run_dir) / CHECKPOINT

@@ -142,7 +142,7 @@ def _pick(values: Sequence[float], grid: Sequence[float], higher_is_better: bool
 
 
 def _best_on_ctx(ctx: ScoreContext, spec, grid: Sequence[float]) -> tuple[float, float]:
-    values = [spec._impl(ctx.counts(binarize_checked(ctx.s, t))) for t in grid]
+    values = [spec._impl(counts) for counts in ctx.counts_at(grid)]
     i = _pick(values, grid, spec.higher_is_better)
     return grid[i], values[i]
 

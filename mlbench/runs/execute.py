@@ -194,7 +194,10 @@ def _describe(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, MlbenchError) else f"{type(exc).__name__}: {exc}"
 
 
-def _init_worker(threads: int, preload: tuple[str, ...] = ()) -> None:
+def _init_worker(threads: int, preload: tuple[str, ...] = (), environ: dict[str, str] | None = None) -> None:
+    if environ is not None:  # a fork server's child has the server's, which may be older
+        os.environ.clear()
+        os.environ.update(environ)
     # N workers each using every core would oversubscribe the machine.
     try:
         import torch
@@ -227,15 +230,20 @@ def _execute_pool(
     run_options: dict | None = None,
     preload: tuple[str, ...] = (),
 ) -> list[RunResult]:
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    from mlbench.runs.workers import pool_context
+
     threads = threads_per_job or max(1, (os.cpu_count() or 1) // jobs)
-    # spawn, not fork: a forked copy of a parent that already ran torch can deadlock in OpenMP.
-    context = multiprocessing.get_context("spawn")
+    # Not forked from this process: a forked copy of a parent that already ran torch can
+    # deadlock in OpenMP. A fork server (or spawn) starts each worker instead.
+    context = pool_context()
     results = []
     with ProcessPoolExecutor(
-        max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=(threads, tuple(preload))
+        max_workers=jobs,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(threads, tuple(preload), dict(os.environ)),
     ) as pool:
         futures = {
             pool.submit(

@@ -39,14 +39,24 @@ def auto_jobs(
     """``--jobs`` when the user gives none: the usable cores, capped by the number of runs;
     1 (in this process) for a single run, on one core, on a GPU (parallel processes would share
     one device), and when every run is a classic method whose recorded fit time (if any) is
-    under a worker's start-up, since starting workers would then cost more than it saves."""
+    under a worker's start-up, since starting workers would then cost more than it saves.
+
+    One worker per neural run, more than the cores, when there are at most twice as many
+    neural runs as cores and they would not share out evenly: 3 like runs on 2 cores take two
+    runs' time with a worker per core, but 1.5 runs' time all three at once (the system
+    time-shares the cores; each run keeps its one torch thread, so its numbers do not change)."""
     if len(specs) < 2 or device.startswith("cuda"):
         return 1
     cores = usable_cores()
     if cores < 2:
         return 1
     worth_it = any(is_neural(spec.method) or (estimate(spec) or 0.0) > WORKER_START_SECONDS for spec in specs)
-    return min(cores, len(specs)) if worth_it else 1
+    if not worth_it:
+        return 1
+    neural = sum(1 for spec in specs if is_neural(spec.method))
+    if cores < neural <= 2 * cores and neural % cores:
+        return neural
+    return min(cores, len(specs))
 
 
 def longest_first(
