@@ -43,6 +43,34 @@ def invoke_cli(*argv) -> int:
     return 0
 
 
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    """:func:`invoke_cli` plus what it printed: (exit code, stdout, stderr)."""
+    code = invoke_cli(*argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def store_row(dataset: str, method: str, seed: int, metric: str, value: float, **fields) -> dict:
+    """One results-store row of a default-variant iterative run; ``fields`` override or add
+    columns (``protocol``, ``train_fraction``, ``method_name``, ...)."""
+    fraction = fields.get("train_fraction", 1.0)
+    return {
+        "dataset": dataset,
+        "method": method,
+        "variant": "default",
+        "seed": seed,
+        "split": "iterative",
+        "split_id": f"iterative-seed{seed}",
+        "train_fraction": fraction,
+        "protocol": "fixed",
+        "metric": metric,
+        "value": value,
+        "run_id": f"{dataset}/{method}/default/iterative-seed{seed}" + ("" if fraction == 1 else f"-frac{fraction:g}"),
+        "finished_at": "2026-01-01T00:00:00Z",
+        **fields,
+    }
+
+
 @pytest.fixture(scope="session")
 def mirror_url():
     """Base URL of ../shared/mirror served over HTTP (laid out as <host>/<path>)."""

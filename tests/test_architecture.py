@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .conftest import store_row
+
 PACKAGE = Path(__file__).resolve().parents[1] / "mlbench"
 
 # Lowest first; a module may import modules of its own layer or of the layers below it.
@@ -191,22 +193,7 @@ def _small_store(runs_dir: Path) -> None:
         for p in ("fixed", "val", "paper")
         for k in ("ex-f1", "mi-f1", "ma-f1", "ha", "p@1", "map")
     ):
-        rows.append(
-            {
-                "dataset": dataset,
-                "method": method,
-                "variant": "default",
-                "seed": seed,
-                "split": "iterative",
-                "split_id": f"iterative-seed{seed}",
-                "train_fraction": 1.0,
-                "protocol": protocol,
-                "metric": metric,
-                "value": 0.5 + (i % 17) / 100,
-                "run_id": f"{dataset}/{method}/default/iterative-seed{seed}",
-                "finished_at": "2026-01-01T00:00:00",
-            }
-        )
+        rows.append(store_row(dataset, method, seed, metric, 0.5 + (i % 17) / 100, protocol=protocol))
     add_rows(runs_dir, rows)
 
 

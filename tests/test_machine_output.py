@@ -14,30 +14,25 @@ from mlbench.metrics.protocols import PAPER_GRID, VAL_GRID
 from mlbench.results.paper_tables import PAPER_RECORD_COLUMNS
 from mlbench.results.tables import RECORD_COLUMNS
 from mlbench.runs.store import add_rows, read_store
-from tests.conftest import invoke_cli
+from tests.conftest import run_cli, store_row
 
 METRICS = ("ex-f1", "ma-f1", "ha")
 
 
 def _rows(method: str, name: str, dataset: str, seeds, base: float, z: float = 0.0) -> list[dict]:
     return [
-        {
-            "dataset": dataset,
-            "method": method,
-            "variant": "default",
-            "seed": seed,
-            "split": "iterative",
-            "split_id": f"s{seed}",
-            "train_fraction": 1.0,
-            "protocol": protocol,
-            "metric": metric,
-            "value": round(base + 0.013 * seed + 0.05 * k + 0.002 * p, 6),
-            "run_id": f"{dataset}/{method}/default/iterative-seed{seed}",
-            "finished_at": "2026-01-01T00:00:00Z",
-            "zero_division": z,
-            "method_name": name,
-            "data_sha256": "",
-        }
+        store_row(
+            dataset,
+            method,
+            seed,
+            metric,
+            round(base + 0.013 * seed + 0.05 * k + 0.002 * p, 6),
+            split_id=f"s{seed}",
+            protocol=protocol,
+            zero_division=z,
+            method_name=name,
+            data_sha256="",
+        )
         for seed in seeds
         for p, protocol in enumerate(("fixed", "val", "paper"))
         for k, metric in enumerate(METRICS)
@@ -59,10 +54,7 @@ def runs(tmp_path, monkeypatch):
     return runs
 
 
-def cli(capsys, *argv):
-    code = invoke_cli(*argv)
-    out, err = capsys.readouterr()
-    return code, out, err
+cli = run_cli
 
 
 def _store_means(runs, protocol="fixed") -> pd.Series:

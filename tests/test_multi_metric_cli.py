@@ -10,7 +10,7 @@ import json
 import pytest
 
 from mlbench.runs.store import add_rows
-from tests.conftest import invoke_cli
+from tests.conftest import run_cli, store_row
 
 # (method, dataset) -> base value; ma-f1 reverses the order of br and mlknn on every dataset, so
 # the two metrics' rankings differ and a result computed for the wrong metric shows.
@@ -35,24 +35,17 @@ def _rows(fraction: float = 1.0, methods=None) -> list[dict]:
             continue
         for metric in ("ex-f1", "ma-f1"):
             value = base if metric == "ex-f1" else BASE[(SWAP[method], dataset)] - 0.1
-            for seed in range(3):
-                rows.append(
-                    {
-                        "dataset": dataset,
-                        "method": method,
-                        "variant": "default",
-                        "seed": seed,
-                        "split": "iterative",
-                        "split_id": f"iterative-seed{seed}",
-                        "train_fraction": fraction,
-                        "protocol": "fixed",
-                        "metric": metric,
-                        "value": round(value * fraction**0.1 - 0.01 * seed, 6),
-                        "run_id": f"{dataset}/{method}/default/iterative-seed{seed}"
-                        + ("" if fraction == 1 else f"-frac{fraction:g}"),
-                        "finished_at": "2026-01-01T00:00:00Z",
-                    }
+            rows += [
+                store_row(
+                    dataset,
+                    method,
+                    seed,
+                    metric,
+                    round(value * fraction**0.1 - 0.01 * seed, 6),
+                    train_fraction=fraction,
                 )
+                for seed in range(3)
+            ]
     return rows
 
 
@@ -66,10 +59,7 @@ def runs(tmp_path, monkeypatch):
     return runs
 
 
-def cli(capsys, *argv):
-    code = invoke_cli(*argv)
-    out, err = capsys.readouterr()
-    return code, out, err
+cli = run_cli
 
 
 @pytest.mark.parametrize("spelling", ["--metric", "--metrics"])

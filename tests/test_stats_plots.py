@@ -14,31 +14,27 @@ from mlbench.errors import MlbenchError
 from mlbench.results import plots, stats
 from mlbench.runs.store import COLUMNS, STORE_NAME
 
-from .conftest import invoke_cli
+from .conftest import invoke_cli, store_row
 
 
 def store_of(values: dict, metric: str = "ex-f1", protocol: str = "fixed", fraction: float = 1.0) -> pd.DataFrame:
     """{(method, dataset): [value per seed]} -> a results store."""
     rows = []
     for (method, dataset), seeds in values.items():
-        for seed, value in enumerate(seeds):
-            rows.append(
-                {
-                    "dataset": dataset,
-                    "method": method,
-                    "variant": "default",
-                    "seed": seed,
-                    "split": "iterative",
-                    "split_id": "x",
-                    "train_fraction": fraction,
-                    "protocol": protocol,
-                    "metric": metric,
-                    "value": value,
-                    "run_id": f"{dataset}/{method}/default/iterative-seed{seed}"
-                    + ("" if fraction == 1 else f"-frac{fraction:g}"),
-                    "finished_at": "t",
-                }
+        rows += [
+            store_row(
+                dataset,
+                method,
+                seed,
+                metric,
+                value,
+                split_id="x",
+                train_fraction=fraction,
+                protocol=protocol,
+                finished_at="t",
             )
+            for seed, value in enumerate(seeds)
+        ]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
