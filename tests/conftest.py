@@ -43,6 +43,16 @@ def invoke_cli(*argv) -> int:
     return 0
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models: a second intra-op thread only adds contention on a busy 2-core machine
+    (use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``)."""
+    from mlbench.methods.neural import torch_threads
+
+    with torch_threads(1):
+        yield
+
+
 def run_cli(capsys, *argv) -> tuple[int, str, str]:
     """:func:`invoke_cli` plus what it printed: (exit code, stdout, stderr)."""
     code = invoke_cli(*argv)

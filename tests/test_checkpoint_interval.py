@@ -16,12 +16,7 @@ from mlbench.methods.neural import CHECKPOINT, TRAIN_LOG
 SMALL = {"hidden": [32, 32], "epochs": 6, "batch_size": 32}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

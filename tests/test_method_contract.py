@@ -73,13 +73,7 @@ def _cases(check: str, neural_only: bool = False) -> list:
     return out
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # Tiny models: a second intra-op thread only adds contention on a busy 2-core machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_data(n_labels: int = N_LABELS, seed: int = 0):

@@ -8,7 +8,6 @@ reported as XPASS, not hidden). Any other failing check fails this test.
 from __future__ import annotations
 
 import pytest
-import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mlbench.errors import MlbenchError
@@ -105,12 +104,7 @@ def _estimators(fast: bool):
     return out
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @parametrize_with_checks(_estimators(fast=True), expected_failed_checks=expected_failed_checks)

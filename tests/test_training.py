@@ -21,13 +21,7 @@ from mlbench.metrics import compute_metrics
 SMALL = {"hidden": [32, 32], "epochs": 6, "batch_size": 32}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # These models are tiny: a second intra-op thread only adds contention on a busy 2-core box.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

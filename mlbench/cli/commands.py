@@ -56,36 +56,13 @@ def datasets(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     records = []
     for spec in DATASETS.values():
         meta = read_meta(root, spec.name)
-        records.append(
-            {
-                "name": spec.name,
-                "domain": spec.domain,
-                "n_samples": meta["n_samples"] if meta else spec.n_samples,
-                "n_features": meta["n_features"] if meta else spec.n_features,
-                "n_labels": meta["n_labels"] if meta else spec.n_labels,
-                "cardinality": round(meta["cardinality"], 3) if meta else spec.cardinality,
-                "source": meta["source"] if meta else "/".join(s.name for s in spec.sources),
-                "cached": meta is not None,
-                "embedded": spec.name in embedded,
-            }
-        )
+        source = meta["source"] if meta else "/".join(s.name for s in spec.sources)
+        records.append(_dataset_record(spec, meta, source, embedded=spec.name in embedded))
     from mlbench.data.user_registry import user_specs
 
     for spec in user_specs(root).values():  # datasets of your own (user-datasets.json)
-        meta = read_meta(root, spec.name)
-        records.append(
-            {
-                "name": spec.name,
-                "domain": spec.domain,
-                "n_samples": meta["n_samples"] if meta else spec.n_samples,
-                "n_features": meta["n_features"] if meta else spec.n_features,
-                "n_labels": meta["n_labels"] if meta else spec.n_labels,
-                "cardinality": round(meta["cardinality"], 3) if meta else spec.cardinality,
-                "source": "local" if spec.origin == "local" else "/".join(s.name for s in spec.sources),
-                "cached": meta is not None,
-                "embedded": False,
-            }
-        )
+        source = "local" if spec.origin == "local" else "/".join(s.name for s in spec.sources)
+        records.append(_dataset_record(spec, read_meta(root, spec.name), source, embedded=False))
     if as_json:
         print_json(records)
         return
@@ -105,6 +82,22 @@ def datasets(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
             cached,
         )
     console.print(table)
+
+
+def _dataset_record(spec, meta: dict | None, source: str, embedded: bool) -> dict:
+    """One row of ``mlbench datasets``: the cached dataset's own figures where it is cached,
+    else the registry's."""
+    return {
+        "name": spec.name,
+        "domain": spec.domain,
+        "n_samples": meta["n_samples"] if meta else spec.n_samples,
+        "n_features": meta["n_features"] if meta else spec.n_features,
+        "n_labels": meta["n_labels"] if meta else spec.n_labels,
+        "cardinality": round(meta["cardinality"], 3) if meta else spec.cardinality,
+        "source": source,
+        "cached": meta is not None,
+        "embedded": embedded,
+    }
 
 
 def _fmt(value) -> str:
