@@ -13,6 +13,11 @@ import pytest
 # Rich sizes tables to the terminal; a fixed width keeps rendered output (names, wrapping) the
 # same in a terminal, under CI and in pytest-xdist workers.
 os.environ["COLUMNS"] = "200"
+# pytest -n auto gives each worker one core, and torch's default of one intra-op thread per core
+# then oversubscribes the machine: OpenMP's spinning threads made the 5-epoch MPVAE and 10-epoch
+# C2AE tests 15-20x slower (157 s vs 7.8 s, 2 cores, one other busy process; measured
+# 2026-12-02, A/B/A/B). Set before any test imports torch; tests that need more set it themselves.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MLBENCH_SHARED", REPO.parent / "shared"))
