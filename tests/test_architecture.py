@@ -110,16 +110,11 @@ def test_no_module_imports_private_names_of_another():
     assert not private, "\n".join(private)
 
 
-def _cycles(graph, skip: frozenset[tuple[str, str]] = frozenset()) -> list[str]:
-    """The import cycles of ``graph`` (from :func:`_imports`), leaving out the edges in ``skip``."""
+def _cycles(graph) -> list[str]:
+    """The import cycles of ``graph`` (from :func:`_imports`)."""
     modules = set(graph)
     adjacency = {
-        m: {
-            i
-            for t, names, _ in edges
-            for i in _resolve(t, names, modules)
-            if i in modules and i != m and (m, i) not in skip
-        }
+        m: {i for t, names, _ in edges for i in _resolve(t, names, modules) if i in modules and i != m}
         for m, edges in graph.items()
     }
     # A package's __init__ re-exporting its submodules is not a cycle when they never import it back.
@@ -149,21 +144,12 @@ def test_no_import_cycle():
     assert not cycles, "import cycles:\n" + "\n".join(cycles)
 
 
-# The one cycle left when imports inside functions count: the method registry in methods/base.py
-# loads the plugin module, whose classes subclass base's (untangling it moves the registry's
-# lookup functions, which most of the package imports). Nothing else may join it.
-LAZY_CYCLE_EDGES = frozenset({("mlbench.methods.base", "mlbench.methods.plugins")})
-
-
 def test_no_import_cycle_counting_imports_inside_functions():
     """A lazy import that closes a cycle hides a tangle (data/ had registry -> user_registry ->
-    fetch -> user_registry); none is left but :data:`LAZY_CYCLE_EDGES`."""
-    graph = _imports()
-    cycles = _cycles(graph, skip=LAZY_CYCLE_EDGES)
+    fetch -> user_registry; methods/base loaded methods/plugins, which subclasses base's class,
+    until the lookup moved to methods/registry): none is left."""
+    cycles = _cycles(_imports())
     assert not cycles, "import cycles (counting imports inside functions):\n" + "\n".join(cycles)
-    modules = set(graph)
-    edges = {(m, i) for m, e in graph.items() for t, n, _ in e for i in _resolve(t, n, modules)}
-    assert LAZY_CYCLE_EDGES <= edges, "an allowed cycle is gone: remove it from LAZY_CYCLE_EDGES"
 
 
 READ_ONLY = [

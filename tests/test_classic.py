@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.datasets import make_multilabel_classification
 
-from mlbench.methods.base import FitContext, create_method
+from mlbench.methods import FitContext, create_method
 from mlbench.methods.classic import HARAM, BinaryRelevance, MLkNN
 from mlbench.metrics import compute_metrics
 

@@ -11,7 +11,7 @@ import torch
 from sklearn.datasets import make_multilabel_classification
 
 from mlbench.errors import MlbenchError
-from mlbench.methods.base import FitContext, create_method, get_method_class, resolve_params
+from mlbench.methods import FitContext, create_method, get_method_class, resolve_params
 from mlbench.methods.lamp import LaMPMethod, LaMPNet, MultiHeadAttention, attend, label_graph
 from mlbench.methods.neural import MODEL
 from mlbench.metrics import compute_metrics

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from sklearn.datasets import make_multilabel_classification
 
 from mlbench.errors import MlbenchError
+from mlbench.methods import FitContext, create_method, get_method_class, resolve_params
 from mlbench.methods.asl import ASLMethod
-from mlbench.methods.base import FitContext, create_method, get_method_class, resolve_params
 from mlbench.methods.losses.contrastive import asymmetric_loss, label_level_contrastive_loss
 from mlbench.methods.mulcon import MulConMethod, MulConNet
 from mlbench.metrics import compute_metrics

@@ -11,7 +11,7 @@ import torch
 from sklearn.datasets import make_multilabel_classification
 
 from mlbench.errors import MlbenchError
-from mlbench.methods.base import FitContext, create_method, method_ids, resolve_params
+from mlbench.methods import FitContext, create_method, method_ids, resolve_params
 from mlbench.methods.losses.contrastive import (
     distribution_contrastive_loss,
     ld_alignment_loss,

@@ -12,7 +12,7 @@ import torch
 from sklearn.datasets import make_multilabel_classification
 
 from mlbench.errors import MlbenchError
-from mlbench.methods.base import FitContext, create_method, method_ids
+from mlbench.methods import FitContext, create_method, method_ids
 from mlbench.methods.chains import forest_positive_proba
 from mlbench.methods.rbcc import (
     bn_chain_nll,

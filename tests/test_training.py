@@ -13,7 +13,7 @@ from sklearn.datasets import make_multilabel_classification
 from torch import nn
 
 from mlbench.errors import MlbenchError
-from mlbench.methods.base import FitContext, create_method
+from mlbench.methods import FitContext, create_method
 from mlbench.methods.mlp import BCEMethod, feature_encoder
 from mlbench.methods.neural import CHECKPOINT, MODEL, TRAIN_LOG, NeuralMethod, resolve_device
 from mlbench.metrics import compute_metrics

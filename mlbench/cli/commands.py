@@ -482,7 +482,8 @@ def overrides_per_method(methods: list[str], overrides: dict) -> dict[str, dict]
 
 
 def _typed_overrides(method_id: str, overrides: dict) -> dict:
-    from mlbench.methods.base import coerce_param, get_method_class
+    from mlbench.methods.base import coerce_param
+    from mlbench.methods.registry import get_method_class
 
     cls = get_method_class(method_id)
     return {k: coerce_param(cls, k, v) for k, v in overrides.items()}

@@ -1,4 +1,4 @@
-"""The estimator contract every method follows, and the method registry.
+"""The estimator contract every method follows, and the registry it fills (:data:`METHODS`).
 
 Every method, classic or neural, is a scikit-learn estimator (``ClassifierMixin`` +
 ``BaseEstimator``, multi-label tags): ``fit(X, Y, X_val, Y_val)`` (the validation arrays are
@@ -11,7 +11,10 @@ validated in one place. Per-dataset settings from the papers live in ``dataset_p
 
 A method (or a variant of one: an ablation, a preset) is added by decorating its class with
 :func:`register_method`, or by :func:`register_variant`; the CLI, the tables and the tests
-discover it through :data:`METHODS`.
+discover it through :data:`METHODS`. Looking a method up (``get_method_class``,
+``create_method``) lives in :mod:`mlbench.methods.registry`, which also loads the plugins; this
+module imports neither, so the plugin module can subclass :class:`MultiLabelMethod` without a
+cycle.
 """
 
 from __future__ import annotations
@@ -285,68 +288,6 @@ def register_variant(base: type[MultiLabelMethod], id: str, display_name: str, *
     # Reachable as <module>.<name>, so pickle (joblib workers, GridSearchCV n_jobs) finds it.
     setattr(sys.modules[base.__module__], name, variant)
     return register_method(variant)
-
-
-_builtins_loaded = False
-
-
-def _load_builtin_methods() -> None:
-    """Import every module of :mod:`mlbench.methods` once; their decorators fill METHODS."""
-    global _builtins_loaded
-    if _builtins_loaded:
-        return
-    import importlib
-    import pkgutil
-
-    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
-        if info.name != "base" and not info.name.startswith("_"):
-            importlib.import_module(f"mlbench.methods.{info.name}")
-    _builtins_loaded = True
-    from mlbench.methods.plugins import load_entry_point_methods
-
-    load_entry_point_methods()
-
-
-def method_ids() -> list[str]:
-    _load_builtin_methods()
-    return sorted(METHODS)
-
-
-def get_method_class(method_id: str) -> type[MultiLabelMethod]:
-    _load_builtin_methods()
-    if method_id not in METHODS and ":" in method_id:  # package.module:Class or ./file.py:Class
-        from mlbench.methods.plugins import load_reference
-
-        return load_reference(method_id)
-    if method_id not in METHODS:
-        raise MlbenchError(suggest(method_id, METHODS, "method") + " See `mlbench methods`.")
-    return METHODS[method_id]
-
-
-def resolve_params(
-    method_id: str, dataset: str | None = None, overrides: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Defaults <- the paper's per-dataset settings <- user overrides (validated)."""
-    cls = get_method_class(method_id)
-    params = copy.deepcopy(cls.params)
-    if dataset is not None:
-        params.update(cls.dataset_params.get(dataset, {}))
-    for key, value in (overrides or {}).items():
-        if key in cls.fixed_params:
-            raise ParameterError(
-                f"parameter {key!r} is fixed by the variant {method_id!r}; use the base method to change it."
-            )
-        params[key] = coerce_param(cls, key, value)
-    params.update(cls.fixed_params)
-    return params
-
-
-def create_method(
-    method_id: str, dataset: str | None = None, overrides: dict[str, Any] | None = None
-) -> MultiLabelMethod:
-    """Instantiate a registered method (like timm's ``create_model``)."""
-    cls = get_method_class(method_id)
-    return cls(**resolve_params(method_id, dataset, overrides))
 
 
 def coerce_param(cls: type[MultiLabelMethod], key: str, value: Any) -> Any:
