@@ -291,7 +291,8 @@ def test_tiny_experiment_reproduce_and_report(tmp_path, data_dir, capsys, monkey
     assert br.split("|")[5].strip() == "-"  # BR has no paper cell
     assert "* yeast, BCE vs BR: BCE minus the best of BR: ex-f1" in text
     assert "Nothing: every planned run is complete." in text
-    assert f"mlbench reproduce --experiment {path}" in text and "torch " in text  # command, versions
+    # the commands name the store they read, so they run as printed
+    assert f"mlbench reproduce --experiment {path} --runs-dir {runs}`" in text and "torch " in text
     # The dry run's estimate: the recorded fit time of the same settings (another seed here).
     fit = read_json(run_dir / "status.json")["fit_seconds"]
     other_seed = RunSpec("bce", "yeast", 1, "iterative", (("epochs", 5),))

@@ -208,17 +208,19 @@ def _group_section(group: Group, plan, runs_dir: Path, far: list, lines: list[st
 def report_text(
     experiment: Experiment, *, groups: list[str] | None = None, runs_dir=None, data_dir=None, command: str | None = None
 ) -> str:
+    # The store named as given (relative stays relative), so the printed commands run as shown.
+    runs_arg = f" --runs-dir {runs_dir}" if runs_dir is not None else ""
     runs_dir = resolve_runs_dir(runs_dir)
     plan = plan_experiment(experiment, groups, data_dir=data_dir)
     shown = _shown_experiment(experiment)
     group_args = f" --groups {' '.join(groups)}" if groups else ""
     lines = [f"# {experiment.title}", ""]
     lines.append(
-        f"Runs: `mlbench reproduce --experiment {shown}{group_args}` (trains what is "
+        f"Runs: `mlbench reproduce --experiment {shown}{group_args}{runs_arg}` (trains what is "
         "missing; rerun to resume; `--jobs N`, `--dry-run`).  "
     )
     lines.append(
-        f"This report: `{command or 'mlbench report --experiment ' + shown + group_args}` "
+        f"This report: `{command or 'mlbench report --experiment ' + shown + group_args + runs_arg}` "
         f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; runs directory `{runs_dir}`).  "
     )
     lines.append("Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".\n")
@@ -292,6 +294,7 @@ def write_experiment_report(experiment: Experiment, out: str | Path, **kwargs) -
                 "--experiment",
                 _shown_experiment(experiment),
                 *(["--groups", *groups] if groups else []),
+                *(["--runs-dir", str(kwargs["runs_dir"])] if kwargs.get("runs_dir") is not None else []),
             ]
             + ["--out", str(out)]
         )
