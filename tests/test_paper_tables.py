@@ -391,3 +391,57 @@ def test_unimplemented_lists_match_the_registry():
         and method not in missing
     }
     assert not unknown, f"methods on vector data neither registered nor listed unimplemented: {unknown}"
+
+
+# -- which runs fill a cell ------------------------------------------------------------------------
+def _cells(store, paper, **kw) -> dict:
+    from mlbench.results.paper_tables import paper_table_records
+
+    return {(r["method"], r["dataset"]): r for r in paper_table_records(store, paper, "ex-f1", "paper", **kw)}
+
+
+def _mean(frame, method) -> float:
+    rows = frame[(frame["method"] == method) & (frame["metric"] == "ex-f1") & (frame["protocol"] == "paper")]
+    return rows["value"].mean()
+
+
+def test_a_cell_never_mixes_split_strategies_and_prefers_the_papers():
+    iterative = pd.DataFrame(
+        synthetic_rows([("rbcc", "yeast", "default", 1.0, (0, 1, 2)), ("mpvae", "yeast", "default", 1.0, (0, 1, 2))]),
+        columns=COLUMNS,
+    )
+    official = iterative[iterative["method"] == "rbcc"].assign(
+        split="official",
+        value=lambda d: d["value"] + 0.1,
+        run_id=lambda d: d["run_id"].str.replace("iterative", "official"),
+    )
+    store = pd.concat([iterative, official], ignore_index=True)
+    # MulSupCon's paper.toml names the official split: RBCC has runs on both, MPVAE on iterative only.
+    cells = _cells(store, "mulsupcon", datasets=["yeast"])
+    assert cells[("rbcc", "yeast")]["mean"] == pytest.approx(_mean(official, "rbcc"))
+    assert cells[("rbcc", "yeast")]["n"] == 3  # not the 6 runs of both strategies
+    assert cells[("mpvae", "yeast")]["mean"] == pytest.approx(_mean(iterative, "mpvae"))
+    caption = render_paper_table(store, "mulsupcon", "ex-f1", "paper", "markdown", datasets=["yeast"])
+    assert "Split strategies (one per cell, never mixed): iterative (MPVAE); official (RBCC)." in caption
+    # --split-strategy keeps that strategy only
+    cells = _cells(store, "mulsupcon", datasets=["yeast"], split="iterative")
+    assert cells[("rbcc", "yeast")]["mean"] == pytest.approx(_mean(iterative, "rbcc"))
+
+
+def test_the_papers_row_variant_fills_a_row_without_default_runs():
+    # The experiment sets C-GMVAE's default preset explicitly; a variant with more seeds and a
+    # name that sorts first must not take the row (cgmvae/paper.toml [row_variants]).
+    store = pd.DataFrame(
+        synthetic_rows(
+            [
+                ("cgmvae", "yeast", "decoder_input=xz,preset=paper", 1.0, (0, 1, 2)),
+                ("cgmvae", "yeast", "preset=official", 1.0, (0, 1)),
+            ]
+        ),
+        columns=COLUMNS,
+    )
+    assert _cells(store, "cgmvae", datasets=["yeast"])[("cgmvae", "yeast")]["variant"] == "preset=official"
+    with_default = pd.concat(
+        [store, pd.DataFrame(synthetic_rows([("cgmvae", "yeast", "default", 1.0, (0,))]), columns=COLUMNS)]
+    )
+    assert _cells(with_default, "cgmvae", datasets=["yeast"])[("cgmvae", "yeast")]["variant"] == "default"

@@ -40,21 +40,44 @@ PAPER_RECORD_COLUMNS = [*RECORD_COLUMNS, "paper", "delta", "paper_table", "note"
 # -- our numbers -----------------------------------------------------------------------------------
 
 
-def _ours(store: pd.DataFrame, metrics, fractions, protocol: str, split) -> dict:
-    """(metric, method, dataset, fraction) -> (mean, std, n, variant), preferring the default
-    variant and otherwise the variant with the most seeds (e.g. the runs of ``--quick``)."""
+def _ours(store: pd.DataFrame, metrics, fractions, protocol: str, split, paper_info_: dict | None = None) -> dict:
+    """(metric, method, dataset, fraction) -> (mean, std, n, variant, split strategy).
+
+    A cell averages the runs of one variant and one split strategy. It prefers the default
+    variant, then the one the paper's ``paper.toml`` names for the method's row
+    (``row_variants``: an experiment may set a default explicitly, e.g. ``preset=official``),
+    then the variant with the most seeds (e.g. the runs of ``--quick``). Without ``split`` it
+    prefers the paper's ``split`` (the strategy its experiment runs) and otherwise takes the one
+    strategy the store has for the cell, so runs of two strategies are never averaged together.
+    """
+    info = paper_info_ or {}
+    row_variants, paper_split = info.get("row_variants", {}), info.get("split")
+    strategies = [split] if split else sorted(set(store["split"].astype(str)))
     out = {}
     for metric in metrics:
         for fraction in fractions:
-            summary = summarize(store, metric, protocol, train_fraction=fraction, split=split)
-            if summary.empty:
+            parts = [
+                summarize(store, metric, protocol, train_fraction=fraction, split=s).assign(strategy=s)
+                for s in strategies
+            ]
+            parts = [part for part in parts if not part.empty]
+            if not parts:
                 continue
-            summary = summary.assign(_pref=(summary["variant"] != DEFAULT_VARIANT).astype(int))
-            summary = summary.sort_values(["_pref", "n", "variant"], ascending=[True, False, True], kind="stable")
+            summary = pd.concat(parts, ignore_index=True)
+            named = summary["variant"] == summary["method"].map(row_variants)
+            summary = summary.assign(
+                _pref=(summary["variant"] != DEFAULT_VARIANT).astype(int) * (1 + (~named).astype(int)),
+                _other_split=(summary["strategy"] != paper_split).astype(int),
+            )
+            summary = summary.sort_values(
+                ["_pref", "_other_split", "n", "variant", "strategy"],
+                ascending=[True, True, False, True, True],
+                kind="stable",
+            )
             for row in summary.itertuples(index=False):
                 key = (metric, row.method, row.dataset, fraction)
                 if key not in out:
-                    out[key] = (float(row.mean), float(row.std), int(row.n), row.variant)
+                    out[key] = (float(row.mean), float(row.std), int(row.n), row.variant, row.strategy)
     return out
 
 
@@ -200,7 +223,7 @@ def render_paper_table(
     else:
         header, rows = _grid_rows_by_metrics(layout, metrics, lookup)
     rows = [(label, [(_escape_separator(t, fmt), b) for t, b in values]) for label, values in rows]
-    return render_grid(rows, header, _caption(paper, table, layout, metrics, protocol, ours, split), fmt)
+    return render_grid(rows, header, _caption(paper, table, layout, metrics, protocol, ours), fmt)
 
 
 def render_paper_tables(
@@ -254,7 +277,7 @@ def render_paper_tables(
 
 def _prepare(store, paper, metric, protocol, table, split, data_dir, available_methods, datasets=None, methods=None):
     """(table id, layout, metrics shown, our numbers, lookup) of one paper table."""
-    from mlbench.papers import paper_layout
+    from mlbench.papers import paper_info, paper_layout
 
     if protocol not in PROTOCOL_NOTES:
         raise MlbenchError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOL_NOTES)}.")
@@ -265,7 +288,7 @@ def _prepare(store, paper, metric, protocol, table, split, data_dir, available_m
     metrics = [metric] if "dataset" in layout["columns"] else list(layout["metrics"])
     layout = _with_outside_methods(layout, store, metrics)
     fractions = sorted({method_fraction(layout, m) for m in layout["methods"]})
-    ours = _ours(store, metrics, fractions, protocol, split)
+    ours = _ours(store, metrics, fractions, protocol, split, paper_info(paper))
     lookup = _Lookup(
         paper, table, layout, ours, data_dir, None if available_methods is None else set(available_methods)
     )
@@ -313,7 +336,7 @@ def paper_table_records(
                 key = (x, method, dataset)
                 theirs = nan if key in lookup.missing else lookup.published.get(key, nan)
                 theirs = nan if theirs is None else float(theirs)
-                mean, std, n, variant = got if got is not None else (nan, nan, None, None)
+                mean, std, n, variant, _ = got if got is not None else (nan, nan, None, None, None)
                 records.append(
                     {
                         "dataset": dataset,
@@ -407,14 +430,31 @@ def _grid_rows_by_metrics(layout: dict, metrics: list[str], lookup: _Lookup):
 
 
 def _seed_text(ours: dict) -> str:
-    seeds = sorted({n for (_, _, n, _) in ours.values()})
+    seeds = sorted({n for (_, _, n, *_) in ours.values()})
     if not seeds:
         return "no runs yet"
     count = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
     return f"mean ± std over {count} seed{'' if seeds == [1] else 's'}"
 
 
-def _caption(paper, table, layout, metrics, protocol, ours, split) -> str:
+def _split_note(layout, ours) -> str:
+    """Which split strategy each row's runs used (one per cell: see :func:`_ours`)."""
+    labels = dict(zip(layout["methods"], layout["method_labels"]))
+    by_split: dict[str, list[str]] = {}
+    for (_, method, _, _), (*_, strategy) in ours.items():
+        names = by_split.setdefault(strategy, [])
+        if method in labels and labels[method] not in names:
+            names.append(labels[method])
+    by_split = {s: names for s, names in by_split.items() if names}
+    if not by_split:
+        return ""
+    if len(by_split) == 1:
+        return f" Split strategy: {next(iter(by_split))}."
+    parts = [f"{s} ({', '.join(names)})" for s, names in sorted(by_split.items())]
+    return f" Split strategies (one per cell, never mixed): {'; '.join(parts)}."
+
+
+def _caption(paper, table, layout, metrics, protocol, ours) -> str:
     names = ", ".join(f"{_metric_name(m)} ({m})" for m in metrics)
     directions = " / ".join(sorted({"higher" if _higher_is_better(m) else "lower" for m in metrics}))
     fraction_note = ""
@@ -430,12 +470,12 @@ def _caption(paper, table, layout, metrics, protocol, ours, split) -> str:
     variants = sorted(
         {
             f"{method} [{variant}]"
-            for (_, method, _, _), (_, _, _, variant) in ours.items()
+            for (_, method, _, _), (_, _, _, variant, _) in ours.items()
             if variant != DEFAULT_VARIANT
         }
     )
     variant_note = f" Non-default variants shown: {', '.join(variants)}." if variants else ""
-    split_note = f" Split strategy: {split}." if split else ""
+    split_note = _split_note(layout, ours)
     compare = "" if protocol == "paper" else "; compare like with like with --protocol paper"
     return (
         f"{paper} Table {table}: {layout['caption']}. {names}, {directions} is better. Each cell: "
