@@ -18,12 +18,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from mlbench.errors import MlbenchError
 from mlbench.methods.base import register_method, register_variant
-from mlbench.methods.layers import Dropout
+from mlbench.methods.layers import Dropout, bias_relu_dropout, l2_normalize
 from mlbench.methods.losses import latent as losses
 from mlbench.methods.mlp import feature_encoder
 from mlbench.methods.neural import NeuralMethod
@@ -139,16 +138,32 @@ class CGMVAENet(nn.Module):
         h = self.fx(x)
         return self.fx_mu(h), self.fx_logvar(h)
 
-    def _encode_label_input(self, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _encode_label_input(self, e: torch.Tensor, share: bool = False):
+        """(mu, logvar) of the label encoder on ``e``; with ``share`` (official preset only) also
+        ``e`` again, to be used in its place elsewhere (see ``layers.bias_relu_dropout``)."""
+        shared = e
         if self.label_bias is not None:
-            e = e + self.label_bias
-        h = self.fe(e)
-        return self.fe_mu(h), self.fe_logvar(h)
+            # fe = [ReLU, Dropout, MLP]: the first two fused with the bias add (fewer (L, E)
+            # passes each way; the modules stay in fe so state_dict keys do not change).
+            e = bias_relu_dropout(e, self.label_bias, self.fe[1].p, self.fe[1].training, share)
+            if share:
+                e, shared = e
+            h = self.fe[2](e)
+        else:
+            h = self.fe(e)
+        mu, logvar = self.fe_mu(h), self.fe_logvar(h)
+        return (mu, logvar, shared) if share else (mu, logvar)
 
     def components(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(mu_j, logvar_j) of every label's Gaussian, (L, d) each: one batched pass over the
         embedding matrix (the official code feeds eye(L) through Linear(L, E), the same thing)."""
         return self._encode_label_input(self.label_emb)
+
+    def components_and_weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``components()`` plus the label embeddings to pass to ``logits(emb, weights)`` in the
+        same graph: the same values, and both uses' gradients of ``label_emb`` accumulate in one
+        (L, E) tensor instead of being summed into a third (983 x 2048 on delicious)."""
+        return self._encode_label_input(self.label_emb, share=True)
 
     def label_gaussian(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Uni-Gaussian ablation: one Gaussian per sample from the label-weighted embedding sum
@@ -158,11 +173,12 @@ class CGMVAENet(nn.Module):
     def decode(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         if self.decode_x:
             z = torch.cat([x, z], dim=-1)
-        return F.normalize(self.fd(z), dim=-1)
+        return l2_normalize(self.fd(z))  # F.normalize's values and gradients, fewer passes
 
-    def logits(self, emb: torch.Tensor) -> torch.Tensor:
-        """<w_fx, w_j> for every label (Eq. 6 / prediction); (N, L)."""
-        return emb @ self.label_emb.T
+    def logits(self, emb: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        """<w_fx, w_j> for every label (Eq. 6 / prediction); (N, L). ``weights``: the label
+        embeddings from ``components_and_weights`` (default ``label_emb``)."""
+        return emb @ (self.label_emb if weights is None else weights).T
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Prediction logits: decode the posterior mean (no label input)."""
@@ -305,13 +321,13 @@ class CGMVAE(NeuralMethod):
             mu_p, logvar_p = net.label_gaussian(y)
             z_label = mu_p
         else:
-            mu_c, logvar_c = net.components()
+            mu_c, logvar_c, label_w = net.components_and_weights()
             # (y @ mu_c) / |y|; label-less samples get z = 0 instead of the official 0/0.
             z_label = (y @ mu_c) / y.sum(-1, keepdim=True).clamp_min(1.0)
         z1, z2 = _reparameterize(mu, logvar), _reparameterize(mu, logvar)
         # One decoder pass over the three latents (label, z1, z2).
         emb = net.decode(torch.cat([z_label, z1, z2]), torch.cat([x, x, x]))
-        logits = net.logits(emb)
+        logits = net.logits(emb, None if net.unigauss else label_w)
         B = x.shape[0]
         bce = sum(losses.bce_sum(part, y) for part in logits.split(B))
         loss = hp["beta"] * bce

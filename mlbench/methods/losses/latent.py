@@ -53,6 +53,38 @@ def _masked_fill_min(values: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return values.masked_fill(~keep, torch.finfo(values.dtype).min)
 
 
+class _MaskedLogsumexp(torch.autograd.Function):
+    """``torch.logsumexp(_masked_fill_min(values, keep), -1)``, bit for bit, value and gradient,
+    without exponentiating the masked entries.
+
+    Those entries are finfo.min - max, whose exp underflows to exactly 0, and an exp that
+    underflows (argument below about -87) takes a slow path on CPU: 50-200x the time of a normal
+    one (1.3 ms against 0.02 ms for a (128, 983) tensor, twice a step for C-GMVAE's KL on
+    delicious, where 98% of the entries are masked). Here they are exponentiated as 0 and then
+    set to the 0 their exp is. Same formula as torch's kernel: max + log(sum(exp(x - max))),
+    gradient exp(x - result).
+    """
+
+    @staticmethod
+    def forward(ctx, values: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        filled = _masked_fill_min(values, keep)
+        maxes = filled.amax(-1, keepdim=True)
+        # A row without kept entries is all finfo.min: x - max = 0 everywhere, as in torch.
+        skip = ~(keep | ~keep.any(-1, keepdim=True))
+        terms = (filled - maxes).masked_fill_(skip, 0.0).exp_().masked_fill_(skip, 0.0)
+        result = terms.sum(-1).log_().add_(maxes.squeeze(-1))
+        ctx.save_for_backward(filled, result, keep, skip)
+        return result
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        filled, result, keep, skip = ctx.saved_tensors
+        # torch: grad * exp(filled - result), exactly 0 at the skipped entries; then the
+        # masked_fill's backward zeroes every entry that is not kept.
+        terms = (filled - result.unsqueeze(-1)).masked_fill_(skip, 0.0).exp_()
+        return (grad.unsqueeze(-1) * terms).masked_fill_(~keep, 0.0), None
+
+
 def _masked_mean(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """Mean of ``values`` over the ``valid`` entries; 0 (with a zero gradient) if none is."""
     valid = valid.to(values.dtype)
@@ -111,7 +143,7 @@ def mixture_kl_estimate(
         comp = gaussian_component_log_densities(z, mu_c, logvar_c)  # (B, L)
         count = pos.sum(-1)
         has = count > 0
-        log_p = torch.logsumexp(_masked_fill_min(comp, pos), dim=-1) - torch.log(count.clamp_min(1).to(comp.dtype))
+        log_p = _MaskedLogsumexp.apply(comp, pos) - torch.log(count.clamp_min(1).to(comp.dtype))
     kl = torch.where(has, log_q - log_p, torch.zeros_like(log_q))
     if reduction == "none":
         return kl
