@@ -445,3 +445,13 @@ def test_the_papers_row_variant_fills_a_row_without_default_runs():
         [store, pd.DataFrame(synthetic_rows([("cgmvae", "yeast", "default", 1.0, (0,))]), columns=COLUMNS)]
     )
     assert _cells(with_default, "cgmvae", datasets=["yeast"])[("cgmvae", "yeast")]["variant"] == "default"
+
+
+def test_a_k_fold_cell_averages_all_its_folds():
+    store = pd.DataFrame(synthetic_rows([("rbcc", "yeast", "default", 1.0, (0, 1, 2))]), columns=COLUMNS)
+    store = store.assign(split=lambda d: "kfold3-fold" + d["seed"].astype(str))
+    cell = _cells(store, "mulsupcon", datasets=["yeast"])[("rbcc", "yeast")]
+    assert cell["n"] == 3 and cell["mean"] == pytest.approx(_mean(store, "rbcc"))
+    assert "Split strategy: kfold3." in render_paper_table(
+        store, "mulsupcon", "ex-f1", "paper", "markdown", datasets=["yeast"]
+    )

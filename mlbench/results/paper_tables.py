@@ -40,7 +40,7 @@ PAPER_RECORD_COLUMNS = [*RECORD_COLUMNS, "paper", "delta", "paper_table", "note"
 # -- our numbers -----------------------------------------------------------------------------------
 
 
-def _ours(store: pd.DataFrame, metrics, fractions, protocol: str, split, paper_info_: dict | None = None) -> dict:
+def _ours(store: pd.DataFrame, metrics, fractions, protocol: str, split, paper_toml: dict | None = None) -> dict:
     """(metric, method, dataset, fraction) -> (mean, std, n, variant, split strategy).
 
     A cell averages the runs of one variant and one split strategy. It prefers the default
@@ -50,9 +50,10 @@ def _ours(store: pd.DataFrame, metrics, fractions, protocol: str, split, paper_i
     prefers the paper's ``split`` (the strategy its experiment runs) and otherwise takes the one
     strategy the store has for the cell, so runs of two strategies are never averaged together.
     """
-    info = paper_info_ or {}
+    info = paper_toml or {}
     row_variants, paper_split = info.get("row_variants", {}), info.get("split")
-    strategies = [split] if split else sorted(set(store["split"].astype(str)))
+    # A K-fold strategy is its folds together (kfold5-fold0..4 -> kfold5), as --split-strategy has it.
+    strategies = [split] if split else sorted(set(store["split"].astype(str).str.replace(r"-fold\d+$", "", regex=True)))
     out = {}
     for metric in metrics:
         for fraction in fractions:
