@@ -159,6 +159,16 @@ def test_mulsupcon_experiment_plans_the_scripts_runs(data_dir):
     assert ids == _golden_plan("mulsupcon-yeast")
 
 
+def test_methods_keep_only_their_rows_and_an_unknown_one_is_refused():
+    exp = load_experiment(shipped_experiment("cgmvae"))
+    plan = plan_experiment(exp, ["main"], datasets=["yeast"], methods=["br", "cgmvae"])
+    assert {s.method for s in plan.specs} == {"br", "cgmvae"}
+    # every C-GMVAE row of the group (its presets), 3 seeds each
+    assert len(plan.specs) == 3 + 3 * sum(row.method == "cgmvae" for row in exp.select(["main"])[0].rows)
+    with pytest.raises(MlbenchError, match="no row of experiment 'cgmvae' .main. runs rf; its methods: br, c2ae"):
+        plan_experiment(exp, ["main"], methods=["rf"])
+
+
 def test_lamp_groups_share_their_runs_across_the_experiments(data_dir):
     # MulSupCon quotes its LaMP row from the C-GMVAE paper: both plan the same runs on
     # C-GMVAE's split (iterative 80/10/10), not on Mulan's train/test files.

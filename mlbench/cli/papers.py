@@ -156,6 +156,7 @@ def reproduce(
             quiet,
             threads_per_job,
             datasets,
+            methods,
         )
         return
     plan = planning.plan_reproduction(
@@ -241,6 +242,7 @@ def _reproduce_experiment(
     quiet,
     threads_per_job,
     datasets=None,
+    methods=None,
 ) -> None:
     from mlbench.papers.experiment import load_experiment, plan_experiment
     from mlbench.runs import execute as orc
@@ -248,7 +250,7 @@ def _reproduce_experiment(
     exp = load_experiment(_experiment_path(experiment))
     if not dry_run:  # an official split's ratios come from the dataset's sizes: fetch it first
         _fetch_official_datasets(exp.select(groups), data_dir, mirror)
-    plan = plan_experiment(exp, groups, quick=quick, data_dir=data_dir, datasets=datasets)
+    plan = plan_experiment(exp, groups, quick=quick, data_dir=data_dir, datasets=datasets, methods=methods)
     specs = plan.specs
     todo = orc.pending_runs(specs, runs_dir)
     console.print(

@@ -426,15 +426,25 @@ def plan_experiment(
     quick: bool = False,
     data_dir=None,
     datasets: list[str] | None = None,
+    methods: list[str] | None = None,
     ratios_for=official_ratios,
 ) -> ExperimentPlan:
     """Every run of the selected groups. Cells whose data mlbench cannot reach here (image data,
     unpublished bundles) are ``blocked``; an ``official`` split with a validation fraction needs
     the dataset fetched (its sizes decide the ratios), otherwise the cell is blocked too.
-    ``datasets``: only these of each group's datasets."""
+    ``datasets``: only these of each group's datasets; ``methods``: only the rows of these
+    method ids (every row of a method: its variants too)."""
     from mlbench.papers.plan import dataset_reason
 
     plan = ExperimentPlan(experiment, experiment.select(groups))
+    if methods:
+        known = sorted({row.method for group in plan.groups for row in group.rows})
+        unknown = [m for m in methods if m not in known]
+        if unknown:
+            raise MlbenchError(
+                f"no row of experiment {experiment.name!r} ({', '.join(g.name for g in plan.groups)}) runs "
+                f"{', '.join(unknown)}; its methods: {', '.join(known)}."
+            )
     ratios_cache: dict[tuple[str, float], tuple] = {}
     for group in plan.groups:
         for dataset in group.datasets:
@@ -451,6 +461,8 @@ def plan_experiment(
                 except MlbenchError:
                     reason = f"not fetched (`mlbench fetch {dataset}`)"
             for row in group.rows:
+                if methods and row.method not in methods:
+                    continue
                 if reason:
                     plan.blocked.append((row.label, dataset, reason))
                     continue
