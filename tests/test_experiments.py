@@ -348,3 +348,29 @@ def test_every_shipped_experiment_loads_and_plans_registered_methods():
 def test_shipped_experiment_names_are_suggested(capsys):
     assert invoke_cli("reproduce", "--experiment", "baseline", "--dry-run") != 0
     assert "Did you mean 'baselines'" in capsys.readouterr().err
+
+
+def test_reproduce_experiment_takes_seeds_and_refuses_paper_only_options(tmp_path, data_dir, capsys):
+    common = ("--runs-dir", tmp_path / "runs", "--data-dir", data_dir, "--dry-run")
+    assert (
+        invoke_cli(
+            "reproduce",
+            "--experiment",
+            "cgmvae",
+            "--groups",
+            "main",
+            "--datasets",
+            "yeast",
+            "--methods",
+            "br",
+            "--seeds",
+            "0",
+            *common,
+        )
+        == 0
+    )
+    out = " ".join(capsys.readouterr().out.split())
+    assert "yeast/br/default/iterative-seed0" in out and "seed1" not in out and "3 runs needed" not in out
+    for option in (["--split-strategy", "random"], ["--table", "1"], ["--folds", "5"], ["--data-efficiency"]):
+        assert invoke_cli("reproduce", "--experiment", "cgmvae", *option, *common) != 0
+        assert f"{option[0]} apply to --paper only" in capsys.readouterr().err

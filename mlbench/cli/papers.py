@@ -72,7 +72,10 @@ def reproduce(
         Optional[list[str]],
         typer.Option("--table", help="Only this table (repeatable); default: all tables of the paper."),
     ] = None,
-    seeds: Annotated[list[int], typer.Option("--seeds", help="Seeds (`--seeds 0 1 2`).")] = [0, 1, 2],
+    seeds: Annotated[
+        Optional[list[int]],
+        typer.Option("--seeds", help="Seeds (`--seeds 0 1 2`); default 0 1 2, or an experiment's own."),
+    ] = None,
     quick: Annotated[
         bool,
         typer.Option(
@@ -92,8 +95,12 @@ def reproduce(
     ] = None,
     ray_gpus: Annotated[float, typer.Option("--ray-gpus", help="GPUs each Ray task reserves.")] = 0.0,
     split_strategy: Annotated[
-        str, typer.Option("--split-strategy", help="iterative | random | official | kfold (with --folds K).")
-    ] = "iterative",
+        Optional[str],
+        typer.Option(
+            "--split-strategy",
+            help="iterative | random | official | kfold (with --folds K); default iterative (--paper only).",
+        ),
+    ] = None,
     folds: Annotated[
         Optional[int],
         typer.Option(
@@ -134,12 +141,25 @@ def reproduce(
     _paper_or_experiment(paper, experiment)
     check_protocol(protocol)
     fmt = check_format(fmt)  # before hours of training, not after
-    seeds = [check_seed(s) for s in seeds]
+    seeds = [check_seed(s) for s in seeds] if seeds else None
     if backend == "local" and not dry_run:  # a missing GPU is one error now, not one per run later
         from mlbench.methods.neural import resolve_device
 
         device = resolve_device(device)
     if experiment is not None:
+        # An experiment file sets its tables' split and cells; these options would be ignored.
+        given = {
+            "--table": table,
+            "--split-strategy": split_strategy,
+            "--folds": folds,
+            "--data-efficiency": data_efficiency or None,
+        }
+        ignored = [name for name, value in given.items() if value is not None]
+        if ignored:
+            raise MlbenchError(
+                f"{', '.join(ignored)} apply to --paper only: an experiment file sets its groups' "
+                "splits and runs (docs/experiments.md); select with --groups, --datasets, --methods, --seeds."
+            )
         _reproduce_experiment(
             experiment,
             groups,
@@ -157,8 +177,11 @@ def reproduce(
             threads_per_job,
             datasets,
             methods,
+            seeds,
         )
         return
+    seeds = seeds or [0, 1, 2]
+    split_strategy = split_strategy or "iterative"
     plan = planning.plan_reproduction(
         paper,
         tables=table,
@@ -243,6 +266,7 @@ def _reproduce_experiment(
     threads_per_job,
     datasets=None,
     methods=None,
+    seeds=None,
 ) -> None:
     from mlbench.papers.experiment import load_experiment, plan_experiment
     from mlbench.runs import execute as orc
@@ -250,7 +274,7 @@ def _reproduce_experiment(
     exp = load_experiment(_experiment_path(experiment))
     if not dry_run:  # an official split's ratios come from the dataset's sizes: fetch it first
         _fetch_official_datasets(exp.select(groups), data_dir, mirror)
-    plan = plan_experiment(exp, groups, quick=quick, data_dir=data_dir, datasets=datasets, methods=methods)
+    plan = plan_experiment(exp, groups, quick=quick, data_dir=data_dir, datasets=datasets, methods=methods, seeds=seeds)
     specs = plan.specs
     todo = orc.pending_runs(specs, runs_dir)
     console.print(

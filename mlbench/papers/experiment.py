@@ -427,13 +427,15 @@ def plan_experiment(
     data_dir=None,
     datasets: list[str] | None = None,
     methods: list[str] | None = None,
+    seeds: list[int] | None = None,
     ratios_for=official_ratios,
 ) -> ExperimentPlan:
     """Every run of the selected groups. Cells whose data mlbench cannot reach here (image data,
     unpublished bundles) are ``blocked``; an ``official`` split with a validation fraction needs
     the dataset fetched (its sizes decide the ratios), otherwise the cell is blocked too.
     ``datasets``: only these of each group's datasets; ``methods``: only the rows of these
-    method ids (every row of a method: its variants too)."""
+    method ids (every row of a method: its variants too); ``seeds``: these instead of each
+    group's own."""
     from mlbench.papers.plan import dataset_reason
 
     plan = ExperimentPlan(experiment, experiment.select(groups))
@@ -468,7 +470,7 @@ def plan_experiment(
                     continue
                 overrides = row_overrides(row, quick)
                 for fraction in group.train_fractions:
-                    for seed in group.seeds:
+                    for seed in seeds or group.seeds:
                         spec = RunSpec(
                             row.method, dataset, seed, group.split.strategy, overrides, fraction, tuple(ratios)
                         )
