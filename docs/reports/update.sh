@@ -14,4 +14,4 @@ git add docs/reports/*.md README.md "$store/results.csv"
 git ls-files --others --exclude-standard "$store" | grep '/status\.json$' | while read -r status; do
     if grep -q '"state": "complete"' "$status"; then git add "$(dirname "$status")"; fi
 done
-echo "staged; $(git ls-files "$store" | grep -c '/status\.json$') runs tracked before this commit"
+echo "staged: $(git ls-files "$store" | grep -c '/status\.json$') complete runs in git with the next commit"
