@@ -33,8 +33,9 @@ def train_specs(
     """Train ``specs`` (``references``: the ``module:Class`` / ``./file.py:Class`` methods as
     the user gave them, for worker processes to load); exit 1 if a worker's run failed."""
     from mlbench.methods import get_method_class
+    from mlbench.runs.cost import usable_cores
     from mlbench.runs.runner import resolve_runs_dir, run_state
-    from mlbench.runs.schedule import auto_jobs, usable_cores
+    from mlbench.runs.schedule import auto_jobs
 
     if jobs is not None and jobs < 1:
         raise MlbenchError(
@@ -135,7 +136,7 @@ def start_workers_early(methods: set[str], runs: int, jobs: int | None, device: 
     method among the runs. Unused (on a GPU that ``--device auto`` finds, say), it exits with
     the command."""
     from mlbench.method_sources import builtin_neural_method_ids
-    from mlbench.runs.schedule import usable_cores
+    from mlbench.runs.cost import usable_cores
     from mlbench.runs.workers import warm_up
 
     if runs < 2 or (jobs is not None and jobs < 2) or usable_cores() < 2 or device.startswith("cuda"):

@@ -43,11 +43,12 @@ SAMPLE_INTERVAL_S = 0.005
 
 
 def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity; ``os.cpu_count`` where there is none)."""
+    """Cores this process may run on (its CPU affinity, e.g. a container's or taskset's limit;
+    ``os.cpu_count`` where there is none), at least 1."""
     try:
-        return len(os.sched_getaffinity(0))
+        return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # macOS, Windows
-        return os.cpu_count() or 1
+        return max(1, os.cpu_count() or 1)
 
 
 def cpu_model() -> str:

@@ -7,9 +7,9 @@ fit times (as ``reproduce --dry-run`` shows them); it starts nothing.
 from __future__ import annotations
 
 import heapq
-import os
 from collections.abc import Callable, Iterable, Sequence
 
+from mlbench.runs.cost import usable_cores
 from mlbench.runs.spec import RunSpec
 
 # Seconds a spawned worker spends before its first run (importing torch, and the compiler stack
@@ -18,15 +18,6 @@ from mlbench.runs.spec import RunSpec
 WORKER_START_SECONDS = 3.0
 
 Estimate = Callable[[RunSpec], "float | None"]
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity, e.g. a container's or taskset's
-    limit), not the machine's count."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
 
 
 def auto_jobs(
