@@ -221,3 +221,23 @@ def test_reproduce_prints_the_same_plain_lines(env, capsys):
         ("4", "4", "1"),
     ], out
     assert {m[3] for m in lines} == {"br", "mlknn"}
+
+
+def test_a_busy_machine_gets_a_thread_hint_for_neural_runs_only(monkeypatch):
+    from mlbench.cli import training
+    from mlbench.runs.spec import RunSpec
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr("mlbench.runs.cost.usable_cores", lambda: 2)
+    monkeypatch.setattr(training.os, "getloadavg", lambda: (3.2, 3.0, 2.9))
+    neural = {"bce": True, "br": False}.__getitem__
+    bce, br = RunSpec("bce", "yeast", 0), RunSpec("br", "yeast", 0)
+    assert "load 3.2 on 2 cores" in training.busy_machine_note([br, bce], neural)
+    assert "--set num_threads=1" in training.busy_machine_note([bce], neural)
+    assert training.busy_machine_note([br], neural) is None  # no torch threads involved
+    assert training.busy_machine_note([RunSpec("bce", "yeast", 0, overrides=(("num_threads", 1),))], neural) is None
+    monkeypatch.setattr(training.os, "getloadavg", lambda: (0.3, 0.2, 0.1))
+    assert training.busy_machine_note([bce], neural) is None  # idle: the default threads are faster
+    monkeypatch.setattr(training.os, "getloadavg", lambda: (3.2, 3.0, 2.9))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert training.busy_machine_note([bce], neural) is None  # the user chose the threads

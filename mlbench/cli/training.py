@@ -6,6 +6,7 @@ number (``tests/test_progress.py`` checks ``--jobs 2`` against ``--jobs 1``)."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 
@@ -68,6 +69,9 @@ def train_specs(
             "which worker processes cannot import)"
         )
         jobs = 1
+    if jobs == 1 and not device.startswith("cuda"):
+        busy = busy_machine_note(todo, is_neural)
+        note = " ".join(n for n in (note, busy) if n) or None
     # Methods registered by an outside module (not a reference) are found again by importing it.
     preload = tuple(references) + tuple(
         sorted({cls.__module__ for cls in classes if not cls.__module__.startswith("mlbench.")})
@@ -127,6 +131,31 @@ def train_specs(
         for r in failed:
             err_console.print(f"  {r.run_id}: {r.error}", highlight=False, soft_wrap=True, markup=False)
         raise typer.Exit(1)
+
+
+def busy_machine_note(todo: Sequence[RunSpec], is_neural) -> str | None:
+    """A hint when neural runs are about to train in this process on a busy machine with torch's
+    default of one thread per core: OpenMP's waiting threads spin against the other work. A
+    5-epoch BCE run on yeast took 27-33 s against 2.5 s on one thread while another process held
+    one of 2 cores, with the same scores (docs/benchmarks.md). Only a hint: the thread count is
+    the user's setting (``--set num_threads=1``), recorded with the run."""
+    from mlbench.runs.cost import usable_cores
+
+    cores = usable_cores()
+    if cores < 2 or os.environ.get("OMP_NUM_THREADS"):
+        return None
+    if not any(is_neural(spec.method) and "num_threads" not in dict(spec.overrides) for spec in todo):
+        return None
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows
+        return None
+    if load < 1.0:
+        return None
+    return (
+        f"(the machine is busy, load {load:.1f} on {cores} cores: torch's {cores} threads per run "
+        "would contend with the other work, up to 10x slower here; --set num_threads=1 avoids it)"
+    )
 
 
 def start_workers_early(methods: set[str], runs: int, jobs: int | None, device: str) -> None:
