@@ -206,7 +206,7 @@ def test_2_tampered_split_is_refused(ws, capsys):
     parts["train"][0], parts["test"][0] = parts["test"][0], parts["train"][0]  # swap two rows
     np.savez(path, **parts)
     code, _, err = run(capsys, "train", "-m", "br", "-d", "yeast", "--seed", "0", "--force", "-q")
-    assert_one_line_error(code, err, "was modified", "mlbench split yeast --strategy iterative --seeds 0 --force")
+    assert_one_line_error(code, err, "was modified", "mlbench split yeast --split-strategy iterative --seeds 0 --force")
     assert (ws / "runs" / BR_RUN / "scores.npz").is_file()  # the old run was left as it was
     assert BR_RUN in (ws / "runs/results.csv").read_text()
 

@@ -195,7 +195,7 @@ def split(
     name: Annotated[str, typer.Argument(help="Dataset.")],
     seeds: Annotated[list[int], typer.Option("--seeds", help="Seeds (`--seeds 0 1 2`).")] = [0],
     strategy: Annotated[
-        Optional[str], typer.Option("--strategy", help="iterative | random | official | kfold (with --folds K).")
+        Optional[str], typer.Option("--split-strategy", help="iterative | random | official | kfold (with --folds K).")
     ] = None,
     folds: Annotated[
         Optional[int], typer.Option("--folds", help="K-fold cross-validation: make all K iteratively stratified folds.")

@@ -188,7 +188,7 @@ def _official(dataset: Dataset, ratios, rng) -> list[np.ndarray]:
     if train.size == 0 or test.size == 0:
         raise MlbenchError(
             f"{dataset.name!r} has no upstream train/test split (source "
-            f"{dataset.meta.get('source', '?')!r}); use --strategy iterative or random."
+            f"{dataset.meta.get('source', '?')!r}); use --split-strategy iterative or random."
         )
     if val.size:
         return [train, val, test]
@@ -278,7 +278,7 @@ def get_split(
     npz_path, json_path = stem.with_suffix(".npz"), stem.with_suffix(".json")
     if not force and npz_path.is_file() and json_path.is_file():
         fix = (
-            f"recompute it with `mlbench split {dataset.name} --strategy {strategy} --seeds {seed}"
+            f"recompute it with `mlbench split {dataset.name} --split-strategy {strategy} --seeds {seed}"
             + ("" if ratios == DEFAULT_RATIOS else " --ratios " + " ".join(f"{r:g}" for r in ratios))
             + " --force`"
         )

@@ -482,6 +482,6 @@ def _same_labels(given, expected, what: str, where: str, dataset, strategy, seed
         )
         raise MlbenchError(
             f"{what} does not match {where} ({detail}); predict on that split (`mlbench split "
-            f"{dataset} --strategy {strategy} --seeds {seed}` saves its indices) or give the "
+            f"{dataset} --split-strategy {strategy} --seeds {seed}` saves its indices) or give the "
             "--split-strategy and --seed the predictions were made on."
         )
