@@ -220,3 +220,20 @@ def test_set_per_method_and_bare_and_no_dataset_means_every_fetched_one(tmp_path
     assert_one_line_error(code, err, "bce", "not among the methods")
     code, _, err = run(capsys, "train", "--method", "br", "--set", "epochs=2", "-q")
     assert code != 0 and "epochs" in err
+
+
+def test_every_command_declares_split_strategy_not_strategy():
+    """Issue 11: `--split-strategy` everywhere (`--strategy` is accepted as a spelling only)."""
+    import typer.main
+
+    from mlbench.cli import app
+
+    declared = {
+        (name, opt)
+        for name, command in typer.main.get_command(app).commands.items()
+        for param in command.params
+        for opt in param.opts
+        if "strategy" in opt
+    }
+    assert declared and all(opt == "--split-strategy" for _, opt in declared), declared
+    assert {"split", "train", "reproduce"} <= {name for name, _ in declared}
