@@ -455,3 +455,13 @@ def test_a_k_fold_cell_averages_all_its_folds():
     assert "Split strategy: kfold3." in render_paper_table(
         store, "mulsupcon", "ex-f1", "paper", "markdown", datasets=["yeast"]
     )
+
+
+def test_the_caption_names_only_the_variants_of_the_tables_rows():
+    runs = [
+        ("cgmvae", "yeast", "preset=official", 1.0, (0,)),
+        ("cgmvae-gm-only", "yeast", "preset=official", 1.0, (0,)),
+    ]
+    store = pd.DataFrame(synthetic_rows(runs), columns=COLUMNS)
+    caption = render_paper_table(store, "cgmvae", "ex-f1", "paper", "markdown", table="1", datasets=["yeast"])
+    assert "Non-default variants shown: cgmvae [preset=official]." in caption and "gm-only" not in caption

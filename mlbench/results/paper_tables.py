@@ -442,9 +442,9 @@ def _split_note(layout, ours) -> str:
     """Which split strategy each row's runs used (one per cell: see :func:`_ours`)."""
     labels = dict(zip(layout["methods"], layout["method_labels"]))
     by_split: dict[str, list[str]] = {}
-    for (_, method, _, _), (*_, strategy) in ours.items():
+    for (_, method, dataset, _), (*_, strategy) in ours.items():
         names = by_split.setdefault(strategy, [])
-        if method in labels and labels[method] not in names:
+        if method in labels and dataset in layout["datasets"] and labels[method] not in names:
             names.append(labels[method])
     by_split = {s: names for s, names in by_split.items() if names}
     if not by_split:
@@ -471,8 +471,8 @@ def _caption(paper, table, layout, metrics, protocol, ours) -> str:
     variants = sorted(
         {
             f"{method} [{variant}]"
-            for (_, method, _, _), (_, _, _, variant, _) in ours.items()
-            if variant != DEFAULT_VARIANT
+            for (_, method, dataset, _), (_, _, _, variant, _) in ours.items()
+            if variant != DEFAULT_VARIANT and method in layout["methods"] and dataset in layout["datasets"]
         }
     )
     variant_note = f" Non-default variants shown: {', '.join(variants)}." if variants else ""
