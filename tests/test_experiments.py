@@ -373,4 +373,4 @@ def test_reproduce_experiment_takes_seeds_and_refuses_paper_only_options(tmp_pat
     assert "yeast/br/default/iterative-seed0" in out and "seed1" not in out and "3 runs needed" not in out
     for option in (["--split-strategy", "random"], ["--table", "1"], ["--folds", "5"], ["--data-efficiency"]):
         assert invoke_cli("reproduce", "--experiment", "cgmvae", *option, *common) != 0
-        assert f"{option[0]} apply to --paper only" in capsys.readouterr().err
+        assert f"{option[0]}: only with --paper; an experiment file sets" in capsys.readouterr().err

@@ -157,7 +157,7 @@ def reproduce(
         ignored = [name for name, value in given.items() if value is not None]
         if ignored:
             raise MlbenchError(
-                f"{', '.join(ignored)} apply to --paper only: an experiment file sets its groups' "
+                f"{', '.join(ignored)}: only with --paper; an experiment file sets its groups' "
                 "splits and runs (docs/experiments.md); select with --groups, --datasets, --methods, --seeds."
             )
         _reproduce_experiment(
