@@ -438,15 +438,24 @@ def _seed_text(ours: dict) -> str:
     return f"mean ± std over {count} seed{'' if seeds == [1] else 's'}"
 
 
+def _shown_cells(layout, ours) -> list[tuple[str, tuple]]:
+    """(method, our cell) for the cells of ``ours`` that the table shows: its rows and datasets
+    (``ours`` also holds the store's other methods and datasets)."""
+    return [
+        (method, cell)
+        for (_, method, dataset, _), cell in ours.items()
+        if method in layout["methods"] and dataset in layout["datasets"]
+    ]
+
+
 def _split_note(layout, ours) -> str:
     """Which split strategy each row's runs used (one per cell: see :func:`_ours`)."""
     labels = dict(zip(layout["methods"], layout["method_labels"]))
     by_split: dict[str, list[str]] = {}
-    for (_, method, dataset, _), (*_, strategy) in ours.items():
+    for method, (*_, strategy) in _shown_cells(layout, ours):
         names = by_split.setdefault(strategy, [])
-        if method in labels and dataset in layout["datasets"] and labels[method] not in names:
+        if labels[method] not in names:
             names.append(labels[method])
-    by_split = {s: names for s, names in by_split.items() if names}
     if not by_split:
         return ""
     if len(by_split) == 1:
@@ -471,8 +480,8 @@ def _caption(paper, table, layout, metrics, protocol, ours) -> str:
     variants = sorted(
         {
             f"{method} [{variant}]"
-            for (_, method, dataset, _), (_, _, _, variant, _) in ours.items()
-            if variant != DEFAULT_VARIANT and method in layout["methods"] and dataset in layout["datasets"]
+            for method, (_, _, _, variant, _) in _shown_cells(layout, ours)
+            if variant != DEFAULT_VARIANT
         }
     )
     variant_note = f" Non-default variants shown: {', '.join(variants)}." if variants else ""
