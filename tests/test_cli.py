@@ -201,6 +201,20 @@ def test_methods_lists_registered_methods(capsys):
     assert code == 0 and {"br", "mlknn", "haram", "bce"} <= ids
 
 
+def test_methods_named_shows_each_in_full_and_refuses_an_unknown_id(capsys):
+    """`mlbench methods mpvae` (and `--method`) lists every parameter with its range and the
+    papers' per-dataset value, which the overview table truncates."""
+    code, out, _ = run(capsys, "methods", "mpvae", "--method", "br", "--json")
+    records = json.loads(out)
+    assert code == 0 and [r["id"] for r in records] == ["mpvae", "br"]
+    assert records[0]["dataset_params"]["delicious"]["lr"] == 0.0005
+    assert records[0]["param_ranges"]["epochs"] == ">= 1" and "IJCAI 2020" in records[0]["citation"]
+    code, out, _ = run(capsys, "methods", "mpvae")
+    assert code == 0 and "lr_decay_times" in out and "delicious: 0.0005" in out
+    code, _, err = run(capsys, "methods", "cgmva")
+    assert_one_line_error(code, err, "unknown method", "cgmvae")
+
+
 def test_set_per_method_and_bare_and_no_dataset_means_every_fetched_one(tmp_path, monkeypatch, capsys):
     """`bce.epochs` reaches bce only; bare `k` reaches the method that has it (mlknn), not br;
     without --dataset every fetched dataset trains (here: the one fetched)."""

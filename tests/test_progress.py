@@ -42,6 +42,8 @@ def test_run_label_names_the_run_and_what_sets_it_apart():
     assert run_label(RunSpec("bce", "yeast", 1)) == "bce · yeast · seed 1"
     assert run_label(RunSpec("br", "scene", 0, "kfold5-fold2")) == "br · scene · seed 0 · fold 2 of 5"
     assert run_label(RunSpec("br", "scene", 0, "official")) == "br · scene · seed 0 · official"
+    mulsupcon_split = RunSpec("bce", "delicious", 0, "official", ratios=(0.419768, 0.160463, 0.419769))
+    assert run_label(mulsupcon_split) == "bce · delicious · seed 0 · official · validation 16.0% of the samples"
     spec = RunSpec("bce", "yeast", 2, overrides=(("epochs", 5),), train_fraction=0.1)
     assert run_label(spec) == "bce · yeast · seed 2 · 0.1 of train · epochs=5"
 

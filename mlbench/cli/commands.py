@@ -243,16 +243,22 @@ def split(
 # -- methods -------------------------------------------------------------------------------------
 
 
+MethodIds = Annotated[
+    Optional[list[str]], typer.Argument(help="Show these methods in detail (`mlbench methods cgmvae`).")
+]
+
+
 @app.command()
-def methods(as_json: JsonFlag = False) -> None:
-    """List the registered methods and their hyperparameters."""
+def methods(ids: MethodIds = None, methods: Methods = None, as_json: JsonFlag = False) -> None:
+    """List the registered methods and their hyperparameters; name methods to see one in detail."""
     from mlbench.methods import get_method_class, method_ids
     from mlbench.methods.base import all_param_ranges
     from mlbench.methods.plugins import method_source
 
+    chosen = [*(ids or []), *(methods or [])]
     records = []
-    for method_id in method_ids():
-        cls = get_method_class(method_id)
+    for method_id in chosen or method_ids():
+        cls = get_method_class(method_id)  # unknown id: one line with the close matches
         source = method_source(cls)
         records.append(
             {
@@ -260,8 +266,12 @@ def methods(as_json: JsonFlag = False) -> None:
                 "name": cls.display_name,
                 "neural": cls.is_neural,
                 "params": {**cls.params, **cls.fixed_params},
+                "fixed_params": dict(cls.fixed_params),
                 "param_ranges": all_param_ranges(cls),
                 "datasets_with_paper_settings": sorted(cls.dataset_params),
+                "dataset_params": {d: dict(p) for d, p in sorted(cls.dataset_params.items())},
+                "citation": cls.citation,
+                "summary": _first_paragraph(cls.__doc__),
                 "source": "mlbench"
                 if source is None
                 else f"{source.get('package') or source['module']} {source.get('version') or ''}".strip(),
@@ -270,13 +280,35 @@ def methods(as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(records)
         return
-    table = Table(title="Methods")
+    if chosen:
+        for r in records:
+            console.print(_method_detail(r))
+        return
+    table = Table(title="Methods (`mlbench methods ID` for one in full)")
     for column in ("id", "name", "kind", "source", "hyperparameters (defaults)"):
         table.add_column(column)
     for r in records:
         params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
         table.add_row(r["id"], r["name"], "neural" if r["neural"] else "classic", r["source"], params)
     console.print(table)
+
+
+def _first_paragraph(doc: str | None) -> str:
+    return " ".join((doc or "").strip().split("\n\n")[0].split())
+
+
+def _method_detail(record: dict) -> Table:
+    """One method's parameters: default, allowed values, the papers' per-dataset settings."""
+    kind = "neural" if record["neural"] else "classic"
+    caption = " · ".join(x for x in (record["summary"], record["citation"]) if x)
+    table = Table(title=f"{record['id']}: {record['name']} ({kind}, {record['source']})", caption=caption)
+    for column in ("parameter", "default", "allowed", "paper settings per dataset"):
+        table.add_column(column)
+    for name, default in record["params"].items():
+        per_dataset = ", ".join(f"{d}: {p[name]}" for d, p in record["dataset_params"].items() if name in p)
+        allowed = "fixed by this variant" if name in record["fixed_params"] else record["param_ranges"].get(name, "")
+        table.add_row(name, str(default), allowed, per_dataset)
+    return table
 
 
 # -- train ---------------------------------------------------------------------------------------

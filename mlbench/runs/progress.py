@@ -30,7 +30,11 @@ def run_label(spec: RunSpec) -> str:
         parts.append(f"fold {int(fold[2])} of {int(fold[1])}")
     elif spec.strategy != "iterative":
         parts.append(spec.strategy)
-    if tuple(spec.ratios) != DEFAULT_RATIOS:
+    if spec.strategy == "official" and tuple(spec.ratios) != DEFAULT_RATIOS:
+        # Upstream train/test files: only the validation share is a setting (the run id's other
+        # two ratios are placeholders), so that is all the label shows.
+        parts.append(f"validation {spec.ratios[1]:.1%} of the samples")
+    elif tuple(spec.ratios) != DEFAULT_RATIOS:
         parts.append("ratios " + "/".join(f"{r:g}" for r in spec.ratios))
     if spec.train_fraction != 1.0:
         parts.append(f"{spec.train_fraction:g} of train")
