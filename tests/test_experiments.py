@@ -128,7 +128,7 @@ def test_unknown_group_and_missing_file(tmp_path, capsys):
 # tests/golden/plan-*.txt: the run ids that benchmarks/reproduce_{cgmvae,mulsupcon}.py planned
 # (frozen from them, when both plans were asserted equal, before the scripts were deleted), so the
 # runs already in a store keep their ids. Groups added later are checked on their own below.
-NEWER_GROUPS = {"lamp", "sleec", "rbcc"}
+NEWER_GROUPS = {"lamp", "sleec", "rbcc", "delicious-gap", "delicious-gap-split"}
 
 
 def _script_groups(exp) -> list[str]:
@@ -148,6 +148,19 @@ def test_cgmvae_experiment_plans_the_scripts_runs():
     # Table 5 / Fig. 2 need the authors' npy bundles: blocked, with the reason.
     assert {(d, r) for _, d, r in plan.blocked} >= {("mirflickr", "data not public")}
     assert ids == _golden_plan("cgmvae")
+
+
+def test_delicious_gap_groups_change_one_thing_each_against_the_official_row():
+    """Issue 12's hypotheses: each row differs from the official preset's run in one setting
+    (or, for the split group, only in the split), and shares seed 0 with it."""
+    exp = load_experiment(shipped_experiment("cgmvae"))
+    ids = sorted(s.run_id() for s in plan_experiment(exp, ["delicious-gap", "delicious-gap-split"]).specs)
+    assert ids == [
+        "delicious/cgmvae/preset=official,selection_metric=p_1/iterative-seed0",
+        "delicious/cgmvae/preset=official,standardize=False/iterative-seed0",
+        "delicious/cgmvae/preset=official/iterative-seed0",
+        "delicious/cgmvae/preset=official/official-r0.449852-0.100295-0.449853-seed0",
+    ]
 
 
 def test_mulsupcon_experiment_plans_the_scripts_runs(data_dir):
