@@ -176,6 +176,30 @@ def test_table_is_mean_and_std_over_folds_and_seeds(tmp_path):
     assert (record["mean"], record["std"], record["n"]) == pytest.approx((expected.mean(), expected.std(ddof=1), 6))
     assert f"{expected.mean():.3f} ± {expected.std(ddof=1):.3f}" in out
     assert "over 6 run(s): 3 fold(s) of K-fold cross-validation × 2 seed(s)" in out
-    assert "mix split strategies" not in out
-    assert "mix split strategies" in render(store, "ex-f1", fmt="markdown")  # iterative + kfold rows
+    assert "average runs of different splits" not in out and "Split strategy: kfold3." in out
+    assert "average runs of different splits" in render(store, "ex-f1", fmt="markdown")  # iterative + kfold
     assert render(store, "ex-f1", fmt="markdown", split="kfold") == out
+
+
+def test_caption_names_each_rows_split_and_flags_two_official_validation_shares(tmp_path):
+    """Rows on different splits are named in the caption; official runs with a 20% and a 12.5%
+    validation part (the same `split` column, different run ids) are two splits of one cell."""
+
+    def row(method, seed, split, run_split, value):
+        keys = ("d", method, "default", seed, split, "x", 1.0, "fixed", "ex-f1", value)
+        return dict(zip(COLUMNS, (*keys, f"d/{method}/default/{run_split}-seed{seed}", "t")))
+
+    add_rows(
+        tmp_path,
+        [
+            row("bce", 0, "official", "official-r0.4-0.2-0.4", 0.5),
+            row("br", 0, "iterative", "iterative", 0.4),
+            row("br", 1, "iterative", "iterative", 0.45),
+        ],
+    )
+    out = render(read_store(tmp_path), "ex-f1", fmt="markdown")
+    assert "Split strategies differ between rows: official (bce); iterative (br)." in out
+    assert "average runs of different splits" not in out
+    add_rows(tmp_path, [row("bce", 1, "official", "official-r0.45-0.1-0.45", 0.6)])
+    out = render(read_store(tmp_path), "ex-f1", fmt="markdown")
+    assert "Some cells average runs of different splits: select one with --split-strategy." in out

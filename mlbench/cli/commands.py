@@ -769,7 +769,7 @@ def table(
             for m in metrics
         ):
             err_console.print(
-                "[yellow]warning:[/] some cells mix split strategies; select one with --split-strategy.",
+                "[yellow]warning:[/] some cells average runs of different splits; select one with --split-strategy.",
                 highlight=False,
             )
         print(tb.format_records(records, fmt), end="")

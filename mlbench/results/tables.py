@@ -50,18 +50,31 @@ def summarize(
     out = out.reset_index()
     split = df["split"].astype(str)
     keyed = df.assign(
-        _fold=split.str.extract(r"^kfold\d+-fold(\d+)$")[0], _strategy=split.str.replace(r"-fold\d+$", "", regex=True)
+        _fold=split.str.extract(r"^kfold\d+-fold(\d+)$")[0],
+        _strategy=split.str.replace(r"-fold\d+$", "", regex=True),
+        _split_setting=split_setting(df),
     )
     counts = (
         keyed.groupby(["method", "variant", "dataset"], sort=False)
         .agg(
             folds=("_fold", "nunique"),
             seeds=("seed", "nunique"),
-            strategies=("_strategy", "nunique"),
+            strategies=("_split_setting", "nunique"),
+            strategy=("_strategy", lambda v: " + ".join(sorted(set(v)))),
         )
         .reset_index()
     )
     return out.merge(counts, on=["method", "variant", "dataset"], how="left")
+
+
+def split_setting(df: pd.DataFrame) -> pd.Series:
+    """The split a run used, without its seed and fold: the strategy, and for the ``official``
+    one the validation share (its run ids carry the ratios, the ``split`` column does not), so
+    MulSupCon's 20% validation and a 12.5% one count as two splits."""
+    if "run_id" not in df:
+        return df["split"].astype(str).str.replace(r"-fold\d+$", "", regex=True)
+    part = df["run_id"].astype(str).str.split("/").str[3]
+    return part.str.replace(r"-seed\d+.*$", "", regex=True).str.replace(r"-fold\d+$", "", regex=True)
 
 
 def method_names(store: pd.DataFrame) -> dict[str, str]:
@@ -105,7 +118,7 @@ def best_per_column(keys, columns, cells, higher_is_better: bool) -> dict[str, f
     return best
 
 
-def caption(metric: str, protocol: str, summary: pd.DataFrame) -> str:
+def caption(metric: str, protocol: str, summary: pd.DataFrame, names: dict[str, str] | None = None) -> str:
     from mlbench.metrics import get_metric
 
     spec = get_metric(metric)
@@ -118,8 +131,6 @@ def caption(metric: str, protocol: str, summary: pd.DataFrame) -> str:
             f"{_span(summary['n'])} run(s): {_span(summary['folds'])} fold(s) of K-fold "
             f"cross-validation × {_span(summary['seeds'])} seed(s)"
         )
-        if summary["strategies"].max() > 1:
-            over += " (some cells mix split strategies: select one with --split-strategy)"
     how = (
         f"Protocol '{protocol}': {PROTOCOL_NOTES[protocol]}."
         if spec.definition != "cost"
@@ -127,7 +138,27 @@ def caption(metric: str, protocol: str, summary: pd.DataFrame) -> str:
     )
     return (
         f"{spec.display_name} ({metric}, {direction} is better); mean ± std over {over}; best per column marked. {how}"
+        + _split_note(summary, names)
     )
+
+
+def _split_note(summary: pd.DataFrame, names: dict[str, str] | None) -> str:
+    """Which split strategy each row's runs used, so that rows run on different splits (an
+    experiment's official train/test files beside an 80/10/10 split) are not read as one
+    comparison; and a warning where a cell averages runs of different splits."""
+    if summary.empty or "strategy" not in summary:
+        return ""
+    mixed = " Some cells average runs of different splits: select one with --split-strategy." * bool(
+        summary["strategies"].max() > 1
+    )
+    by_row = summary.groupby(["method", "variant"], sort=False)["strategy"].agg(lambda v: " + ".join(sorted(set(v))))
+    if by_row.nunique() == 1:
+        return f" Split strategy: {by_row.iloc[0]}." + mixed
+    rows_of: dict[str, list[str]] = {}
+    for (method, variant), strategy in by_row.items():
+        rows_of.setdefault(strategy, []).append(row_label(method, variant, names))
+    parts = [f"{strategy} ({', '.join(rows)})" for strategy, rows in rows_of.items()]
+    return f" Split strategies differ between rows: {'; '.join(parts)}." + mixed
 
 
 def _span(values) -> str:
@@ -237,7 +268,8 @@ def render(
     )
     keys, columns, cells = build_grid(summary, datasets=datasets, methods=methods)
     best = best_per_column(keys, columns, cells, spec.higher_is_better)
-    text = caption(metric, protocol, summary)
+    names = method_names(store)
+    text = caption(metric, protocol, summary, names)
 
     def cell(key, column) -> tuple[str, bool]:
         if (key, column) not in cells:
@@ -245,7 +277,6 @@ def render(
         mean, std, n = cells[(key, column)]
         return mean_std_text(mean, std, n), column in best and math.isclose(mean, best[column])
 
-    names = method_names(store)
     rows = [(row_label(*key, names), [cell(key, c) for c in columns]) for key in keys]
     return render_grid(rows, ["Method", *columns], text, fmt)
 
