@@ -122,6 +122,10 @@ def test_eval_expect_gate_exit_codes(env, capsys, tmp_path):
     )
     code, _, err = run(capsys, "eval", str(run_dir), "--expect", str(bad), "--tolerance", "0.01")
     assert code == 1 and "ex-f1" in err and "ranking-loss" in err and "ha =" not in err
+    # A committed store (docs/reports/runs) keeps metrics.json, not the scores: say so, not "--resume".
+    (run_dir / "scores.npz").unlink()
+    code, _, err = run(capsys, "eval", str(run_dir))
+    assert_one_line_error(code, err, "is complete but its scores.npz is not there", "metrics.json", "--force")
 
 
 def _predictions(tmp_path, **arrays):

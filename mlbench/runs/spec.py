@@ -100,6 +100,12 @@ def load_scores(run_dir: Path) -> dict[str, np.ndarray]:
         state = run_state(Path(run_dir))
         if not Path(run_dir).is_dir():
             raise MlbenchError(f"run directory {run_dir} does not exist.")
+        if state == "complete":  # e.g. docs/reports/runs: committed without its *.npz files
+            raise MlbenchError(
+                f"{run_dir} is complete but its scores.npz is not there (a copied or committed store "
+                "keeps metrics.json only); its metrics under every protocol are in metrics.json "
+                "(`mlbench table` reads them), or recompute the scores with `mlbench train ... --force`."
+            )
         raise MlbenchError(
             f"{run_dir} has no scores.npz (run state: {state or 'unknown'}); finish it with "
             "`mlbench train ... --resume`."
