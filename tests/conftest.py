@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import http.server
 import os
+import shutil
+import tempfile
 import threading
 from pathlib import Path
 
@@ -18,6 +21,10 @@ os.environ["COLUMNS"] = "200"
 # C2AE tests 15-20x slower (157 s vs 7.8 s, 2 cores, one other busy process; measured
 # 2026-12-02, A/B/A/B). Set before any test imports torch; tests that need more set it themselves.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# A developer's ./data (or $MLBENCH_DATA) must not leak into tests: a test that passed only because
+# delicious was fetched locally failed on CI's clean checkout. Tests name their data dir.
+os.environ["MLBENCH_DATA"] = tempfile.mkdtemp(prefix="mlbench-tests-no-data-")
+atexit.register(shutil.rmtree, os.environ["MLBENCH_DATA"], True)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MLBENCH_SHARED", REPO.parent / "shared"))
@@ -52,9 +59,9 @@ def invoke_cli(*argv) -> int:
 def one_torch_thread():
     """Tiny models: a second intra-op thread only adds contention on a busy 2-core machine
     (use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``)."""
-    from mlbench.methods.neural import torch_threads
+    from mlbench.methods.neural import torch_cpu_mode
 
-    with torch_threads(1):
+    with torch_cpu_mode(1):
         yield
 
 

@@ -15,7 +15,12 @@ import pytest
 
 from mlbench.errors import MlbenchError
 from mlbench.io import read_json
-from mlbench.papers.experiment import load_experiment, plan_experiment, shipped_experiment
+from mlbench.papers.experiment import (
+    load_experiment,
+    plan_experiment,
+    ratios_for_validation_share,
+    shipped_experiment,
+)
 from mlbench.runs.spec import RunSpec
 
 from .conftest import REPO, invoke_cli
@@ -150,11 +155,23 @@ def test_cgmvae_experiment_plans_the_scripts_runs():
     assert ids == _golden_plan("cgmvae")
 
 
+def _never_fetched(dataset, val_fraction, data_dir):
+    raise MlbenchError(f"{dataset} is not fetched")
+
+
 def test_delicious_gap_groups_change_one_thing_each_against_the_official_row():
     """Issue 12's hypotheses: each row differs from the official preset's run in one setting
     (or, for the split group, only in the split), and shares seed 0 with it."""
     exp = load_experiment(shipped_experiment("cgmvae"))
-    ids = sorted(s.run_id() for s in plan_experiment(exp, ["delicious-gap", "delicious-gap-split"]).specs)
+    groups = ["delicious-gap", "delicious-gap-split"]
+    # Unfetched, the split group's cell is blocked: Mulan's file sizes decide its ratios.
+    unfetched = plan_experiment(exp, groups, ratios_for=_never_fetched)
+    assert [(d, r) for _, d, r in unfetched.blocked] == [("delicious", "not fetched (`mlbench fetch delicious`)")]
+
+    def mulan_delicious(dataset, val_fraction, data_dir):  # 16105 samples, 12920 in the train file
+        return ratios_for_validation_share(16105, 12920, val_fraction)
+
+    ids = sorted(s.run_id() for s in plan_experiment(exp, groups, ratios_for=mulan_delicious).specs)
     assert ids == [
         "delicious/cgmvae/preset=official,selection_metric=p_1/iterative-seed0",
         "delicious/cgmvae/preset=official,standardize=False/iterative-seed0",

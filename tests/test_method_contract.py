@@ -25,7 +25,7 @@ import torch
 
 from mlbench.errors import MlbenchError
 from mlbench.methods import FitContext, get_method_class, method_ids
-from mlbench.methods.neural import CHECKPOINT, MODEL, seed_everything, torch_threads
+from mlbench.methods.neural import CHECKPOINT, MODEL, seed_everything, torch_cpu_mode
 
 SEED = 3
 N_TRAIN, N_VAL, N_TEST, N_FEATURES, N_LABELS = 48, 16, 16, 6, 4
@@ -77,7 +77,7 @@ def _cases(check: str, neural_only: bool = False) -> list:
 def _one_thread():
     # Tiny models: a second intra-op thread only adds contention on a busy 2-core machine. Its
     # own fixture, not conftest's: tests/test_extending_doc.py runs this file alone in a copy.
-    with torch_threads(1):
+    with torch_cpu_mode(1):
         yield
 
 

@@ -15,7 +15,14 @@ from torch import nn
 from mlbench.errors import MlbenchError
 from mlbench.methods import FitContext, create_method
 from mlbench.methods.mlp import BCEMethod, feature_encoder
-from mlbench.methods.neural import CHECKPOINT, MODEL, TRAIN_LOG, NeuralMethod, resolve_device
+from mlbench.methods.neural import (
+    CHECKPOINT,
+    MODEL,
+    TRAIN_LOG,
+    NeuralMethod,
+    flushing_subnormals,
+    resolve_device,
+)
 from mlbench.metrics import compute_metrics
 
 SMALL = {"hidden": [32, 32], "epochs": 6, "batch_size": 32}
@@ -83,6 +90,27 @@ def test_num_threads_holds_for_the_method_only(data):
     assert seen == [2] and torch.get_num_threads() == 1
     est.predict_proba(Xt)
     assert torch.get_num_threads() == 1
+
+
+def test_fit_and_predict_flush_subnormals_and_restore_the_setting(data):
+    """Subnormal weights and Adam moments made CPU epochs up to 20x slower (docs/benchmarks.md):
+    fit and predict flush them to zero, and leave the process's own setting as it was."""
+    seen = []
+    est = BCEMethod(**{**SMALL, "epochs": 1})
+    est.on_epoch_end = lambda stage, record: seen.append(flushing_subnormals())
+    X, Y, Xv, Yv, Xt, _ = data
+    outer = flushing_subnormals()
+    try:
+        torch.set_flush_denormal(False)
+        assert not flushing_subnormals()  # the probe sees a subnormal survive a multiply
+        est.fit(X, Y, Xv, Yv, FitContext(progress=False))
+        assert seen == [True] and not flushing_subnormals()
+        scores = est.predict_scores_tensor
+        est.predict_scores_tensor = lambda module, X: (seen.append(flushing_subnormals()), scores(module, X))[1]
+        est.predict_proba(Xt)
+        assert seen == [True, True] and not flushing_subnormals()
+    finally:
+        torch.set_flush_denormal(outer)
 
 
 def test_sparse_input_matches_dense(data):

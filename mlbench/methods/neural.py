@@ -198,11 +198,30 @@ def _selection_value(y_true: np.ndarray, scores: np.ndarray, metric: str, thresh
     return float(value), t
 
 
+def flushing_subnormals() -> bool:
+    """Whether this thread flushes subnormal floats to zero (torch has a setter, no getter)."""
+    return (torch.tensor([1e-39]) * 1.0).item() == 0.0
+
+
 @contextlib.contextmanager
-def torch_threads(n: int):
+def torch_cpu_mode(n: int):
     """torch's intra-op thread count set to ``n`` (> 0) inside, and restored after: a method's
-    ``num_threads`` must not leak into the later runs of the same process; 0 leaves it alone."""
+    ``num_threads`` must not leak into the later runs of the same process; 0 leaves it alone.
+
+    Subnormal floats are flushed to zero inside (x86 FTZ/DAZ, ``torch.set_flush_denormal``).
+    Weights and Adam moments of units whose gradient stays zero (dead ReLUs, words absent from a
+    batch) decay geometrically into the subnormal range (below 1.2e-38), where every CPU float op
+    on them is 20x slower: a C-GMVAE delicious epoch went from 15 s to 38 s over 90 epochs, with
+    4.6% of one layer's weights and 22% of its Adam first moments subnormal (docs/benchmarks.md).
+    Flushing makes those values 0 (they are below 1.2e-38 in magnitude). The flag is per thread:
+    torch's OpenMP workers inherit it when they are created, so it reaches them when the first
+    parallel torch op of the process runs inside a fit (as in every mlbench command); a library
+    user whose process ran torch ops on several threads before calls
+    ``torch.set_flush_denormal(True)`` first. GPUs are unaffected: they handle
+    subnormals at full speed."""
     before = torch.get_num_threads()
+    flushed_before = flushing_subnormals()
+    torch.set_flush_denormal(True)
     if n > 0:
         torch.set_num_threads(n)
     try:
@@ -210,6 +229,7 @@ def torch_threads(n: int):
     finally:
         if n > 0:
             torch.set_num_threads(before)
+        torch.set_flush_denormal(flushed_before)
 
 
 class NeuralMethod(MultiLabelMethod):
@@ -301,7 +321,7 @@ class NeuralMethod(MultiLabelMethod):
         ctx = context or FitContext(progress=False)  # no bars inside GridSearchCV & co.
         if Y_val is None:
             X, Y, X_val, Y_val = carve_validation(X, Y, self.validation_fraction, ctx.seed)
-        with torch_threads(self.hparams["num_threads"]):
+        with torch_cpu_mode(self.hparams["num_threads"]):
             self._setup(ctx, X, Y, X_val, Y_val)
             self.module_ = self.build_module(self.n_features_, self.n_labels_).to(self.device_)
             try:
@@ -318,7 +338,7 @@ class NeuralMethod(MultiLabelMethod):
 
     @torch.no_grad()
     def predict_proba(self, X) -> np.ndarray:
-        with torch_threads(self.hparams["num_threads"]):
+        with torch_cpu_mode(self.hparams["num_threads"]):
             return self._scores(self.module_, self._to_device(X)).astype(np.float64)
 
     def predict_scores_tensor(self, module: nn.Module, X: torch.Tensor) -> torch.Tensor:

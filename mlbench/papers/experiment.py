@@ -384,25 +384,41 @@ class ExperimentPlan:
 
 def official_ratios(dataset: str, val_fraction: float, data_dir=None) -> tuple[float, float, float]:
     """Ratios for the ``official`` strategy whose validation share is ``val_fraction`` of the
-    upstream training part (the strategy ignores the train/test shares; only the validation size
-    counts). Computed as the retired benchmarks/reproduce_mulsupcon.py did, so run ids match its runs."""
+    upstream training part of the fetched ``dataset`` (see :func:`ratios_for_validation_share`)."""
     import numpy as np
 
     from mlbench.data import load_dataset
     from mlbench.data.cache import UPSTREAM_TRAIN
-    from mlbench.data.splits import part_sizes
 
     ds = load_dataset(dataset, data_dir)
-    n = ds.n_samples
+    n_upstream_train = int(np.sum(ds.upstream_split == UPSTREAM_TRAIN))
+    try:
+        return ratios_for_validation_share(ds.n_samples, n_upstream_train, val_fraction)
+    except ValueError as err:  # pragma: no cover (guards the rounding)
+        raise MlbenchError(f"{dataset}: {err}") from None
+
+
+def ratios_for_validation_share(
+    n_samples: int, n_upstream_train: int, val_fraction: float
+) -> tuple[float, float, float]:
+    """Ratios whose validation part is ``val_fraction`` of ``n_upstream_train`` samples (the
+    ``official`` strategy ignores the train/test shares; only the validation size counts).
+    Computed as the retired benchmarks/reproduce_mulsupcon.py did, so run ids match its runs.
+
+    >>> ratios_for_validation_share(16105, 12920, 0.125)  # delicious: 1615 validation samples
+    (0.449852, 0.100295, 0.449853)
+    """
+    from mlbench.data.splits import part_sizes
+
     if val_fraction == 0:
         return (0.5, 0.0, 0.5)
-    n_val = int(round(val_fraction * int(np.sum(ds.upstream_split == UPSTREAM_TRAIN))))
+    n_val = int(round(val_fraction * n_upstream_train))
     # Aim between integers so largest-remainder rounding cannot move it: n_val exactly.
-    val = round((n_val + 0.25) / n, 6)
+    val = round((n_val + 0.25) / n_samples, 6)
     rest = 1.0 - val
     ratios = (round(rest / 2, 6), val, round(1.0 - val - round(rest / 2, 6), 6))
-    if int(part_sizes(n, ratios)[1]) != n_val:  # pragma: no cover (guards the rounding above)
-        raise MlbenchError(f"cannot express a validation part of {n_val} samples of {dataset}.")
+    if int(part_sizes(n_samples, ratios)[1]) != n_val:  # pragma: no cover (guards the rounding above)
+        raise ValueError(f"cannot express a validation part of {n_val} samples.")
     return ratios
 
 
