@@ -28,6 +28,9 @@ def _measure(method_id: str, dataset: str, data_dir: str, epochs: int, device: s
         # On a shared machine, torch's default (one thread per core) spins against other
         # processes: an epoch of BCE on yeast measured 0.12 s with 1 thread, 0.2-4 s with 2.
         torch.set_num_threads(threads)
+        from mlbench.runs.execute import limit_blas_threads
+
+        limit_blas_threads(threads)  # and numpy's/scipy's BLAS, which scikit-learn's methods use
     from mlbench.data import load_split
     from mlbench.methods import FitContext, create_method
     from mlbench.methods.neural import seed_everything

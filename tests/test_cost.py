@@ -56,6 +56,7 @@ def test_a_cli_run_records_its_cost_and_table_renders_it(env, capsys):
     environment = json.loads((run_dir / "config.json").read_text())["environment"]
     assert environment["device"] == "cpu" and environment["gpu_model"] is None
     assert environment["torch_threads"] == torch.get_num_threads()
+    assert environment["blas_threads"] >= 1
     assert 1 <= environment["usable_cores"] <= environment["cpu_count"]
     assert isinstance(environment["cpu_model"], str) and environment["cpu_model"]
     # score metrics stay what they were: no cost in metrics.json
@@ -276,3 +277,19 @@ def test_cuda_run_records_gpu_memory_and_model(env, capsys):
     assert (store[store["metric"] == "peak-gpu-mb"]["value"] > 0).all()
     code, out, _ = run(capsys, "table", "--metric", "peak-gpu-mb")
     assert code == 0 and "BCE" in out
+
+
+def test_threads_per_job_caps_blas_too():
+    # torch.set_num_threads does not reach numpy's and scipy's OpenBLAS, which scikit-learn's
+    # methods use; a job's thread count must cap them as well.
+    from mlbench.runs.cost import blas_threads
+    from mlbench.runs.execute import limit_blas_threads
+
+    limiter = limit_blas_threads(1)
+    try:
+        from threadpoolctl import threadpool_info
+
+        assert blas_threads() == 1
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+    finally:
+        limiter.restore_original_limits()

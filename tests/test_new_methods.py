@@ -13,7 +13,6 @@ from sklearn.datasets import make_multilabel_classification
 
 from mlbench.errors import MlbenchError
 from mlbench.methods import FitContext, create_method, method_ids
-from mlbench.methods.chains import forest_positive_proba
 from mlbench.methods.rbcc import (
     bn_chain_nll,
     chow_liu_tree,
@@ -101,15 +100,34 @@ def test_cc_orders_are_random_and_ecc_has_ten_chains(data):
     assert len(ecc.orders_) == 10 and len({tuple(o) for o in ecc.orders_}) > 1
 
 
-def test_forest_positive_proba_single_class_columns():
-    per_label = [
-        np.array([[0.2, 0.8], [0.6, 0.4]]),
-        np.array([[1.0], [1.0]]),
-        np.array([[1.0], [1.0]]),
-        np.array([[0.3, 0.7], [0.9, 0.1]]),
-    ]
-    classes = [np.array([0, 1]), np.array([0]), np.array([1]), np.array([1, 0])]
-    np.testing.assert_allclose(forest_positive_proba(per_label, classes), [[0.8, 0.0, 1.0, 0.3], [0.4, 0.0, 1.0, 0.9]])
+def _sklearn_forest_positive_proba(X, Y, Xt, seed, **params):
+    from sklearn.ensemble import RandomForestClassifier
+
+    forest = RandomForestClassifier(random_state=seed, **params).fit(X, Y if Y.shape[1] > 1 else Y[:, 0])
+    per_label, classes = forest.predict_proba(Xt), forest.classes_
+    if Y.shape[1] == 1:
+        per_label, classes = [per_label], [classes]
+    return np.column_stack(
+        [p[:, list(c).index(1)] if 1 in c else np.zeros(Xt.shape[0]) for p, c in zip(per_label, classes)]
+    )
+
+
+@pytest.mark.parametrize("case", ["dense", "sparse", "one-label"])
+def test_rf_is_scikit_learns_forest(data, case):
+    # rf grows scikit-learn's trees with the forest's seeds and bootstraps but keeps only the
+    # leaves' P(label = 1): the probabilities must be RandomForestClassifier's.
+    import scipy.sparse as sp
+
+    X, Y, Xt, _ = data
+    Y = np.column_stack([Y, np.zeros(len(Y), int), np.ones(len(Y), int)])  # constant labels too
+    if case == "sparse":
+        X, Xt = (sp.csr_matrix(np.where(a > 2, a, 0.0)) for a in (X, Xt))
+    if case == "one-label":
+        Y = Y[:, :1]
+    params = {"n_estimators": 12, "max_features": "sqrt", "min_samples_leaf": 2}
+    for seed in (0, 3):
+        ours = _fit("rf", X, Y, seed, **params).predict_proba(Xt)
+        np.testing.assert_allclose(ours, _sklearn_forest_positive_proba(X, Y, Xt, seed, **params), rtol=0, atol=1e-12)
 
 
 # -- SLEEC ------------------------------------------------------------------------------------------

@@ -68,6 +68,14 @@ def _torch():
     return sys.modules.get("torch")
 
 
+def blas_threads() -> int | None:
+    """The largest thread pool of the BLAS libraries loaded (numpy's, scipy's, torch's)."""
+    from threadpoolctl import threadpool_info
+
+    pools = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    return max(pools) if pools else None
+
+
 def _is_cuda(device: str | None) -> bool:
     return bool(device) and str(device).startswith("cuda")
 
@@ -78,6 +86,7 @@ def machine(device: str | None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "device": device,
         "torch_threads": torch.get_num_threads() if torch is not None else None,
+        "blas_threads": blas_threads(),
         "usable_cores": usable_cores(),
         "cpu_count": os.cpu_count(),
         "cpu_model": cpu_model(),
