@@ -4,6 +4,7 @@ through `mlbench reproduce --experiment` and `mlbench report --experiment`."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -310,7 +311,10 @@ def test_tiny_experiment_reproduce_and_report(tmp_path, data_dir, capsys, monkey
     capsys.readouterr()
     assert invoke_cli("reproduce", "--experiment", path, "--dry-run", *common) == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert "yeast/bce/epochs=5/iterative-seed0 unknown" in out and "1 to run" in out
+    # no run of these settings yet: the smoke run's time, scaled from its 3 epochs to 5
+    smoke_fit = read_json(runs / "yeast/bce/epochs=3/iterative-seed0/status.json")["fit_seconds"]
+    assert f"yeast/bce/epochs=5/iterative-seed0 ~{smoke_fit * 5 / 3:.0f} s CPU (from epochs=3, scaled by epochs)" in out
+    assert "1 to run" in out and "1 of them from other settings" in out
 
     assert invoke_cli("reproduce", "--experiment", path, "--threads-per-job", "1", *common) == 0
     text = _report(tmp_path, path, runs, data_dir)
@@ -338,6 +342,37 @@ def test_tiny_experiment_reproduce_and_report(tmp_path, data_dir, capsys, monkey
     other_seed = RunSpec("bce", "yeast", 1, "iterative", (("epochs", 5),))
     assert estimated_fit_seconds(other_seed, runs) == pytest.approx(fit)
     assert estimated_fit_seconds(RunSpec("mlknn", "yeast", 1), runs) is None
+
+
+def test_fit_time_estimate_scales_other_settings_by_epochs(tmp_path):
+    from mlbench.io import atomic_write_text
+    from mlbench.results.experiment_report import fit_time_estimate
+
+    def run(method, variant, overrides, params, fit, state="complete"):
+        run_dir = tmp_path / "yeast" / method / variant / "iterative-seed0"
+        config = {"variant": variant, "overrides": overrides, "params": params}
+        atomic_write_text(run_dir / "config.json", json.dumps(config))
+        atomic_write_text(run_dir / "status.json", json.dumps({"state": state, "fit_seconds": fit}))
+
+    run("bce", "epochs=3", {"epochs": 3}, {"epochs": 3, "lr": 0.01}, 6.0)
+    run("bce", "default", {}, {"epochs": 10, "lr": 0.01}, 20.0)
+    run("bce", "lr=0.1", {"lr": 0.1}, {"epochs": 10, "lr": 0.1}, 1000.0, state="running")  # not complete
+    run("br", "C=1", {"C": 1}, {"C": 1}, 2.0)
+    assert fit_time_estimate(RunSpec("bce", "yeast", 1), tmp_path) == (20.0, None)  # same settings
+    # epochs=5: both runs differ only in epochs; 6 * 5/3 and 20 * 5/10
+    assert fit_time_estimate(RunSpec("bce", "yeast", overrides=(("epochs", 5),)), tmp_path) == (
+        10.0,
+        "default, epochs=3",
+    )
+    # lr=0.1, epochs=20: nothing closer, so every run, scaled to 20 epochs (the lr=0.1 run is not complete)
+    assert fit_time_estimate(RunSpec("bce", "yeast", overrides=(("epochs", 20), ("lr", 0.1))), tmp_path) == (
+        40.0,
+        "default, epochs=3",
+    )
+    # the default epochs are what the runs without an epochs override ran: 10
+    assert fit_time_estimate(RunSpec("bce", "yeast", overrides=(("lr", 0.1),)), tmp_path) == (20.0, "default, epochs=3")
+    assert fit_time_estimate(RunSpec("br", "yeast", overrides=(("C", 2),)), tmp_path) == (2.0, "C=1")  # no epochs
+    assert fit_time_estimate(RunSpec("mlknn", "yeast"), tmp_path) is None
 
 
 def test_report_on_an_experiment_never_imports_torch(tmp_path, data_dir):

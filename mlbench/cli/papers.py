@@ -290,23 +290,32 @@ def _reproduce_experiment(
             highlight=False,
         )
     if dry_run:
-        from mlbench.results.experiment_report import estimated_fit_seconds
+        from mlbench.results.experiment_report import fit_time_estimate
 
-        known = 0.0
+        known, counts = 0.0, Counter()
         for spec, force in todo:
-            seconds = estimated_fit_seconds(spec, runs_dir)
-            known += seconds or 0.0
-            estimate = "unknown" if seconds is None else f"~{seconds:.0f} s CPU"
+            estimate = fit_time_estimate(spec, runs_dir)
+            if estimate is None:
+                text, kind = "unknown", "unknown"
+            else:
+                known += estimate[0]
+                text, kind = f"~{estimate[0]:.0f} s CPU", "same"
+                if estimate[1] is not None:
+                    text, kind = f"{text} (from {estimate[1]}, scaled by epochs)", "scaled"
+            counts[kind] += 1
             console.print(
-                f"  {spec.run_id()}  [dim]{estimate}{' (redo: missing from the store)' if force else ''}[/]",
+                f"  {spec.run_id()}  [dim]{text}{' (redo: missing from the store)' if force else ''}[/]",
                 highlight=False,
                 soft_wrap=True,
             )
-        unknown = sum(estimated_fit_seconds(s, runs_dir) is None for s, _ in todo)
+        scaled = (
+            f", {counts['scaled']} of them from other settings of the same method and dataset"
+            if counts["scaled"]
+            else ""
+        )
         console.print(
-            f"estimated: {known / 60:.0f} min of fit time for {len(todo) - unknown} "
-            f"run(s) (from the recorded fit times of the same settings in the store); "
-            f"{unknown} unknown.",
+            f"estimated: {known / 60:.0f} min of fit time for {counts['same'] + counts['scaled']} "
+            f"run(s) (from the recorded fit times in the store{scaled}); {counts['unknown']} unknown.",
             highlight=False,
         )
         return

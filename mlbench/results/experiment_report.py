@@ -305,12 +305,58 @@ def write_experiment_report(experiment: Experiment, out: str | Path, **kwargs) -
 
 
 def estimated_fit_seconds(spec: RunSpec, runs_dir=None) -> float | None:
-    """Mean recorded fit time of the complete runs with ``spec``'s dataset, method and settings
-    (any seed or split) in the store, or None where there are none."""
-    base = resolve_runs_dir(runs_dir) / spec.dataset / spec.method / spec.variant
-    seconds = []
-    for status in base.glob("*/status.json"):
+    """Estimated fit seconds of ``spec`` from the store (:func:`fit_time_estimate`), or None."""
+    estimate = fit_time_estimate(spec, runs_dir)
+    return None if estimate is None else estimate[0]
+
+
+def fit_time_estimate(spec: RunSpec, runs_dir=None) -> tuple[float, str | None] | None:
+    """``(seconds, None)``: the mean recorded fit time of the complete runs with ``spec``'s
+    dataset, method and settings (any seed or split) in the store.
+
+    Where there are none, ``(seconds, basis)`` from the same method on the same dataset with
+    other settings, each run's time scaled by the ratio of epochs (``spec``'s ``epochs`` over
+    the run's; a run without an ``epochs`` parameter is taken as is): those closest to
+    ``spec`` (the same settings but the epochs) if any, else all. ``basis`` names the
+    variants used. None where the store has no run of the method on the dataset, or where
+    the epochs cannot be compared.
+    """
+    method_dir = resolve_runs_dir(runs_dir) / spec.dataset / spec.method
+    runs = []  # (variant, overrides, params, fit seconds) of the complete runs
+    for status in method_dir.glob("*/*/status.json"):
         info = read_json(status)
-        if info.get("state") == "complete" and "fit_seconds" in info:
-            seconds.append(float(info["fit_seconds"]))
-    return float(np.mean(seconds)) if seconds else None
+        config = status.parent / "config.json"
+        if info.get("state") != "complete" or "fit_seconds" not in info or not config.is_file():
+            continue
+        config = read_json(config)
+        runs.append(
+            (
+                config.get("variant"),
+                config.get("overrides") or {},
+                config.get("params") or {},
+                float(info["fit_seconds"]),
+            )
+        )
+    same = [seconds for variant, _, _, seconds in runs if variant == spec.variant]
+    if same:
+        return float(np.mean(same)), None
+    wanted = dict(spec.overrides)
+    target = wanted.get("epochs")
+    if target is None:  # the method's default: what the runs without an epochs override ran
+        target = next((params.get("epochs") for _, overrides, params, _ in runs if "epochs" not in overrides), None)
+
+    def without_epochs(overrides: dict) -> dict:
+        return {k: v for k, v in overrides.items() if k != "epochs"}
+
+    def scaled(run) -> float | None:
+        epochs = run[2].get("epochs")
+        if epochs is None:
+            return run[3]
+        return None if target is None else run[3] * float(target) / float(epochs)
+
+    closest = [run for run in runs if without_epochs(run[1]) == without_epochs(wanted)] or runs
+    estimates = [(run[0], seconds) for run in closest if (seconds := scaled(run)) is not None]
+    if not estimates:
+        return None
+    basis = ", ".join(sorted({variant for variant, _ in estimates}))
+    return float(np.mean([seconds for _, seconds in estimates])), basis
