@@ -197,9 +197,9 @@ def _describe(exc: BaseException) -> str:
 def limit_blas_threads(threads: int):
     """Cap the BLAS and OpenMP pools of numpy, scipy and scikit-learn at ``threads``, as torch's.
 
-    torch's setting does not reach them: a classifier chain (`cc`) on delicious took 2.9x the
-    CPU time and 2.1x the wall time with OpenBLAS's default of one thread per core while another
-    process held a core (measured). threadpoolctl caps the libraries loaded when it is called,
+    torch's setting does not reach them: a classifier chain (`cc`) on delicious took 3.7x the
+    wall time and 5.7x the CPU time with OpenBLAS's default of one thread per core while other
+    processes held the cores (benchmarks/blas_threads_ab.py). threadpoolctl caps the libraries loaded when it is called,
     so scipy's BLAS (what scikit-learn's solvers use) is loaded first. Returns the limiter
     (``restore_original_limits()`` undoes it).
     """
