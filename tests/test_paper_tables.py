@@ -231,6 +231,17 @@ def test_caption_states_protocol_seeds_and_oracle(store, tmp_path):
     assert "TEST part" in render_paper_table(store, "cgmvae", "p@1", "paper", "markdown", data_dir=tmp_path)
 
 
+def test_caption_counts_the_seeds_of_the_shown_cells_only(tmp_path):
+    # a one-seed run of a method (or dataset) the table does not show must not make it "1-3 seeds"
+    extra = [("rf", "yeast", "default", 1.0, (0,)), ("br", "delicious", "default", 1.0, (0,))]
+    store = pd.DataFrame(synthetic_rows(STANDARD_RUNS + extra), columns=COLUMNS)
+    kw = {"data_dir": tmp_path, "available_methods": AVAILABLE}
+    out = render_paper_table(store, "cgmvae", "ex-f1", "fixed", "markdown", datasets=["yeast", "scene"], **kw)
+    assert "mean ± std over 3 seeds" in out
+    out = render_paper_table(store, "cgmvae", "ex-f1", "fixed", "markdown", **kw)
+    assert "mean ± std over 1-3 seeds" in out  # delicious is shown now, with its one BR seed
+
+
 def test_protocol_selects_numbers(store, tmp_path):
     fixed = pd.read_csv(io.StringIO(render_paper_table(store, "cgmvae", "ex-f1", "fixed", "csv", data_dir=tmp_path)))
     paper = pd.read_csv(io.StringIO(render_paper_table(store, "cgmvae", "ex-f1", "paper", "csv", data_dir=tmp_path)))

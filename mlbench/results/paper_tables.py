@@ -430,8 +430,9 @@ def _grid_rows_by_metrics(layout: dict, metrics: list[str], lookup: _Lookup):
     return [first, *[labels.get(m, m) for m in metrics]], rows
 
 
-def _seed_text(ours: dict) -> str:
-    seeds = sorted({n for (_, _, n, *_) in ours.values()})
+def _seed_text(layout, ours: dict) -> str:
+    """The range of seeds behind the cells the table shows (not the store's other cells)."""
+    seeds = sorted({n for _, (_, _, n, *_) in _shown_cells(layout, ours)})
     if not seeds:
         return "no runs yet"
     count = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
@@ -489,7 +490,7 @@ def _caption(paper, table, layout, metrics, protocol, ours) -> str:
     compare = "" if protocol == "paper" else "; compare like with like with --protocol paper"
     return (
         f"{paper} Table {table}: {layout['caption']}. {names}, {directions} is better. Each cell: "
-        f"ours ({_seed_text(ours)}) | paper | Δ = ours − paper; best of ours marked. Ours under "
+        f"ours ({_seed_text(layout, ours)}) | paper | Δ = ours − paper; best of ours marked. Ours under "
         f"protocol '{protocol}': {PROTOCOL_NOTES[protocol]}. Paper values as published (the papers "
         f"pick the threshold on the test set: an oracle threshold{compare})."
         f"{fraction_note}{split_note}{variant_note}"
