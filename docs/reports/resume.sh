@@ -11,6 +11,14 @@ baselines=mlbench/papers/experiments/baselines.toml
 run --experiment "$baselines" --datasets yeast scene
 run --experiment cgmvae --datasets yeast scene
 run --experiment mulsupcon --datasets yeast scene
-run --experiment "$baselines" --groups one-vs-rest local --methods br mlknn sleec --datasets delicious
-# Delicious neural runs take hours each on a CPU; rbcc (804 s an epoch), lamp and mulcon need a GPU.
-run --experiment cgmvae --groups main --methods c2ae mpvae cgmvae --datasets delicious
+# Delicious: rf 4-7 min a run, ecc 13 min, the neural methods 15-75 min (docs/benchmarks.md).
+run --experiment "$baselines" --methods br rf cc ecc mlknn sleec boomer --datasets delicious
+run --experiment cgmvae --datasets delicious --methods br mlknn haram sleec c2ae mpvae cgmvae \
+    cgmvae-contrastive-only cgmvae-gm-only cgmvae-unigauss
+run --experiment mulsupcon --datasets delicious --methods bce asl mulsupcon mulsupcon-all mulsupcon-any \
+    mulsupconld-cld mulsupconld-rld
+# Left for a GPU (hours to days each on this CPU): rbcc on delicious (804 s an epoch, 100 epochs),
+# lamp on delicious (983 label nodes), mulcon's full label attention on delicious.
+#   mlbench reproduce --experiment cgmvae --methods lamp --datasets delicious --device cuda
+#   mlbench reproduce --experiment mulsupcon --methods rbcc lamp --datasets delicious --device cuda
+#   mlbench reproduce --experiment mlbench/papers/experiments/baselines.toml --methods rbcc --datasets delicious --device cuda
