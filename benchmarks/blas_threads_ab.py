@@ -27,15 +27,16 @@ def main() -> None:
     args = parser.parse_args()
 
     import scipy.linalg  # noqa: F401  (loads scipy's BLAS before the pools are read)
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
 
     from mlbench.data import load_split
     from mlbench.methods import create_method
     from mlbench.methods.base import FitContext
+    from mlbench.runs.cost import blas_threads
 
     split = load_split(args.dataset, seed=0, data_dir=args.data_dir)
     X, Y = split.X_train[: args.rows], split.Y_train[: args.rows, : args.labels]
-    default = max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+    default = blas_threads()
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())} ({os.cpu_count()} cores)")
     print(f"cc on {args.dataset}, {X.shape[0]} rows, {Y.shape[1]} labels")
     print("round  blas threads  wall s  cpu s")
