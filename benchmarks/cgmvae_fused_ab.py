@@ -14,7 +14,6 @@ seconds per step; one thread.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import statistics
@@ -22,41 +21,30 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from train_steps import ab_parser, ready_to_step, train_step  # noqa: E402
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", default="delicious")
-    ap.add_argument("--rounds", type=int, default=20)
-    ap.add_argument("--steps", type=int, default=5, help="steps per block")
-    ap.add_argument("--data-dir", default=os.environ.get("MLBENCH_DATA", str(REPO / "data")))
-    args = ap.parse_args()
+    args = ab_parser(__doc__, rounds=20).parse_args()
 
     import torch
     import torch.nn.functional as F
 
     from mlbench.data import load_split
-    from mlbench.methods import FitContext, create_method, latent
+    from mlbench.methods import create_method, latent
     from mlbench.methods.losses import latent as losses
 
     torch.set_num_threads(1)
     data = load_split(args.dataset, seed=0, data_dir=args.data_dir)
 
     def build():
-        est = create_method("cgmvae", args.dataset, {"epochs": 2, "early_stopping": 0})
-        est._setup(FitContext(seed=0, device="cpu", progress=False), data.X_train, data.Y_train, None, None)
-        est.module_ = est.build_module(est.n_features_, est.n_labels_).train()
+        est = ready_to_step(create_method("cgmvae", args.dataset, {"epochs": 2, "early_stopping": 0}), data)
         return est, est.configure_optimizer(est.module_)
 
     def step(est, opt, idx):
-        X, Y = est.train_
-        loss, _ = est.batch_loss(est.module_, X[idx], Y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return loss.item()
+        return train_step(est, opt, idx)
 
     def encode_plain(self, e, share=False):
         h = self.fe(e if self.label_bias is None else e + self.label_bias)

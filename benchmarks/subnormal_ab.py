@@ -21,7 +21,6 @@ the same load. The fraction of subnormal weights is printed at load and after an
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import statistics
@@ -29,8 +28,10 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from train_steps import REPO, ab_parser, ready_to_step, train_step  # noqa: E402
+
 DEFAULT_RUN = REPO / "docs/reports/runs/delicious/cgmvae/preset=official/iterative-seed0"
 MAKE_DEFAULT_RUN = "mlbench reproduce --experiment cgmvae --groups main --methods cgmvae --datasets delicious --seeds 0"
 
@@ -94,12 +95,8 @@ def same_scores(dataset: str, data_dir: str) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ab_parser(__doc__, rounds=6)
     ap.add_argument("--model", type=Path, default=DEFAULT_RUN / "model.pt")
-    ap.add_argument("--dataset", default="delicious")
-    ap.add_argument("--rounds", type=int, default=6)
-    ap.add_argument("--steps", type=int, default=5, help="steps per block")
-    ap.add_argument("--data-dir", default=os.environ.get("MLBENCH_DATA", str(REPO / "data")))
     ap.add_argument("--logs-only", nargs="+", type=Path, metavar="RUN_DIR", help="only print epoch seconds")
     ap.add_argument("--same-scores", metavar="DATASET", help="only compare scores with and without the flush")
     args = ap.parse_args()
@@ -115,16 +112,14 @@ def main() -> None:
     import torch
 
     from mlbench.data import load_split
-    from mlbench.methods import FitContext, get_method_class
+    from mlbench.methods import get_method_class
     from mlbench.methods.neural import flushing_subnormals
 
     torch.set_num_threads(1)
     trained = get_method_class("cgmvae").load(args.model)
     weights = {k: v.clone() for k, v in trained.module_.state_dict().items()}
     data = load_split(args.dataset, seed=0, data_dir=args.data_dir)
-    est = trained.__class__(**trained.get_params())
-    est._setup(FitContext(seed=0, device="cpu", progress=False), data.X_train, data.Y_train, None, None)
-    est.module_ = est.build_module(est.n_features_, est.n_labels_).train()
+    est = ready_to_step(trained.__class__(**trained.get_params()), data)
     print(f"{args.model}: {subnormal_share(trained.module_):.2%} of the weights subnormal")
     for name, (n_sub, total) in subnormal_counts(trained.module_).items():
         if n_sub:
@@ -136,14 +131,9 @@ def main() -> None:
         opt = est.configure_optimizer(est.module_)
         torch.set_flush_denormal(flush)
         assert flushing_subnormals() == flush
-        X, Y = est.train_
         cpu, wall = time.thread_time(), time.perf_counter()
         for j in range(args.steps):
-            idx = batches[(at + j) % len(batches)]
-            loss, _ = est.batch_loss(est.module_, X[idx], Y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            train_step(est, opt, batches[(at + j) % len(batches)])
         return (time.thread_time() - cpu) / args.steps, (time.perf_counter() - wall) / args.steps
 
     times = {"A": [], "B": []}

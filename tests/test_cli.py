@@ -205,6 +205,15 @@ def test_methods_lists_registered_methods(capsys):
     assert code == 0 and {"br", "mlknn", "haram", "bce"} <= ids
 
 
+def test_methods_overview_states_the_shared_training_parameters_once(capsys):
+    """The training loop's parameters, common to every neural method, are in the caption once;
+    a row lists its own parameters and the shared ones whose default it changes (lamp: 50 epochs)."""
+    code, out, _ = run(capsys, "methods")
+    assert code == 0 and "Every neural method also takes" in out
+    assert out.count("epochs=100") == 1 and "epochs=50" in out and "d_model=512" in out
+    assert out.count("grad_clip=") == 1
+
+
 def test_methods_named_shows_each_in_full_and_refuses_an_unknown_id(capsys):
     """`mlbench methods mpvae` (and `--method`) lists every parameter with its range and the
     papers' per-dataset value, which the overview table truncates."""

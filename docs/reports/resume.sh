@@ -17,8 +17,9 @@ run --experiment cgmvae --datasets delicious --methods br mlknn haram sleec c2ae
     cgmvae-contrastive-only cgmvae-gm-only cgmvae-unigauss
 run --experiment mulsupcon --datasets delicious --methods bce asl mulsupcon mulsupcon-all mulsupcon-any \
     mulsupconld-cld mulsupconld-rld
-# Left for a GPU (hours to days each on this CPU): rbcc on delicious (804 s an epoch, 100 epochs),
-# lamp on delicious (983 label nodes), mulcon's full label attention on delicious.
+# Left for a GPU (hours to days each on one CPU thread, benchmarks/neural_flops.py): rbcc on
+# delicious (157 s an epoch, 100 epochs: 4.4 h a run), lamp on delicious (4.7 h an epoch, 50
+# epochs), mulcon's full label attention on delicious (328-340 s an epoch, 100 + 50 epochs).
 #   mlbench reproduce --experiment cgmvae --methods lamp --datasets delicious --device cuda
 #   mlbench reproduce --experiment mulsupcon --methods rbcc lamp --datasets delicious --device cuda
 #   mlbench reproduce --experiment mlbench/papers/experiments/baselines.toml --methods rbcc --datasets delicious --device cuda

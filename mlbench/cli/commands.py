@@ -284,13 +284,35 @@ def methods(ids: MethodIds = None, methods: Methods = None, as_json: JsonFlag = 
         for r in records:
             console.print(_method_detail(r))
         return
-    table = Table(title="Methods (`mlbench methods ID` for one in full)")
+    shared = _shared_neural_params(records)
+    caption = (
+        "Every neural method also takes "
+        + ", ".join(f"{k}={v}" for k, v in shared.items())
+        + " (a row shows its own default where it differs)."
+        if shared
+        else None
+    )
+    table = Table(title="Methods (`mlbench methods ID` for one in full)", caption=caption)
     for column in ("id", "name", "kind", "source", "hyperparameters (defaults)"):
         table.add_column(column)
     for r in records:
-        params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
+        own = {k: v for k, v in r["params"].items() if not (r["neural"] and k in shared and repr(shared[k]) == repr(v))}
+        params = ", ".join(f"{k}={v}" for k, v in own.items())
         table.add_row(r["id"], r["name"], "neural" if r["neural"] else "classic", r["source"], params)
     console.print(table)
+
+
+def _shared_neural_params(records: list[dict]) -> dict:
+    """The parameters every listed neural method has (the training loop's), each with its most
+    common default: the overview states them once instead of in every neural row."""
+    from collections import Counter
+
+    neural = [r["params"] for r in records if r["neural"]]
+    if len(neural) < 2:
+        return {}
+    keys = [k for k in neural[0] if all(k in p for p in neural[1:])]
+    common = {k: Counter(repr(p[k]) for p in neural).most_common(1)[0][0] for k in keys}
+    return {k: next(p[k] for p in neural if repr(p[k]) == common[k]) for k in keys}
 
 
 def _first_paragraph(doc: str | None) -> str:
