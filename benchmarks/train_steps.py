@@ -1,4 +1,4 @@
-"""Shared by the step-level A/B scripts (``cgmvae_fused_ab.py``, ``compile_ab.py``,
+"""Shared by the step-level A/B scripts (``cgmvae_fused_ab.py``, ``step_ab.py``,
 ``subnormal_ab.py``): their common options, a neural method made ready to take training steps
 outside ``fit``, and one training step as ``NeuralMethod.train_epoch`` takes it."""
 

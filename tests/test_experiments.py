@@ -134,7 +134,16 @@ def test_unknown_group_and_missing_file(tmp_path, capsys):
 # tests/golden/plan-*.txt: the run ids that benchmarks/reproduce_{cgmvae,mulsupcon}.py planned
 # (frozen from them, when both plans were asserted equal, before the scripts were deleted), so the
 # runs already in a store keep their ids. Groups added later are checked on their own below.
-NEWER_GROUPS = {"lamp", "sleec", "rbcc", "delicious-gap", "delicious-gap-split"}
+NEWER_GROUPS = {
+    "lamp",
+    "sleec",
+    "rbcc",
+    "delicious-gap",
+    "delicious-gap-split",
+    "bf16",
+    "bf16-delicious",
+    "mulcon-delicious",
+}
 
 
 def _script_groups(exp) -> list[str]:
@@ -179,6 +188,21 @@ def test_delicious_gap_groups_change_one_thing_each_against_the_official_row():
         "delicious/cgmvae/preset=official/iterative-seed0",
         "delicious/cgmvae/preset=official/official-r0.449852-0.100295-0.449853-seed0",
     ]
+
+
+def test_bf16_groups_pair_each_float32_run_with_its_bf16_twin():
+    """The bf16 diagnostic: every run of the official preset (the main group's, shared) beside
+    the same run with precision=bf16 and nothing else changed."""
+    exp = load_experiment(shipped_experiment("cgmvae"))
+    ids = sorted(s.run_id() for s in plan_experiment(exp, ["bf16", "bf16-delicious"]).specs)
+    runs = [(d, seed) for d in ("yeast", "scene") for seed in (0, 1, 2)] + [("delicious", 0)]
+    assert ids == sorted(
+        f"{d}/cgmvae/{settings}/iterative-seed{seed}"
+        for d, seed in runs
+        for settings in ("preset=official", "precision=bf16,preset=official")
+    )
+    main = {s.run_id() for s in plan_experiment(exp, ["main"]).specs}
+    assert {i for i in ids if "bf16" not in i} <= main
 
 
 def test_mulsupcon_experiment_plans_the_scripts_runs(data_dir):

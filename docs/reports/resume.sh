@@ -21,5 +21,5 @@ run --experiment mulsupcon --datasets delicious --methods bce asl mulsupcon muls
 # delicious (157 s an epoch, 100 epochs: 4.4 h a run), lamp on delicious (4.7 h an epoch, 50
 # epochs), mulcon's full label attention on delicious (328-340 s an epoch, 100 + 50 epochs).
 #   mlbench reproduce --experiment cgmvae --methods lamp --datasets delicious --device cuda
-#   mlbench reproduce --experiment mulsupcon --methods rbcc lamp --datasets delicious --device cuda
+#   mlbench reproduce --experiment mulsupcon --methods rbcc lamp mulcon --datasets delicious --device cuda
 #   mlbench reproduce --experiment mlbench/papers/experiments/baselines.toml --methods rbcc --datasets delicious --device cuda
