@@ -54,17 +54,10 @@ def main() -> None:
         )
         return est, est.configure_optimizer(est.module_)
 
-    def under_autocast(est):
-        def loss_fn(module, xb, yb):
-            with est.autocast():  # as NeuralMethod.train_epoch runs batch_loss
-                return est.batch_loss(module, xb, yb)
-
-        return loss_fn
-
     with torch_cpu_mode(1):  # as fit runs: one thread, subnormals flushed
         eager_est, eager_opt = build({})
         other_est, other_opt = build({"precision": "bf16"} if args.variant == "bf16" else {})
-        other_loss = torch.compile(other_est.batch_loss) if args.variant == "compile" else under_autocast(other_est)
+        other_loss = torch.compile(other_est.batch_loss) if args.variant == "compile" else other_est.batch_loss
         variants = {"A": (eager_est, eager_opt, eager_est.batch_loss), "B": (other_est, other_opt, other_loss)}
         batches = list(eager_est.epoch_batches(eager_est.train_[0].shape[0], eager_est.hparams["batch_size"]))
         start = time.perf_counter()

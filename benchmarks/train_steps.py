@@ -34,10 +34,12 @@ def ready_to_step(est, data):
 
 
 def train_step(est, optimizer, idx, loss_fn=None) -> float:
-    """One optimisation step on the training rows ``idx``; ``loss_fn`` defaults to the method's
+    """One optimisation step on the training rows ``idx``, the loss under the method's autocast
+    (its ``precision``) as in ``train_epoch``; ``loss_fn`` defaults to the method's
     ``batch_loss``. Returns the loss."""
     X, Y = est.train_
-    loss, _ = (loss_fn or est.batch_loss)(est.module_, X[idx], Y[idx])
+    with est.autocast():
+        loss, _ = (loss_fn or est.batch_loss)(est.module_, X[idx], Y[idx])
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
